@@ -1,0 +1,118 @@
+"""Assembling the python-telegram-bot Application and running it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlparse
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+from bot.clock import Clock, SystemClock
+from bot.context import LinliContext
+from bot.menus import publish_commands
+from bot.services import Linli
+from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Listed explicitly: without it Telegram withholds chat_member updates.
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.EDITED_MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.POLL,
+    Update.POLL_ANSWER,
+    Update.MY_CHAT_MEMBER,
+    Update.CHAT_MEMBER,
+]
+
+LinliApp = Application[Any, LinliContext, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings, clock: Clock | None = None) -> LinliApp:
+    if settings.bot_token is None:
+        raise ValueError("LINLI_BOT_TOKEN is required to run the bot")
+    app = (
+        ApplicationBuilder()
+        .token(settings.bot_token.get_secret_value())
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.api_base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
+        # max_retries is 0 unless set: let the limiter sit out short flood waits itself
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .context_types(ContextTypes(context=LinliContext))
+        .concurrent_updates(8)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    app.bot_data["settings"] = settings
+    app.bot_data["clock"] = clock or SystemClock()
+    from handlers import register_all  # handlers depend on bot, never the other way round
+
+    register_all(app)
+    return app
+
+
+async def _post_init(app: LinliApp) -> None:
+    settings: Settings = app.bot_data["settings"]
+    linli = await Linli.open(settings, app.bot_data["clock"])
+    linli.bot_username = app.bot.username
+    app.bot_data["linli"] = linli
+    await linli.notifier.start(app.bot)
+    try:
+        await publish_commands(app.bot, settings.language)
+    except Exception:  # menus are a convenience: never refuse to start over them
+        log.exception("could not publish the command menus")
+    log.info("Linli started as @%s", linli.bot_username)
+
+
+async def _post_shutdown(app: LinliApp) -> None:
+    linli: Linli | None = app.bot_data.pop("linli", None)
+    if linli is not None:
+        await linli.close()
+
+
+def run(settings: Settings) -> None:
+    """Run until SIGINT/SIGTERM: long polling, or a webhook when LINLI_WEBHOOK_URL is set."""
+    app = build_application(settings)
+    if settings.webhook_url:
+        path = urlparse(settings.webhook_url).path.lstrip("/")
+        app.run_webhook(
+            listen=settings.webhook_listen,
+            port=settings.webhook_port,
+            url_path=path,
+            webhook_url=settings.webhook_url,
+            secret_token=(
+                settings.webhook_secret.get_secret_value() if settings.webhook_secret else None
+            ),
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    else:
+        app.run_polling(allowed_updates=ALLOWED_UPDATES, timeout=30)
+
+
+async def start_polling(app: LinliApp, poll_timeout: int = 1) -> None:
+    """What run_polling does, for callers that own the event loop (tests, benchmarks)."""
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    await app.updater.start_polling(  # type: ignore[union-attr]
+        allowed_updates=ALLOWED_UPDATES, timeout=poll_timeout, poll_interval=0.0
+    )
+    await app.start()
+
+
+async def stop_polling(app: LinliApp) -> None:
+    if app.updater and app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    if app.post_stop:
+        await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown:
+        await app.post_shutdown(app)

@@ -1,0 +1,44 @@
+"""The command menus Telegram shows, per chat type and language."""
+
+from __future__ import annotations
+
+from telegram import (
+    BotCommand,
+    BotCommandScope,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+)
+from telegram.ext import ExtBot
+
+from bot.i18n import LANGUAGES, t
+
+# Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
+PRIVATE = ["start", "help", "join", "lang", "org", "invite"]
+GROUP = ["join", "help"]
+GROUP_ADMINS = ["join", "bind", "invite", "help"]
+
+SCOPES: list[tuple[BotCommandScope, list[str]]] = [
+    (BotCommandScopeAllPrivateChats(), PRIVATE),
+    (BotCommandScopeAllGroupChats(), GROUP),
+    (BotCommandScopeAllChatAdministrators(), GROUP_ADMINS),
+]
+
+
+async def publish_commands(bot: ExtBot[None], default_language: str) -> None:
+    """Chinese by default; English for users whose Telegram is in English."""
+    for scope, names in SCOPES:
+        for lang in LANGUAGES:
+            commands = [BotCommand(name, t(lang, f"menu.{name}")) for name in names]
+            code = None if lang == default_language else lang
+            await bot.set_my_commands(commands, scope=scope, language_code=code)
+
+# What /help lists, and for whom ("everyone", or "leader": leaders and admins).
+HELP: list[tuple[str, str]] = [
+    ("join", "everyone"),
+    ("lang", "everyone"),
+    ("help", "everyone"),
+    ("org", "leader"),
+    ("invite", "leader"),
+    ("bind", "leader"),
+]

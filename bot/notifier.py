@@ -1,0 +1,332 @@
+"""The one way out: every message Linli sends goes through here.
+
+A message is first recorded in the outbox (in the caller's transaction when it
+comes with a domain change), then a dispatcher delivers it. So a crash loses no
+message and a restart does not send one twice (a row is claimed before it is
+sent). Sends go through PTB's AIORateLimiter; on top of it the dispatcher
+retries flood control, time-outs and network errors, follows a group's
+migration to a supergroup, and on 403 marks the chat unreachable and queues the
+caller's fallback instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+
+from bot.clock import Clock
+from bot.textsplit import split_html
+from storage.db import Database, Tx
+from storage.org import OrgRepo
+from storage.outbox import OutboxRepo, OutboxRow
+from storage.users import UserRepo
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+CONCURRENCY = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    text: str
+    data: str | None = None  # callback data: short ids only (≤ 64 bytes)
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.data is not None and len(self.data.encode()) > 64:
+            raise ValueError(f"callback data over 64 bytes: {self.data!r}")
+
+
+@dataclass(slots=True)
+class Outgoing:
+    """A message to send (or an edit of one already sent)."""
+
+    chat_id: int
+    text: str | None = None
+    buttons: list[list[Button]] | None = None
+    method: str = "send_message"  # send_message, send_photo, edit_text, edit_buttons
+    photo: str | None = None  # a Telegram file_id
+    message_id: int | None = None  # for edits
+    thread_id: int | None = None
+    ref: str | None = None
+    dedup_key: str | None = None
+    not_before: datetime | None = None
+    fallback: Outgoing | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "text": self.text, "photo": self.photo, "message_id": self.message_id,
+            "thread_id": self.thread_id,
+            "buttons": [[asdict(b) for b in row] for row in self.buttons] if self.buttons else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    outbox_id: int
+    status: str  # sent, failed, unreachable
+    message_ids: list[int] = field(default_factory=list)
+
+
+UnreachableListener = Callable[[Tx, OutboxRow], Awaitable[None]]
+
+
+def _markup(buttons: list[list[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:
+    if not buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b["text"], callback_data=b.get("data"), url=b.get("url"))
+          for b in row] for row in buttons]
+    )
+
+
+class Notifier:
+    def __init__(
+        self, db: Database, outbox: OutboxRepo, users: UserRepo, org: OrgRepo, clock: Clock
+    ) -> None:
+        self.db, self.outbox, self.users, self.org, self.clock = db, outbox, users, org, clock
+        self.bot: Bot | None = None
+        self._wake = asyncio.Event()
+        self._inflight: dict[int, asyncio.Task[None]] = {}  # chat id → its one send in progress
+        self._waiters: dict[int, list[asyncio.Future[Delivery]]] = {}
+        self._loop_task: asyncio.Task[None] | None = None
+        self._listeners: list[UnreachableListener] = []
+
+    # -- queueing -------------------------------------------------------------------
+
+    async def enqueue(self, tx: Tx, msg: Outgoing) -> int | None:
+        """Record a message inside the caller's transaction; call :meth:`kick` after commit."""
+        now = self.clock.now()
+        fallback = None
+        if msg.fallback is not None:
+            fb = msg.fallback
+            fallback = {"chat_id": fb.chat_id, "method": fb.method, "payload": fb.payload(),
+                        "ref": fb.ref}
+        return await self.outbox.add(
+            tx, chat_id=msg.chat_id, method=msg.method, payload=msg.payload(), fallback=fallback,
+            ref=msg.ref, dedup_key=msg.dedup_key, not_before=msg.not_before or now, now=now,
+        )
+
+    async def send(self, msg: Outgoing, *, wait: bool = False,
+                   timeout: float = 30.0) -> Delivery | int | None:
+        """Record and deliver one message; with ``wait`` return how its delivery ended."""
+        async with self.db.write() as tx:
+            outbox_id = await self.enqueue(tx, msg)
+        self.kick()
+        if wait and outbox_id is not None:
+            return await self.wait(outbox_id, timeout)
+        return outbox_id
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    async def wait(self, outbox_id: int, timeout: float = 30.0) -> Delivery:
+        row = await self.outbox.get(outbox_id)
+        if row is not None and row.status in ("sent", "failed", "unreachable"):
+            return Delivery(outbox_id, row.status, row.message_ids)
+        future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(outbox_id, []).append(future)
+        self.kick()
+        return await asyncio.wait_for(future, timeout)
+
+    def on_unreachable(self, listener: UnreachableListener) -> None:
+        """Features hear of a 403 (in the same transaction that records it)."""
+        self._listeners.append(listener)
+
+    # -- the dispatcher -------------------------------------------------------------
+
+    async def start(self, bot: Bot) -> None:
+        self.bot = bot
+        released = await self.outbox.release_inflight()
+        if released:
+            log.warning("re-sending %d message(s) interrupted by a crash", released)
+        self._loop_task = asyncio.create_task(self._run(), name="linli-notifier")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+        if self._inflight:
+            await asyncio.wait(list(self._inflight.values()), timeout=grace)
+
+    async def idle(self) -> bool:
+        """True when nothing is queued or being sent (tests and benchmarks)."""
+        return not self._inflight and not (await self.outbox.counts()).get("pending")
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self._dispatch_due()
+            except Exception:
+                log.exception("notifier dispatch failed; retrying shortly")
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+
+    async def _dispatch_due(self) -> None:
+        free = CONCURRENCY - len(self._inflight)
+        if free <= 0:
+            return
+        for row in await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8):
+            if row.chat_id in self._inflight:
+                continue  # one send at a time per chat keeps its messages in order
+            if not await self.outbox.claim(row.id):
+                continue
+            task = asyncio.create_task(self._deliver(row), name=f"linli-send-{row.id}")
+            self._inflight[row.chat_id] = task
+            task.add_done_callback(lambda _t, chat=row.chat_id: self._done(chat))
+            free -= 1
+            if free <= 0:
+                break
+
+    def _done(self, chat_id: int) -> None:
+        self._inflight.pop(chat_id, None)
+        self._wake.set()
+
+    # -- delivering one row ---------------------------------------------------------
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        try:
+            await self._attempt(row)
+        except Exception:
+            log.exception("delivery of outbox #%d crashed", row.id)
+            await self._finish(row, "failed", error="internal error")
+
+    async def _attempt(self, row: OutboxRow) -> None:
+        if row.chat_id > 0:
+            user = await self.users.get(row.chat_id)
+            if user is not None and user.unreachable:
+                await self._unreachable(row, "known unreachable")
+                return
+        try:
+            message_ids = await self._perform(row)
+        except RetryAfter as exc:
+            wait = exc.retry_after
+            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+            await self._later(row, seconds, f"flood control: {seconds}s", count_attempt=False)
+        except ChatMigrated as exc:
+            await self._migrate(row, exc.new_chat_id)
+        except Forbidden as exc:
+            await self._unreachable(row, exc.message)
+        except BadRequest as exc:
+            await self._bad_request(row, exc)
+        except NetworkError as exc:  # TimedOut is a NetworkError too
+            if row.attempts >= MAX_ATTEMPTS:
+                await self._finish(row, "failed", error=f"gave up: {exc.message}")
+            else:
+                await self._later(row, min(2 ** row.attempts, 300), exc.message)
+        else:
+            await self._finish(row, "sent", message_ids=message_ids)
+
+    async def _perform(self, row: OutboxRow) -> list[int]:
+        assert self.bot is not None
+        p = row.payload
+        markup = _markup(p.get("buttons"))
+        thread = p.get("thread_id")
+        if row.method == "edit_text":
+            await self.bot.edit_message_text(
+                p["text"], chat_id=row.chat_id, message_id=p["message_id"], reply_markup=markup,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+            return [p["message_id"]]
+        if row.method == "edit_buttons":
+            await self.bot.edit_message_reply_markup(
+                chat_id=row.chat_id, message_id=p["message_id"], reply_markup=markup
+            )
+            return [p["message_id"]]
+        if row.method == "send_photo":
+            message = await self.bot.send_photo(
+                row.chat_id, p["photo"], caption=p.get("text"), reply_markup=markup,
+                message_thread_id=thread,
+            )
+            return [message.message_id]
+        parts = split_html(p["text"])
+        sent = list(row.message_ids)  # parts a previous attempt already delivered
+        for index in range(len(sent), len(parts)):
+            last = index == len(parts) - 1
+            message = await self.bot.send_message(
+                row.chat_id, parts[index], reply_markup=markup if last else None,
+                message_thread_id=thread,
+                link_preview_options=LinkPreviewOptions(is_disabled=True),
+            )
+            sent.append(message.message_id)
+            if not last:
+                await self.outbox.record_part(row.id, sent)
+        return sent
+
+    async def _bad_request(self, row: OutboxRow, exc: BadRequest) -> None:
+        text = exc.message.lower()
+        if "message is not modified" in text:
+            await self._finish(row, "sent", message_ids=[row.payload.get("message_id") or 0])
+        elif "thread not found" in text and row.payload.get("thread_id"):
+            # the topic was deleted: post in the main chat instead
+            await self._retry_without_thread(row)
+        else:
+            log.warning("outbox #%d to %s refused: %s", row.id, row.chat_id, exc.message)
+            await self._finish(row, "failed", error=exc.message)
+
+    async def _retry_without_thread(self, row: OutboxRow) -> None:
+        async with self.db.write() as tx:
+            await self.outbox.requeue(tx, row.id, payload={**row.payload, "thread_id": None})
+
+    async def _later(
+        self, row: OutboxRow, seconds: float, error: str, count_attempt: bool = True
+    ) -> None:
+        log.info("outbox #%d to %s retried in %.1fs: %s", row.id, row.chat_id, seconds, error)
+        await self.outbox.retry_later(
+            row.id, self.clock.now() + timedelta(seconds=seconds), error, count_attempt
+        )
+        asyncio.get_running_loop().call_later(seconds, self._wake.set)
+
+    async def _migrate(self, row: OutboxRow, new_chat_id: int) -> None:
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self.org.migrate_chat(tx, row.chat_id, new_chat_id, now)
+            await self.outbox.requeue(tx, row.id)
+            await self.outbox.retarget(tx, row.chat_id, new_chat_id)
+        log.info("chat %s migrated to %s; binding and queue follow", row.chat_id, new_chat_id)
+
+    async def _unreachable(self, row: OutboxRow, reason: str) -> None:
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self.outbox.finish(tx, row.id, "unreachable", now, error=reason)
+            if row.chat_id > 0:
+                await self.users.mark_reachable(tx, row.chat_id, False, now)
+            else:
+                await self.org.deactivate_chat(tx, row.chat_id, now)
+            if row.fallback:
+                fb = row.fallback
+                await self.outbox.add(
+                    tx, chat_id=fb["chat_id"], method=fb["method"], payload=fb["payload"],
+                    fallback=None, ref=fb.get("ref"), dedup_key=f"fallback:{row.id}",
+                    not_before=now, now=now,
+                )
+            for listener in self._listeners:
+                await listener(tx, row)
+        log.info("outbox #%d: chat %s unreachable (%s)", row.id, row.chat_id, reason)
+        self._resolve(row.id, Delivery(row.id, "unreachable"))
+        self.kick()
+
+    async def _finish(
+        self, row: OutboxRow, status: str, message_ids: list[int] | None = None,
+        error: str | None = None,
+    ) -> None:
+        async with self.db.write() as tx:
+            await self.outbox.finish(tx, row.id, status, self.clock.now(), message_ids, error)
+        self._resolve(row.id, Delivery(row.id, status, message_ids or []))
+
+    def _resolve(self, outbox_id: int, delivery: Delivery) -> None:
+        for future in self._waiters.pop(outbox_id, []):
+            if not future.done():
+                future.set_result(delivery)

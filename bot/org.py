@@ -1,0 +1,223 @@
+"""The organisation's rules: who may do what, binding chats, invites, joining.
+
+Speaks in domain terms (nodes, leaders, residents); knows nothing of Telegram.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.clock import Clock
+from bot.errors import BadInput, NotAllowed, NotFound
+from config.settings import Settings
+from storage.db import Database
+from storage.org import Chat, Leader, Node, OrgRepo, Resident
+
+INVITE_LIFETIME = timedelta(days=7)
+UNIT_MAX = 32
+
+
+@dataclass(frozen=True, slots=True)
+class Roles:
+    """What a user is, for /help and permission checks."""
+
+    admin: bool
+    led_nodes: list[Node]
+    home: Resident | None
+
+    @property
+    def leader(self) -> bool:
+        return self.admin or bool(self.led_nodes)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinResult:
+    node: Node
+    moved_from: Node | None
+    leaders: list[Leader]
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    node: Node
+    depth: int
+    leaders: list[Leader]
+    chats: list[Chat]
+    residents: int
+
+
+class OrgService:
+    def __init__(self, settings: Settings, db: Database, org: OrgRepo, clock: Clock) -> None:
+        self.settings, self.db, self.org, self.clock = settings, db, org, clock
+
+    # -- who is who -----------------------------------------------------------------
+
+    def is_admin(self, user_id: int) -> bool:
+        return self.settings.is_bootstrap_admin(user_id)
+
+    async def roles(self, user_id: int) -> Roles:
+        return Roles(self.is_admin(user_id), await self.org.led_nodes(user_id),
+                     await self.org.resident(user_id))
+
+    async def may_manage(self, user_id: int, node: Node) -> bool:
+        """Admins, and leaders of the node or of a node above it."""
+        return self.is_admin(user_id) or await self.org.leads_at_or_above(user_id, node.id)
+
+    async def node(self, key: str) -> Node:
+        node = await self.org.node_by_key(key.strip().lower())
+        if node is None:
+            raise NotFound("org.unknown_node", key=key)
+        return node
+
+    def role_title(self, level: str, lang: str) -> str:
+        lv = self.settings.level(level)
+        return lv.title_zh if lang == "zh" else lv.title_en
+
+    def level_name(self, level: str, lang: str) -> str:
+        lv = self.settings.level(level)
+        return lv.name_zh if lang == "zh" else lv.name_en
+
+    def _rank(self, level: str) -> int:
+        return self.settings.level_keys.index(level)
+
+    # -- chats ----------------------------------------------------------------------
+
+    async def bind(self, user_id: int, chat_id: int, key: str) -> Node:
+        node = await self.node(key)
+        if not await self.may_manage(user_id, node):
+            raise NotAllowed("org.bind_not_allowed")
+        async with self.db.write() as tx:
+            await self.org.bind_chat(tx, chat_id, node.id, user_id, self.clock.now())
+        return node
+
+    # -- invites --------------------------------------------------------------------
+
+    async def create_invite(self, user_id: int, role: str, key: str) -> tuple[str, Node]:
+        role = role.strip().lower()
+        level = self.settings.level_of_role(role)
+        if level is None:
+            raise BadInput("org.unknown_role", role=role,
+                           roles=", ".join(lv.role for lv in self.settings.levels))
+        node = await self.node(key)
+        if node.level != level.key:
+            raise BadInput("org.role_mismatch", role=role, key=node.key,
+                           expected=self.settings.level(node.level).role)
+        if not (self.is_admin(user_id) or await self.org.leads_above(user_id, node.id)):
+            raise NotAllowed("org.invite_not_allowed")
+        token = secrets.token_urlsafe(12)
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self.org.create_invite(tx, token, node.id, role, user_id, now,
+                                         now + INVITE_LIFETIME)
+        return token, node
+
+    async def accept_invite(self, user_id: int, token: str, name: str) -> Node:
+        invite = await self.org.invite(token)
+        if invite is None:
+            raise NotFound("org.invite_invalid")
+        now = self.clock.now()
+        if invite.used_by is not None:
+            raise BadInput("org.invite_used")
+        if invite.expires_at <= now:
+            raise BadInput("org.invite_expired")
+        async with self.db.write() as tx:
+            if not await self.org.claim_invite(tx, token, user_id, now):
+                raise BadInput("org.invite_used")
+            await self.org.add_leader(tx, invite.node_id, user_id, name, "invite", now)
+        node = await self.org.node(invite.node_id)
+        assert node is not None
+        return node
+
+    # -- residents ------------------------------------------------------------------
+
+    def is_home_level(self, node: Node) -> bool:
+        """Residents live under a building or a grid (the two lowest default levels)."""
+        keys = self.settings.level_keys
+        return self._rank(node.level) >= len(keys) - 2
+
+    async def join_choices(self, node: Node) -> list[Node]:
+        """The nodes below ``node`` a resident may pick from (empty: join ``node`` itself)."""
+        return await self.org.children(node.id)
+
+    async def join(self, user_id: int, node: Node, unit: str | None = None) -> JoinResult:
+        if not self.is_home_level(node):
+            raise BadInput("org.join_pick_lower")
+        if unit is not None:
+            unit = self.clean_unit(unit)
+        previous = await self.org.resident(user_id)
+        async with self.db.write() as tx:
+            await self.org.register_resident(tx, user_id, node.id, unit, self.clock.now())
+        moved_from = None
+        if previous is not None and previous.node_id != node.id:
+            moved_from = await self.org.node(previous.node_id)
+        return JoinResult(node, moved_from, await self.nearest_leaders(node))
+
+    def clean_unit(self, unit: str) -> str:
+        unit = " ".join(unit.split())
+        if not unit or len(unit) > UNIT_MAX:
+            raise BadInput("org.unit_invalid", max=UNIT_MAX)
+        return unit
+
+    async def set_unit(self, user_id: int, unit: str) -> Resident:
+        unit = self.clean_unit(unit)
+        async with self.db.write() as tx:
+            if not await self.org.set_unit(tx, user_id, unit, self.clock.now()):
+                raise NotFound("org.not_resident")
+        resident = await self.org.resident(user_id)
+        assert resident is not None
+        return resident
+
+    async def remove_resident(self, by_user: int, user_id: int, node_id: int) -> Node:
+        node = await self.org.node(node_id)
+        if node is None:
+            raise NotFound()
+        if not await self.may_manage(by_user, node):
+            raise NotAllowed()
+        async with self.db.write() as tx:
+            if not await self.org.remove_resident(tx, user_id, node_id):
+                raise NotFound("org.resident_gone")
+        return node
+
+    async def nearest_leaders(self, node: Node) -> list[Leader]:
+        """The leaders of the node, else of the nearest node above that has some."""
+        for ancestor in await self.org.ancestors(node.id):
+            leaders = await self.org.leaders_of(ancestor.id)
+            if leaders:
+                return leaders
+        return []
+
+    # -- the tree -------------------------------------------------------------------
+
+    async def tree(self, user_id: int) -> list[TreeEntry]:
+        """The whole tree for admins; for a leader, the subtrees they lead."""
+        nodes = await self.org.all_nodes()
+        if not self.is_admin(user_id):
+            led = await self.org.led_nodes(user_id)
+            if not led:
+                raise NotAllowed("org.org_not_allowed")
+            visible: set[int] = set()
+            for node in led:
+                visible.update(n.id for n in await self.org.subtree(node.id))
+            nodes = [n for n in nodes if n.id in visible]
+        by_parent: dict[int | None, list[Node]] = {}
+        ids = {n.id for n in nodes}
+        for n in nodes:
+            parent = n.parent_id if n.parent_id in ids else None
+            by_parent.setdefault(parent, []).append(n)
+        leaders: dict[int, list[Leader]] = {}
+        for leader in await self.org.leaders_in(list(ids)):
+            leaders.setdefault(leader.node_id, []).append(leader)
+        chats = await self.org.chats_by_node()
+        counts = await self.org.resident_counts()
+        entries: list[TreeEntry] = []
+
+        def walk(parent: int | None, depth: int) -> None:
+            for n in sorted(by_parent.get(parent, []), key=lambda n: n.key):
+                entries.append(TreeEntry(n, depth, leaders.get(n.id, []), chats.get(n.id, []),
+                                         counts.get(n.id, 0)))
+                walk(n.id, depth + 1)
+
+        walk(None, 0)
+        return entries

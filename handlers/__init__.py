@@ -1,0 +1,24 @@
+"""Telegram-facing handlers, registered in one place.
+
+Order matters:
+- group -1: every update first records its user and settles the language;
+- group 0: commands, buttons and group life; within a group only the first
+  matching handler runs, so the catch-alls come last: plain private text (the
+  answer to the bot's last question), then unknown commands.
+"""
+
+from __future__ import annotations
+
+from telegram.ext import Application
+
+from handlers import errors, groups, org, start, users
+
+
+def register_all(app: Application) -> None:
+    users.register(app)
+    start.register(app)
+    org.register(app)
+    groups.register(app)
+    org.register_private_text(app)
+    errors.register_fallbacks(app)
+    errors.register(app)

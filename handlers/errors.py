@@ -1,0 +1,53 @@
+"""The one place errors become words: domain errors translated, the rest apologised for."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import Application, MessageHandler, filters
+
+from bot.context import LinliContext
+from bot.errors import LinliError
+from bot.i18n import t
+from handlers.common import reply
+
+log = logging.getLogger(__name__)
+
+
+async def on_error(update: object, context: LinliContext) -> None:
+    error = context.error
+    if not isinstance(update, Update):
+        log.error("error outside an update", exc_info=error)
+        return
+    if isinstance(error, LinliError):
+        log.info("refused update %s: %s %s", update.update_id, error.key, error.params)
+        key, params = error.key, error.params
+    else:
+        log.error("update %s failed", update.update_id, exc_info=error)
+        key, params = "error.internal", {}
+    try:
+        if update.callback_query is not None:
+            await update.callback_query.answer(t(context.lang, key, **params), show_alert=True)
+        elif update.effective_chat is not None and update.effective_message is not None:
+            await reply(update, context, key, **params)
+    except Exception:
+        log.exception("could not tell the user about an error")
+
+
+async def unknown_command(update: Update, context: LinliContext) -> None:
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    command = message.text.split()[0]
+    if "@" in command and command.split("@", 1)[1].lower() != context.bot.username.lower():
+        return  # addressed to another bot in the group
+    await reply(update, context, "error.unknown_command", command=command.split("@")[0])
+
+
+def register(app: Application) -> None:
+    app.add_error_handler(on_error)
+
+
+def register_fallbacks(app: Application) -> None:
+    # group 0, registered after every CommandHandler: runs only when none matched
+    app.add_handler(MessageHandler(filters.COMMAND, unknown_command))

@@ -1,0 +1,191 @@
+"""The SQLite database: connections, transactions and migrations.
+
+One writer connection guarded by an asyncio lock gives every write transaction
+the database to itself (PTB runs updates concurrently; without the lock two
+handlers would interleave statements inside one transaction). A second
+connection serves plain reads, which WAL lets run beside a write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from storage.timeutil import to_db
+
+log = logging.getLogger(__name__)
+
+Params = Sequence[Any] | dict[str, Any]
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA busy_timeout=10000",
+)
+
+
+class _Queries:
+    """Read helpers shared by the database and an open transaction."""
+
+    _conn: aiosqlite.Connection
+
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        async with self._conn.execute(sql, params) as cur:
+            return await cur.fetchone()
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        async with self._conn.execute(sql, params) as cur:
+            return list(await cur.fetchall())
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+class Tx(_Queries):
+    """An open write transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+        return await self._conn.execute(sql, params)
+
+    async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        cur = await self._conn.execute(sql, params)
+        return int(cur.lastrowid)
+
+    async def update(self, sql: str, params: Params = ()) -> int:
+        """Run an UPDATE/DELETE and return how many rows it changed."""
+        cur = await self._conn.execute(sql, params)
+        return cur.rowcount
+
+
+class Database(_Queries):
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await _connect(self.path)
+        self._conn = await _connect(self.path)
+
+    async def close(self) -> None:
+        for conn in (getattr(self, "_conn", None), self._writer):
+            if conn is not None:
+                await conn.close()
+        self._writer = None
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[Tx]:
+        """A write transaction: committed on success, rolled back on any error."""
+        assert self._writer is not None, "database not open"
+        async with self._lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._writer)
+            except BaseException:
+                await self._writer.rollback()
+                raise
+            else:
+                await self._writer.commit()
+
+    async def schema_version(self) -> int:
+        return int(await self.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))
+
+    async def upgrade(self) -> list[int]:
+        """Apply the migrations not applied yet; return their numbers."""
+        assert self._writer is not None, "database not open"
+        async with self._lock:
+            await self._writer.execute(
+                "CREATE TABLE IF NOT EXISTS schema_version ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            await self._writer.commit()
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                async with self._writer.execute(
+                    "SELECT coalesce(max(version), 0) FROM schema_version"
+                ) as cur:
+                    current = (await cur.fetchone())[0]
+                applied = []
+                for number, name, sql in available_migrations():
+                    if number <= current:
+                        continue
+                    for statement in _statements(sql):
+                        await self._writer.execute(statement)
+                    await self._writer.execute(
+                        "INSERT INTO schema_version(version, name, applied_at) VALUES (?, ?, ?)",
+                        (number, name, to_db(datetime.now(UTC))),
+                    )
+                    applied.append(number)
+            except BaseException:
+                await self._writer.rollback()
+                raise
+            await self._writer.commit()
+        for number in applied:
+            log.info("applied migration %04d", number)
+        return applied
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    conn = await aiosqlite.connect(path, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for pragma in _PRAGMAS:
+        await conn.execute(pragma)
+    return conn
+
+
+def available_migrations() -> list[tuple[int, str, str]]:
+    found = []
+    folder = resources.files("storage") / "migrations"
+    for entry in folder.iterdir():
+        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text("utf-8")))
+    return sorted(found)
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration into complete statements (triggers included)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip() and not all(
+        ln.strip().startswith("--") or not ln.strip() for ln in buffer.splitlines()
+    ):
+        raise ValueError(f"incomplete SQL statement in migration: {buffer[:80]!r}")
+    return statements
+
+
+async def open_database(path: Path | str) -> Database:
+    """Open the database and bring its schema up to date (every command does this)."""
+    db = Database(path)
+    await db.open()
+    try:
+        await db.upgrade()
+    except BaseException:
+        await db.close()
+        raise
+    return db

@@ -1,0 +1,142 @@
+"""The notification outbox: every message is recorded here before it is sent."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.db import Database, Tx
+from storage.timeutil import to_db
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    chat_id: int
+    method: str
+    payload: dict[str, Any]
+    fallback: dict[str, Any] | None
+    ref: str | None
+    status: str
+    attempts: int
+    message_ids: list[int]
+
+
+def _row(r: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(
+        id=r["id"], chat_id=r["chat_id"], method=r["method"], payload=json.loads(r["payload"]),
+        fallback=json.loads(r["fallback"]) if r["fallback"] else None, ref=r["ref"],
+        status=r["status"], attempts=r["attempts"],
+        message_ids=json.loads(r["message_ids"]) if r["message_ids"] else [],
+    )
+
+
+class OutboxRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(
+        self, tx: Tx, *, chat_id: int, method: str, payload: dict[str, Any],
+        fallback: dict[str, Any] | None, ref: str | None, dedup_key: str | None,
+        not_before: datetime, now: datetime,
+    ) -> int | None:
+        """Queue a message; None when ``dedup_key`` was queued before (never twice)."""
+        cur = await tx.execute(
+            "INSERT OR IGNORE INTO outbox(dedup_key, chat_id, method, payload, fallback, ref,"
+            " not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (dedup_key, chat_id, method, json.dumps(payload, ensure_ascii=False),
+             json.dumps(fallback, ensure_ascii=False) if fallback else None, ref,
+             to_db(not_before), to_db(now)),
+        )
+        return int(cur.lastrowid) if cur.rowcount else None
+
+    async def get(self, outbox_id: int) -> OutboxRow | None:
+        r = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
+        return None if r is None else _row(r)
+
+    async def due(self, now: datetime, limit: int) -> list[OutboxRow]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM outbox WHERE status = 'pending' AND not_before <= ?"
+            " ORDER BY id LIMIT ?",
+            (to_db(now), limit),
+        )
+        return [_row(r) for r in rows]
+
+    async def next_due_at(self) -> str | None:
+        return await self.db.fetchval(
+            "SELECT min(not_before) FROM outbox WHERE status = 'pending'"
+        )
+
+    async def claim(self, outbox_id: int) -> bool:
+        """Take a pending row for sending; False if someone else took it."""
+        async with self.db.write() as tx:
+            return await tx.update(
+                "UPDATE outbox SET status = 'sending', attempts = attempts + 1"
+                " WHERE id = ? AND status = 'pending'",
+                (outbox_id,),
+            ) > 0
+
+    async def release_inflight(self) -> int:
+        """After a crash, rows caught mid-send are sent again (at least once)."""
+        async with self.db.write() as tx:
+            return await tx.update("UPDATE outbox SET status = 'pending' WHERE status = 'sending'")
+
+    async def record_part(self, outbox_id: int, message_ids: list[int]) -> None:
+        """Remember the parts of a long message already sent, so a retry skips them."""
+        async with self.db.write() as tx:
+            await tx.execute(
+                "UPDATE outbox SET message_ids = ? WHERE id = ?",
+                (json.dumps(message_ids), outbox_id),
+            )
+
+    async def finish(
+        self, tx: Tx, outbox_id: int, status: str, now: datetime,
+        message_ids: list[int] | None = None, error: str | None = None,
+    ) -> None:
+        await tx.execute(
+            "UPDATE outbox SET status = ?, sent_at = ?, error = ?,"
+            " message_ids = coalesce(?, message_ids) WHERE id = ?",
+            (status, to_db(now), error,
+             json.dumps(message_ids) if message_ids is not None else None, outbox_id),
+        )
+
+    async def retry_later(
+        self, outbox_id: int, not_before: datetime, error: str, count_attempt: bool = True
+    ) -> None:
+        async with self.db.write() as tx:
+            await tx.execute(
+                "UPDATE outbox SET status = 'pending', not_before = ?, error = ?,"
+                " attempts = attempts - ? WHERE id = ?",
+                (to_db(not_before), error, 0 if count_attempt else 1, outbox_id),
+            )
+
+    async def requeue(self, tx: Tx, outbox_id: int, payload: dict[str, Any] | None = None) -> None:
+        """Send again at once, not counting the attempt (migration, a deleted topic)."""
+        await tx.execute(
+            "UPDATE outbox SET status = 'pending', attempts = attempts - 1,"
+            " payload = coalesce(?, payload) WHERE id = ?",
+            (json.dumps(payload, ensure_ascii=False) if payload is not None else None, outbox_id),
+        )
+
+    async def retarget(self, tx: Tx, old_chat_id: int, new_chat_id: int) -> None:
+        """A group migrated: everything still queued for it goes to the supergroup."""
+        await tx.execute(
+            "UPDATE outbox SET chat_id = ? WHERE chat_id = ? AND status IN ('pending', 'sending')",
+            (new_chat_id, old_chat_id),
+        )
+
+    async def sent_messages(self, ref: str) -> list[tuple[int, list[int]]]:
+        """(chat id, message ids) of every sent message carrying ``ref``."""
+        rows = await self.db.fetchall(
+            "SELECT chat_id, message_ids FROM outbox WHERE ref = ? AND status = 'sent'"
+            " ORDER BY id",
+            (ref,),
+        )
+        return [(r["chat_id"], json.loads(r["message_ids"] or "[]")) for r in rows]
+
+    async def counts(self) -> dict[str, int]:
+        rows = await self.db.fetchall("SELECT status, count(*) FROM outbox GROUP BY status")
+        return {r[0]: r[1] for r in rows}

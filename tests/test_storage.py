@@ -1,0 +1,97 @@
+"""Storage on a real SQLite file: migrations, pragmas, concurrent writers, UTC."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database, available_migrations, open_database
+from storage.timeutil import from_db, to_db
+
+
+async def test_migrations_apply_once_and_record_the_version(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "a.db")
+    try:
+        latest = available_migrations()[-1][0]
+        assert await db.schema_version() == latest
+        assert await db.upgrade() == []  # nothing left to do
+        assert await db.fetchval("PRAGMA journal_mode") == "wal"
+        assert await db.fetchval("PRAGMA foreign_keys") == 1
+    finally:
+        await db.close()
+    again = await open_database(tmp_path / "a.db")
+    try:
+        assert await again.schema_version() == latest
+    finally:
+        await again.close()
+
+
+async def test_concurrent_transactions_lose_no_write(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "b.db")
+    try:
+        async with db.write() as tx:
+            await tx.execute("CREATE TABLE counter (n INTEGER NOT NULL)")
+            await tx.execute("INSERT INTO counter VALUES (0)")
+
+        async def bump() -> None:
+            async with db.write() as tx:
+                n = await tx.fetchval("SELECT n FROM counter")
+                await asyncio.sleep(0)  # let other handlers run mid-transaction
+                await tx.execute("UPDATE counter SET n = ?", (n + 1,))
+
+        await asyncio.gather(*(bump() for _ in range(200)))
+        assert await db.fetchval("SELECT n FROM counter") == 200
+    finally:
+        await db.close()
+
+
+async def test_a_failed_transaction_changes_nothing(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "c.db")
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.write() as tx:
+                await tx.execute(
+                    "INSERT INTO nodes(key, name, level, created_at, updated_at)"
+                    " VALUES ('x', 'X', 'grid', '', '')"
+                )
+                raise RuntimeError("boom")
+        assert await db.fetchval("SELECT count(*) FROM nodes") == 0
+    finally:
+        await db.close()
+
+
+async def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "d.db")
+    try:
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            async with db.write() as tx:
+                await tx.execute(
+                    "INSERT INTO leaders(node_id, user_id, source, created_at)"
+                    " VALUES (999, 1, 'file', '')"
+                )
+    finally:
+        await db.close()
+
+
+def test_instants_are_stored_as_utc_and_sort_in_time() -> None:
+    shanghai = timezone(timedelta(hours=8))
+    local = datetime(2026, 11, 25, 8, 0, tzinfo=shanghai)
+    stored = to_db(local)
+    assert stored == "2026-11-25T00:00:00.000000Z"
+    assert from_db(stored) == local
+    assert to_db(local) < to_db(local + timedelta(microseconds=1))
+    with pytest.raises(ValueError):
+        to_db(datetime(2026, 1, 1))  # naive times are refused
+    assert from_db(stored).tzinfo == UTC
+
+
+async def test_a_database_in_a_new_folder(tmp_path: Path) -> None:
+    db = Database(tmp_path / "deep" / "er" / "e.db")
+    await db.open()
+    try:
+        assert await db.upgrade()
+    finally:
+        await db.close()
