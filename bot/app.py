@@ -63,6 +63,8 @@ async def _post_init(app: LinliApp) -> None:
     linli.bot_username = app.bot.username
     app.bot_data["linli"] = linli
     await linli.notifier.start(app.bot)
+    await linli.digest.ensure_armed()
+    await linli.scheduler.start(app.job_queue)  # acts on deadlines missed while down
     try:
         await publish_commands(app.bot, settings.language)
     except Exception:  # menus are a convenience: never refuse to start over them

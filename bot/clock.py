@@ -34,3 +34,23 @@ class FrozenClock:
 
     def set(self, moment: datetime) -> None:
         self._now = moment.astimezone(UTC)
+
+
+class ShiftedClock:
+    """Real time, started at a chosen instant, that can jump ahead.
+
+    Retries and rate limits still see time pass; a test jumps ahead to reach a
+    deadline without waiting for it.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ShiftedClock needs an aware datetime")
+        self._offset = start.astimezone(UTC) - datetime.now(UTC)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def advance(self, delta: timedelta) -> datetime:
+        self._offset += delta
+        return self.now()

@@ -225,7 +225,7 @@ class Notifier:
             if row.attempts >= MAX_ATTEMPTS:
                 await self._finish(row, "failed", error=f"gave up: {exc.message}")
             else:
-                await self._later(row, min(2 ** row.attempts, 300), exc.message)
+                await self._later(row, min(2 ** max(row.attempts - 1, 0), 300), exc.message)
         else:
             await self._finish(row, "sent", message_ids=message_ids)
 

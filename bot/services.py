@@ -5,14 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.digest import OverdueDigest
 from bot.i18n import pick_language
 from bot.notifier import Notifier
 from bot.org import OrgService
+from bot.report_notices import ReportNotices
+from bot.reports import ReportService
+from bot.scheduler import Scheduler
 from config.settings import Settings
 from storage.db import Database, open_database
+from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingRepo
+from storage.reports import ReportRepo
 from storage.users import UserRepo
 
 
@@ -27,16 +33,30 @@ class Linli:
     pending: PendingRepo
     notifier: Notifier
     org: OrgService
+    scheduler: Scheduler
+    report_repo: ReportRepo
+    report_notices: ReportNotices
+    reports: ReportService
+    digest: OverdueDigest
     bot_username: str = ""
 
     @classmethod
     async def open(cls, settings: Settings, clock: Clock) -> Linli:
         db = await open_database(settings.database)
         users, org_repo, outbox = UserRepo(db), OrgRepo(db), OutboxRepo(db)
+        notifier = Notifier(db, outbox, users, org_repo, clock)
+        scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
+        report_repo = ReportRepo(db)
+        notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
-            pending=PendingRepo(db), notifier=Notifier(db, outbox, users, org_repo, clock),
-            org=OrgService(settings, db, org_repo, clock),
+            pending=PendingRepo(db), notifier=notifier,
+            org=OrgService(settings, db, org_repo, clock), scheduler=scheduler,
+            report_repo=report_repo, report_notices=notices,
+            reports=ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
+                                  notices),
+            digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
+                                 scheduler),
         )
 
     async def close(self) -> None:

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import errors, groups, org, start, users
+from handlers import errors, groups, inputs, org, report_actions, reports, start, users
 
 
 def register_all(app: Application) -> None:
     users.register(app)
     start.register(app)
     org.register(app)
+    reports.register(app)
+    report_actions.register(app)
     groups.register(app)
-    org.register_private_text(app)
+    inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

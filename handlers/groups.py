@@ -36,6 +36,7 @@ async def bot_membership(update: Update, context: LinliContext) -> None:
         return
     if not (added or removed):
         return
+    before = await linli.org_repo.chat(chat.id)
     async with linli.db.write() as tx:
         await linli.org_repo.save_chat(
             tx, chat.id, title=chat.title, type_=chat.type, is_forum=bool(chat.is_forum),
@@ -44,11 +45,12 @@ async def bot_membership(update: Update, context: LinliContext) -> None:
     if removed:
         log.info("removed from chat %s (%s); binding kept inactive", chat.id, chat.title)
         return
-    bound = await linli.org_repo.chat(chat.id)
-    if bound is not None and bound.node_id is not None:
-        node = await linli.org_repo.node(bound.node_id)
+    if before is not None and before.node_id is not None:
+        node = await linli.org_repo.node(before.node_id)
         assert node is not None
-        await reply(update, context, "group.welcome_back", node=node.name)
+        returning = not before.active and before.title is not None
+        await reply(update, context, "group.welcome_back" if returning else "group.greeting_bound",
+                    node=node.name)
     else:
         await reply(update, context, "group.greeting")
 

@@ -6,14 +6,16 @@ import re
 from datetime import timedelta
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, esc, t
+from bot.i18n import Markup, t
 from bot.notifier import Button
 from handlers.common import args, edit, is_private, reply, rows, tell_user
+from handlers.inputs import on_answer
 from storage.org import Node
+from storage.pending import PendingInput
 
 UNIT_QUESTION_LIFETIME = timedelta(minutes=30)
 JOIN_DATA = re.compile(r"^jn:(\d{1,9})$")
@@ -136,8 +138,8 @@ async def _register(update: Update, context: LinliContext, node: Node) -> None:
 
 async def _expect_unit(context: LinliContext, user_id: int) -> None:
     linli = context.linli
-    await linli.pending.expect(user_id, user_id, "unit", {},
-                               linli.clock.now() + UNIT_QUESTION_LIFETIME)
+    now = linli.clock.now()
+    await linli.pending.expect(user_id, user_id, "unit", {}, now + UNIT_QUESTION_LIFETIME, now)
 
 
 async def join_pressed(update: Update, context: LinliContext) -> None:
@@ -174,26 +176,20 @@ async def join_pressed(update: Update, context: LinliContext) -> None:
 async def unit_skipped(update: Update, context: LinliContext) -> None:
     query, user = update.callback_query, update.effective_user
     assert query is not None and user is not None
-    await context.linli.pending.clear(user.id, user.id, "unit")
+    await context.linli.pending.clear(user.id, "unit")
     await query.answer()
     await edit(update, context, "org.unit_skipped")
 
 
-async def private_text(update: Update, context: LinliContext) -> None:
-    """A plain message in private: the answer to a question the bot asked, if any."""
+async def unit_answered(update: Update, context: LinliContext, _pending: PendingInput) -> None:
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
     linli = context.linli
-    pending = await linli.pending.current(user.id, user.id, linli.clock.now())
-    if pending is None:
-        await reply(update, context, "start.not_understood")
-        return
-    if pending.kind == "unit":
-        resident = await linli.org.set_unit(user.id, message.text or "")
-        await linli.pending.clear(user.id, user.id, "unit")
-        node = await linli.org_repo.node(resident.node_id)
-        assert node is not None
-        await reply(update, context, "org.unit_saved", unit=resident.unit or "", node=node.name)
+    resident = await linli.org.set_unit(user.id, message.text or "")
+    await linli.pending.clear(user.id, "unit")
+    node = await linli.org_repo.node(resident.node_id)
+    assert node is not None
+    await reply(update, context, "org.unit_saved", unit=resident.unit or "", node=node.name)
 
 
 async def remove_pressed(update: Update, context: LinliContext) -> None:
@@ -247,13 +243,6 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(join_pressed, pattern=r"^jn:"))
     app.add_handler(CallbackQueryHandler(unit_skipped, pattern=r"^ju:skip$"))
     app.add_handler(CallbackQueryHandler(remove_pressed, pattern=r"^rr:"))
+    on_answer("unit", unit_answered)
 
 
-def register_private_text(app: Application) -> None:
-    # after every command: plain text in private answers the bot's last question
-    app.add_handler(MessageHandler(
-        filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, private_text
-    ))
-
-
-__all__ = ["esc", "register", "register_private_text"]

@@ -68,6 +68,11 @@ def _node(r: sqlite3.Row) -> Node:
     return Node(r["id"], r["key"], r["name"], r["level"], r["parent_id"])
 
 
+def _partner(r: sqlite3.Row) -> Partner:
+    return Partner(r["id"], r["node_id"], r["kind"], r["name"], tuple(json.loads(r["categories"])),
+                   tuple(int(u) for u in (r["members"] or "").split(",") if u))
+
+
 def _chat(r: sqlite3.Row) -> Chat:
     return Chat(r["chat_id"], r["node_id"], r["title"], r["type"], bool(r["is_forum"]),
                 bool(r["active"]))
@@ -186,12 +191,23 @@ class OrgRepo:
             " WHERE p.node_id = ? GROUP BY p.id ORDER BY p.id",
             (node_id,),
         )
-        return [
-            Partner(r["id"], r["node_id"], r["kind"], r["name"],
-                    tuple(json.loads(r["categories"])),
-                    tuple(int(u) for u in (r["members"] or "").split(",") if u))
-            for r in rows
-        ]
+        return [_partner(r) for r in rows]
+
+    async def partner(self, partner_id: int) -> Partner | None:
+        r = await self.db.fetchone(
+            "SELECT p.*, group_concat(m.user_id) AS members FROM partners p"
+            " LEFT JOIN partner_members m ON m.partner_id = p.id WHERE p.id = ? GROUP BY p.id",
+            (partner_id,),
+        )
+        return None if r is None else _partner(r)
+
+    async def leaders_named(self, user_id: int) -> list[str]:
+        """The names this user is known by as a leader (from the org file or the invite)."""
+        rows = await self.db.fetchall(
+            "SELECT name FROM leaders WHERE user_id = ? AND name IS NOT NULL ORDER BY id",
+            (user_id,),
+        )
+        return [r["name"] for r in rows]
 
     # -- residents ------------------------------------------------------------------
 

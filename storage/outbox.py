@@ -128,9 +128,9 @@ class OutboxRepo:
             (new_chat_id, old_chat_id),
         )
 
-    async def sent_messages(self, ref: str) -> list[tuple[int, list[int]]]:
+    async def sent_messages(self, ref: str, tx: Tx | None = None) -> list[tuple[int, list[int]]]:
         """(chat id, message ids) of every sent message carrying ``ref``."""
-        rows = await self.db.fetchall(
+        rows = await (tx or self.db).fetchall(
             "SELECT chat_id, message_ids FROM outbox WHERE ref = ? AND status = 'sent'"
             " ORDER BY id",
             (ref,),

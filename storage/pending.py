@@ -1,8 +1,13 @@
-"""Questions the bot asked a user and awaits an answer to (kept across restarts)."""
+"""Questions the bot asked a user and awaits an answer to (kept across restarts).
+
+A user may have several at once (a report draft kept while they /join, the unit
+question of /join): one per kind; a message answers the newest one.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,36 +28,48 @@ class PendingRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def expect(
-        self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any], expires_at: datetime
-    ) -> None:
+    async def expect(self, user_id: int, chat_id: int, kind: str, payload: dict[str, Any],
+                     expires_at: datetime, now: datetime) -> None:
         async with self.db.write() as tx:
             await tx.execute(
-                "INSERT INTO pending_inputs(user_id, chat_id, kind, payload, expires_at)"
-                " VALUES (?, ?, ?, ?, ?) ON CONFLICT(user_id, chat_id) DO UPDATE SET"
-                " kind = excluded.kind, payload = excluded.payload,"
-                " expires_at = excluded.expires_at",
-                (user_id, chat_id, kind, json.dumps(payload, ensure_ascii=False),
+                "INSERT INTO pending_inputs(user_id, kind, chat_id, payload, asked_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id, kind) DO UPDATE SET"
+                " chat_id = excluded.chat_id, payload = excluded.payload,"
+                " asked_at = excluded.asked_at, expires_at = excluded.expires_at",
+                (user_id, kind, chat_id, json.dumps(payload, ensure_ascii=False), to_db(now),
                  to_db(expires_at)),
             )
 
-    async def current(self, user_id: int, chat_id: int, now: datetime) -> PendingInput | None:
+    async def get(self, user_id: int, kind: str, now: datetime) -> PendingInput | None:
         r = await self.db.fetchone(
-            "SELECT * FROM pending_inputs WHERE user_id = ? AND chat_id = ? AND expires_at > ?",
-            (user_id, chat_id, to_db(now)),
+            "SELECT * FROM pending_inputs WHERE user_id = ? AND kind = ? AND expires_at > ?",
+            (user_id, kind, to_db(now)),
         )
         if r is None:
             return None
         return PendingInput(r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]))
 
-    async def clear(self, user_id: int, chat_id: int, kind: str | None = None) -> bool:
+    async def newest(self, user_id: int, chat_id: int, kinds: Iterable[str],
+                     now: datetime) -> PendingInput | None:
+        """The most recent open question of these kinds in this chat."""
+        kinds = list(kinds)
+        if not kinds:
+            return None
+        marks = ",".join("?" * len(kinds))
+        r = await self.db.fetchone(
+            f"SELECT * FROM pending_inputs WHERE user_id = ? AND chat_id = ? AND expires_at > ?"
+            f" AND kind IN ({marks}) ORDER BY asked_at DESC LIMIT 1",
+            (user_id, chat_id, to_db(now), *kinds),
+        )
+        if r is None:
+            return None
+        return PendingInput(r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]))
+
+    async def clear(self, user_id: int, *kinds: str) -> bool:
+        """Forget the user's open questions (all of them, or these kinds)."""
+        sql, params = "DELETE FROM pending_inputs WHERE user_id = ?", [user_id]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params += kinds
         async with self.db.write() as tx:
-            if kind is None:
-                sql, params = "DELETE FROM pending_inputs WHERE user_id = ? AND chat_id = ?", (
-                    user_id, chat_id)
-            else:
-                sql, params = (
-                    "DELETE FROM pending_inputs WHERE user_id = ? AND chat_id = ? AND kind = ?",
-                    (user_id, chat_id, kind),
-                )
             return await tx.update(sql, params) > 0

@@ -88,14 +88,15 @@ CREATE TABLE invites (
     used_at    TEXT
 );
 
--- A user's pending answer to a question the bot asked (guided flows).
+-- Questions the bot asked a user, awaiting the answer (guided flows, drafts).
 CREATE TABLE pending_inputs (
     user_id    INTEGER NOT NULL,
-    chat_id    INTEGER NOT NULL,
     kind       TEXT    NOT NULL,
+    chat_id    INTEGER NOT NULL,                 -- where the answer is expected
     payload    TEXT    NOT NULL DEFAULT '{}',
+    asked_at   TEXT    NOT NULL,
     expires_at TEXT    NOT NULL,
-    PRIMARY KEY (user_id, chat_id)
+    PRIMARY KEY (user_id, kind)
 );
 
 -- Every message the bot sends is recorded here first (transactional outbox).

@@ -42,16 +42,13 @@ def too_many_requests(retry_after: int) -> ApiError:
 
 
 NOT_FOUND = ApiError(404, "Not Found")
-UNAUTHORIZED = ApiError(401, "Unauthorized")
 SERVER_ERRORS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 MESSAGE_NOT_MODIFIED = (
     "message is not modified: specified new message content and reply markup are exactly "
     "the same as a current content and reply markup of the message"
 )
-CALLBACK_QUERY_TOO_OLD = (
-    "query is too old and response timeout expired or query ID is invalid"
-)
+CALLBACK_QUERY_TOO_OLD = "query is too old and response timeout expired or query ID is invalid"
 GET_UPDATES_CONFLICT = (
     "Conflict: terminated by other getUpdates request; "
     "make sure that only one bot instance is running"

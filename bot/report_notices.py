@@ -1,0 +1,236 @@
+"""Everything the reports feature says, and to whom.
+
+Leaders' prompts carry the reporter's name, unit and text (they are the
+handling chain). Group chats only ever learn a report's number: the mention
+of an unreachable leader names the leader and the number, nothing else.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.i18n import CATALOG, Markup, esc, number, pick_language, t
+from bot.notifier import Button, Notifier, Outgoing
+from bot.timing import quiet_hours_end
+from config.settings import Settings
+from storage.db import Tx
+from storage.deadlines import DeadlineRepo
+from storage.org import OrgRepo
+from storage.outbox import OutboxRepo
+from storage.reports import Report
+from storage.users import UserRepo
+
+# the reporter's rating, as its button carries it
+RATINGS = {"s": "satisfied", "a": "acceptable", "u": "unsatisfied"}
+
+
+def local_time(settings: Settings, lang: str, moment: datetime) -> str:
+    local = moment.astimezone(settings.tz)
+    if lang == "zh":
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local.day} {local:%b %H:%M}"
+
+
+async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
+    """The partner's members while a partner has it, else the leaders of its rung."""
+    if report.partner_id is not None:
+        partner = await org.partner(report.partner_id)
+        return list(partner.user_ids) if partner else []
+    return [ld.user_id for ld in await org.leaders_of(report.rung_node_id)]
+
+
+def prompt_ref(report_id: int) -> str:
+    return f"report:{report_id}:prompt"
+
+
+class ReportNotices:
+    def __init__(self, settings: Settings, org: OrgRepo, users: UserRepo, outbox: OutboxRepo,
+                 deadlines: DeadlineRepo, notifier: Notifier) -> None:
+        self.settings, self.org, self.users, self.outbox = settings, org, users, outbox
+        self.deadlines, self.notifier = deadlines, notifier
+
+    async def _lang(self, user_id: int) -> str:
+        user = await self.users.get(user_id)
+        if user is None:
+            return self.settings.language
+        return pick_language(user.language, user.language_code, self.settings.language)
+
+    # -- describing a report ----------------------------------------------------------
+
+    async def handler_title(self, report: Report, lang: str) -> str:
+        """Who handles it now, as the reporter should read it: 邻长 / 阳光物业."""
+        if report.partner_id is not None:
+            partner = await self.org.partner(report.partner_id)
+            if partner is not None:
+                return partner.name
+        rung = await self.org.node(report.rung_node_id)
+        assert rung is not None
+        level = self.settings.level(rung.level)
+        return level.title_zh if lang == "zh" else level.title_en
+
+    async def person(self, user_id: int) -> str:
+        names = await self.org.leaders_named(user_id)
+        if names:
+            return names[0]
+        user = await self.users.get(user_id)
+        return user.display_name if user else str(user_id)
+
+    async def describe(self, report: Report, lang: str, tx: Tx | None = None) -> str:
+        """The full card, for the handling chain only."""
+        node = await self.org.node(report.node_id)
+        rung = await self.org.node(report.rung_node_id)
+        assert node is not None and rung is not None
+        resident = await self.org.resident(report.reporter_id)
+        place = node.name + (f"（{resident.unit}）" if resident and resident.unit else "")
+        lines = [
+            t(lang, "report.card_head", number=number(report.id),
+              category=t(lang, f"category.{report.category}")),
+            t(lang, "report.card_place", place=place),
+            t(lang, "report.card_reporter", name=await self.person(report.reporter_id)),
+            t(lang, "report.card_text", text=report.text),
+        ]
+        if report.latitude is not None and report.longitude is not None:
+            lines.append(t(lang, "report.card_location", lat=f"{report.latitude:.5f}",
+                           lon=f"{report.longitude:.5f}"))
+        lines.append(t(lang, "report.card_filed",
+                       at=local_time(self.settings, lang, report.created_at)))
+        state = t(lang, f"state.{report.state}")
+        if report.overdue:
+            state += t(lang, "report.overdue_mark")
+        lines.append(t(lang, "report.card_state", state=state, handler=await self.handler_title(
+            report, lang), node=rung.name))
+        for deadline in await self.deadlines.armed_for("report", report.id, tx):
+            if deadline.kind in ("acknowledge", "resolve"):
+                lines.append(t(lang, f"report.card_due_{deadline.kind}",
+                               at=local_time(self.settings, lang, deadline.due_at)))
+        if report.resolution:
+            lines.append(t(lang, "report.card_resolution", note=report.resolution))
+        return "\n".join(lines)
+
+    def event_note(self, lang: str, note: str | None) -> str:
+        """An event's note as people read it: categories, ratings and reasons translated."""
+        if not note:
+            return ""
+        if note.startswith("missed:"):
+            text = t(lang, f"report.reason_{note.replace(':', '_')}")
+        elif CATALOG.has(f"category.{note}"):
+            text = t(lang, f"category.{note}")
+        elif CATALOG.has(f"rating.{note}"):
+            text = t(lang, f"rating.{note}")
+        else:
+            text = note
+        return t(lang, "report.history_note", note=text)
+
+    def buttons(self, report: Report, lang: str, can_reassign: bool) -> list[list[Button]]:
+        if not report.active:
+            return []
+        key = f"{report.id}:{report.version}"
+        first = []
+        if report.state == "open":
+            first.append(Button(t(lang, "report.btn_acknowledge"), data=f"r:ack:{key}"))
+        first.append(Button(t(lang, "report.btn_resolve"), data=f"r:res:{key}"))
+        second = [Button(t(lang, "report.btn_escalate"), data=f"r:esc:{key}"),
+                  Button(t(lang, "report.btn_category"), data=f"r:cat:{key}")]
+        if can_reassign:
+            second.append(Button(t(lang, "report.btn_reassign"), data=f"r:rea:{key}"))
+        return [first, second]
+
+    # -- to leaders -------------------------------------------------------------------
+
+    async def prompt(self, tx: Tx, report: Report, user_ids: list[int]) -> None:
+        """A private prompt to each handler; in quiet hours it waits, unless safety."""
+        now = report.rung_since
+        wait_until = None if report.category == "safety" else quiet_hours_end(self.settings, now)
+        can_reassign = await self._above_first_rung(report)
+        for user_id in user_ids:
+            lang = await self._lang(user_id)
+            if report.photo_file_id:
+                await self.notifier.enqueue(tx, Outgoing(
+                    user_id, method="send_photo", photo=report.photo_file_id,
+                    text=t(lang, "report.photo_caption", number=number(report.id)),
+                    not_before=wait_until,
+                    dedup_key=f"report:{report.id}:v{report.version}:photo:{user_id}",
+                ))
+            await self.notifier.enqueue(tx, Outgoing(
+                user_id, await self.describe(report, lang, tx),
+                buttons=self.buttons(report, lang, can_reassign), ref=prompt_ref(report.id),
+                not_before=wait_until, fallback=await self._mention(report, user_id),
+                dedup_key=f"report:{report.id}:v{report.version}:prompt:{user_id}",
+            ))
+
+    async def _above_first_rung(self, report: Report) -> bool:
+        for node in await self.org.ancestors(report.node_id):
+            if node.id == report.rung_node_id:
+                return False
+            if await self.org.leaders_of(node.id):
+                return report.partner_id is None
+        return False
+
+    async def _mention(self, report: Report, user_id: int) -> Outgoing | None:
+        """For a leader the bot cannot reach: a mention in the nearest bound group."""
+        chat = await self.org.bound_chat_near(report.node_id)
+        if chat is None:
+            return None
+        name = await self.person(user_id)
+        mention = Markup(f'<a href="tg://user?id={user_id}">{esc(name)}</a>')
+        text = t(self.settings.language, "report.leader_mention", mention=mention,
+                 number=number(report.id))
+        return Outgoing(chat.chat_id, text)
+
+    async def refresh_prompts(self, tx: Tx, report: Report) -> None:
+        """Bring every prompt already sent for this report up to date (buttons included)."""
+        handlers = set(await current_handlers(self.org, report))
+        can_reassign = await self._above_first_rung(report)
+        for chat_id, message_ids in await self.outbox.sent_messages(prompt_ref(report.id), tx):
+            if not message_ids:
+                continue
+            lang = await self._lang(chat_id)
+            buttons = self.buttons(report, lang, can_reassign) if chat_id in handlers else []
+            await self.notifier.enqueue(tx, Outgoing(
+                chat_id, await self.describe(report, lang, tx), buttons=buttons or None,
+                method="edit_text", message_id=message_ids[-1],
+                dedup_key=f"report:{report.id}:v{report.version}:edit:{chat_id}:{message_ids[-1]}",
+            ))
+
+    async def moved(self, tx: Tx, before: Report, after: Report, old: list[int],
+                    new: list[int], note: str | None) -> None:
+        """The report changed hands: old handlers told, new ones prompted, reporter told."""
+        await self.refresh_prompts(tx, after)
+        rung = await self.org.node(after.rung_node_id)
+        assert rung is not None
+        automatic = bool(note and note.startswith("missed:"))
+        for user_id in old:
+            if user_id in new:
+                continue
+            lang = await self._lang(user_id)
+            key = "report.told_old_missed" if automatic else "report.told_old_moved"
+            await self.notifier.enqueue(tx, Outgoing(
+                user_id, t(lang, key, number=number(after.id), node=rung.name,
+                           title=await self.handler_title(after, lang)),
+                dedup_key=f"report:{after.id}:v{after.version}:old:{user_id}",
+            ))
+        await self.prompt(tx, after, new)
+        await self.tell_reporter(tx, after, "report.told_moved", actor=None)
+
+    # -- to the reporter --------------------------------------------------------------
+
+    async def tell_reporter(self, tx: Tx, report: Report, key: str, *, actor: int | None,
+                            ask_rating: bool = False) -> None:
+        lang = await self._lang(report.reporter_id)
+        rung = await self.org.node(report.rung_node_id)
+        assert rung is not None
+        text = t(lang, key, number=number(report.id), title=await self.handler_title(report, lang),
+                 node=rung.name, name=await self.person(actor) if actor else "",
+                 note=report.resolution or "")
+        buttons = None
+        if ask_rating:
+            buttons = [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
+                        for code, rating in RATINGS.items()]]
+        fallback = None
+        if report.source_chat_id is not None and report.source_chat_id < 0:
+            fallback = Outgoing(report.source_chat_id, t(
+                self.settings.language, "report.group_update", number=number(report.id)))
+        await self.notifier.enqueue(tx, Outgoing(
+            report.reporter_id, text, buttons=buttons, fallback=fallback,
+            dedup_key=f"report:{report.id}:v{report.version}:reporter:{key}",
+        ))

@@ -1,0 +1,401 @@
+"""Reports (诉求) climbing the leader chain.
+
+Small matters stay in the grid, big matters stay in the community, nothing is
+pushed further up. A report sits at one rung of its chain: the reporter's
+node's ancestors that have leaders (a level without leaders is skipped), or
+with the partner that handles its category at the first rung. Deadlines per
+rung move it one rung up when missed; at the top it is flagged overdue instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from bot.clock import Clock
+from bot.errors import BadInput, NotAllowed, NotFound
+from bot.notifier import Notifier
+from bot.report_notices import RATINGS, ReportNotices, current_handlers
+from bot.scheduler import Scheduler
+from bot.timing import acknowledge_within, quiet_hours_end, resolve_within
+from config.settings import Settings
+from storage.db import Database, Tx
+from storage.deadlines import Deadline
+from storage.org import Node, OrgRepo, Partner
+from storage.reports import Report, ReportRepo
+
+log = logging.getLogger(__name__)
+
+SUBJECT = "report"
+TEXT_MAX = 2000
+NOTE_MAX = 1000
+ACTIVE = ("open", "acknowledged", "reopened")
+DEFAULT_KEYWORDS: dict[str, list[str]] = {
+    "safety": ["火", "燃气", "煤气", "漏电", "电线", "隐患", "危险", "消防", "fire", "gas",
+               "danger"],
+    "repair": ["坏", "漏水", "维修", "电梯", "路灯", "不亮", "堵", "水管", "门禁", "broken",
+               "leak", "repair", "lift", "elevator"],
+    "environment": ["垃圾", "卫生", "脏", "异味", "臭", "绿化", "garbage", "rubbish", "dirty"],
+    "dispute": ["纠纷", "吵架", "矛盾", "占用", "噪音", "扰民", "noise", "dispute", "quarrel"],
+    "service": ["办理", "证明", "咨询", "代办", "certificate", "apply"],
+    "suggestion": ["建议", "希望", "提议", "suggest", "proposal"],
+}
+
+
+class StaleAction(BadInput):
+    """The button belongs to an earlier state of the report."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("report.stale")
+        self.report = report
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    category: str
+    text: str
+    photo_file_id: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class ReportService:
+    def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgRepo,
+                 reports: ReportRepo, notifier: Notifier, scheduler: Scheduler,
+                 notices: ReportNotices) -> None:
+        self.settings, self.db, self.clock = settings, db, clock
+        self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
+        self.notices = notices
+        scheduler.on(SUBJECT, self.on_deadline)
+
+    # -- input ----------------------------------------------------------------------
+
+    def check_text(self, text: str | None, *, photo: bool = False) -> str:
+        cleaned = (text or "").strip()
+        if not cleaned:
+            raise BadInput("report.photo_needs_text" if photo else "report.empty")
+        if len(cleaned) > TEXT_MAX:
+            raise BadInput("report.too_long", max=TEXT_MAX, length=len(cleaned))
+        return cleaned
+
+    def check_note(self, text: str | None) -> str:
+        cleaned = (text or "").strip()
+        if not cleaned or len(cleaned) > NOTE_MAX:
+            raise BadInput("report.note_invalid", max=NOTE_MAX)
+        return cleaned
+
+    def guess_category(self, text: str) -> str:
+        keywords = self.settings.reports.keywords or DEFAULT_KEYWORDS
+        lowered = text.lower()
+        for category in self.settings.reports.categories:  # the configured order decides ties
+            if any(word.lower() in lowered for word in keywords.get(category, [])):
+                return category
+        return "other"
+
+    # -- the chain ------------------------------------------------------------------
+
+    async def chain(self, node_id: int) -> list[Node]:
+        """The rungs, bottom up: the node and its ancestors that have leaders."""
+        rungs = []
+        for node in await self.org.ancestors(node_id):
+            if await self.org.leaders_of(node.id):
+                rungs.append(node)
+        return rungs
+
+    async def partner_for(self, node_id: int, category: str) -> Partner | None:
+        for node in await self.org.ancestors(node_id):
+            for partner in await self.org.partners_of(node.id):
+                if category in partner.categories and partner.user_ids:
+                    return partner
+        return None
+
+    async def handlers(self, report: Report) -> list[int]:
+        return await current_handlers(self.org, report)
+
+    async def may_handle(self, user_id: int, report: Report) -> bool:
+        return user_id in await self.handlers(report) or self.settings.is_bootstrap_admin(user_id)
+
+    async def may_see(self, user_id: int, report: Report) -> bool:
+        """The reporter, the handling chain (leaders above the reporter, the partner), admins."""
+        if user_id == report.reporter_id or await self.may_handle(user_id, report):
+            return True
+        return await self.org.leads_at_or_above(user_id, report.node_id)
+
+    async def get(self, report_id: int) -> Report:
+        report = await self.reports.get(report_id)
+        if report is None:
+            raise NotFound("report.not_found", number=report_id)
+        return report
+
+    async def visible(self, user_id: int, report_id: int) -> Report:
+        """The report, if this user may see it; otherwise the same answer as for none."""
+        report = await self.reports.get(report_id)
+        if report is None or not await self.may_see(user_id, report):
+            raise NotFound("report.not_yours", number=report_id)
+        return report
+
+    # -- filing ---------------------------------------------------------------------
+
+    async def file(self, reporter_id: int, node_id: int, draft: Draft,
+                   source_chat_id: int | None) -> Report:
+        text = self.check_text(draft.text)
+        if draft.category not in self.settings.reports.categories:
+            raise BadInput("report.unknown_category")
+        rung, partner = await self._route(node_id, draft.category)
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            report_id = await self.reports.create(
+                tx, reporter_id=reporter_id, node_id=node_id, category=draft.category, text=text,
+                photo_file_id=draft.photo_file_id, latitude=draft.latitude,
+                longitude=draft.longitude, source_chat_id=source_chat_id, rung_node_id=rung.id,
+                partner_id=partner.id if partner else None, now=now,
+            )
+            await self.reports.log(tx, report_id, now, reporter_id, "filed", None, "open",
+                                   rung.id, draft.category)
+            report = await self.reports.get(report_id, tx)
+            assert report is not None
+            await self._arm_rung(tx, report, rung, now)
+            await self.notices.prompt(tx, report, await self.handlers(report))
+        self.notifier.kick()
+        return report
+
+    async def _route(self, node_id: int, category: str) -> tuple[Node, Partner | None]:
+        chain = await self.chain(node_id)
+        partner = await self.partner_for(node_id, category)
+        if chain:
+            return chain[0], partner
+        top = (await self.org.ancestors(node_id))[-1]  # nobody leads: wait at the top
+        return top, partner
+
+    async def _arm_rung(self, tx: Tx, report: Report, rung: Node, start: datetime) -> None:
+        """Full deadlines of the rung from ``start``; the acknowledge clock waits out the night."""
+        ack_start = start if report.category == "safety" else quiet_hours_end(self.settings, start)
+        ack = ack_start + acknowledge_within(self.settings, rung.level, report.category)
+        due = start + resolve_within(self.settings, rung.level, report.category)
+        await self.scheduler.arm(tx, SUBJECT, report.id, "acknowledge", ack)
+        await self.scheduler.arm(tx, SUBJECT, report.id, "resolve", max(due, ack))
+
+    # -- a handler's actions ----------------------------------------------------------
+
+    async def actionable(self, user_id: int, report_id: int, version: int | None,
+                          states: tuple[str, ...] = ACTIVE) -> Report:
+        """The report, if this user may act on it in this state; else why not."""
+        report = await self.get(report_id)
+        if not await self.may_handle(user_id, report):
+            if await self.may_see(user_id, report) and report.state not in states:
+                raise StaleAction(report)
+            raise NotAllowed("report.not_handler")
+        if (version is not None and version != report.version) or report.state not in states:
+            raise StaleAction(report)
+        return report
+
+    async def acknowledge(self, user_id: int, report_id: int, version: int | None) -> Report:
+        report = await self.actionable(user_id, report_id, version, ("open",))
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            if not await self.reports.change(tx, report, now, state="acknowledged",
+                                             owner_id=user_id, acknowledged_at=now):
+                raise StaleAction(report)
+            await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge")
+            await self.reports.log(tx, report.id, now, user_id, "acknowledged", report.state,
+                                   "acknowledged", report.rung_node_id)
+            await self._after_change(tx, report.id, "report.told_acknowledged", actor=user_id)
+        self.notifier.kick()
+        return await self.get(report_id)
+
+    async def resolve(self, user_id: int, report_id: int, version: int | None,
+                      note: str) -> Report:
+        note = self.check_note(note)
+        report = await self.actionable(user_id, report_id, version,
+                                        ("open", "acknowledged", "reopened"))
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            if not await self.reports.change(
+                tx, report, now, state="resolved", resolution=note, resolved_at=now,
+                owner_id=report.owner_id or user_id,
+                acknowledged_at=report.acknowledged_at or now,
+            ):
+                raise StaleAction(report)
+            await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
+            await self.scheduler.arm(tx, SUBJECT, report.id, "rating",
+                                     now + self.settings.reports.rating_window)
+            await self.reports.log(tx, report.id, now, user_id, "resolved", report.state,
+                                   "resolved", report.rung_node_id, note)
+            await self._after_change(tx, report.id, "report.told_resolved", actor=user_id,
+                                     ask_rating=True)
+        self.notifier.kick()
+        return await self.get(report_id)
+
+    async def escalate(self, user_id: int, report_id: int, version: int | None,
+                       reason: str) -> Report:
+        reason = self.check_note(reason)
+        report = await self.actionable(user_id, report_id, version,
+                                        ("open", "acknowledged", "reopened"))
+        async with self.db.write() as tx:
+            if not await self._escalate(tx, report, user_id, reason):
+                raise BadInput("report.top_of_chain")
+        self.notifier.kick()
+        return await self.get(report_id)
+
+    async def reassign_targets(self, user_id: int, report: Report) -> list[Node]:
+        """Rungs below the current one that a handler may hand the report down to."""
+        if report.partner_id is not None or not await self.may_handle(user_id, report):
+            return []
+        chain = await self.chain(report.node_id)
+        ids = [n.id for n in chain]
+        if report.rung_node_id not in ids:
+            return []
+        return chain[: ids.index(report.rung_node_id)]
+
+    async def reassign(self, user_id: int, report_id: int, version: int | None,
+                       node_id: int) -> Report:
+        report = await self.actionable(user_id, report_id, version,
+                                        ("open", "acknowledged", "reopened"))
+        target = next((n for n in await self.reassign_targets(user_id, report)
+                       if n.id == node_id), None)
+        if target is None:
+            raise NotAllowed("report.reassign_not_below")
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self._move(tx, report, target, None, now, user_id, "reassigned", None)
+        self.notifier.kick()
+        return await self.get(report_id)
+
+    async def change_category(self, user_id: int, report_id: int, version: int | None,
+                              category: str) -> Report:
+        if category not in self.settings.reports.categories:
+            raise BadInput("report.unknown_category")
+        report = await self.actionable(user_id, report_id, version,
+                                        ("open", "acknowledged", "reopened"))
+        rung, partner = await self._route(report.node_id, category)
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            if not await self.reports.change(tx, report, now, category=category):
+                raise StaleAction(report)
+            changed = await self.reports.get(report.id, tx)
+            assert changed is not None
+            await self._move(tx, changed, rung, partner, now, user_id, "recategorised",
+                             f"{report.category} → {category}")
+        self.notifier.kick()
+        return await self.get(report_id)
+
+    # -- the reporter's rating --------------------------------------------------------
+
+    async def rate(self, user_id: int, report_id: int, code: str) -> Report:
+        rating = RATINGS.get(code)
+        report = await self.reports.get(report_id)
+        if rating is None or report is None or report.reporter_id != user_id:
+            raise NotAllowed("report.rate_not_yours")
+        if report.state != "resolved":
+            raise BadInput("report.rate_too_late")
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "rating")
+            if rating != "unsatisfied":
+                if not await self.reports.change(tx, report, now, state="closed", rating=rating,
+                                                 closed_at=now):
+                    raise StaleAction(report)
+                await self.reports.log(tx, report.id, now, user_id, "rated", "resolved",
+                                       "closed", report.rung_node_id, rating)
+                await self._after_change(tx, report.id, "report.told_closed", actor=user_id)
+            else:
+                await self._unsatisfied(tx, report, user_id, now)
+        self.notifier.kick()
+        return await self.get(report_id)
+
+    async def _unsatisfied(self, tx: Tx, report: Report, user_id: int, now: datetime) -> None:
+        await self.reports.log(tx, report.id, now, user_id, "rated", "resolved", "reopened",
+                               report.rung_node_id, "unsatisfied")
+        if not await self.reports.change(tx, report, now, state="reopened", rating="unsatisfied",
+                                         unsatisfied=report.unsatisfied + 1, resolved_at=None):
+            raise StaleAction(report)
+        reopened = await self.reports.get(report.id, tx)
+        assert reopened is not None
+        if report.unsatisfied >= 1 and await self._escalate(tx, reopened, user_id,
+                                                            "unsatisfied"):
+            return  # the second "unsatisfied" takes it one level up
+        rung = await self.org.node(report.rung_node_id)
+        assert rung is not None
+        await self.scheduler.arm(
+            tx, SUBJECT, report.id, "resolve",
+            now + resolve_within(self.settings, rung.level, report.category),
+        )
+        await self.reports.log(tx, report.id, now, None, "reopened", "resolved", "reopened",
+                               report.rung_node_id)
+        await self._after_change(tx, report.id, "report.told_reopened", actor=user_id,
+                                 prompt_again=True)
+
+    # -- deadlines --------------------------------------------------------------------
+
+    async def on_deadline(self, tx: Tx, deadline: Deadline) -> None:
+        report = await self.reports.get(deadline.subject_id, tx)
+        if report is None:
+            return
+        if deadline.kind == "rating" and report.state == "resolved":
+            now = self.clock.now()
+            await self.reports.change(tx, report, now, state="closed", rating="unrated",
+                                      closed_at=now)
+            await self.reports.log(tx, report.id, now, None, "closed_unrated", "resolved",
+                                   "closed", report.rung_node_id)
+            await self._after_change(tx, report.id, "report.told_closed_unrated", actor=None)
+        elif deadline.kind == "acknowledge" and report.state == "open" or (
+            deadline.kind == "resolve" and report.active
+        ):
+            reason = f"missed:{deadline.kind}"
+            if not await self._escalate(tx, report, None, reason):
+                await self._flag_overdue(tx, report, reason)
+
+    async def _next_rung(self, report: Report) -> Node | None:
+        chain = await self.chain(report.node_id)
+        ids = [n.id for n in chain]
+        if report.partner_id is not None and chain:
+            return chain[0]  # a partner that misses a deadline hands over to the first leader
+        if report.rung_node_id in ids and ids.index(report.rung_node_id) + 1 < len(chain):
+            return chain[ids.index(report.rung_node_id) + 1]
+        return None
+
+    async def _escalate(self, tx: Tx, report: Report, actor: int | None, reason: str) -> bool:
+        """One rung up; False at the top of the chain, where nothing goes further."""
+        target = await self._next_rung(report)
+        if target is None:
+            return False
+        await self._move(tx, report, target, None, self.clock.now(), actor, "escalated", reason)
+        return True
+
+    async def _flag_overdue(self, tx: Tx, report: Report, reason: str) -> None:
+        """Overdue at the top: flagged 超期 once; the daily digest reminds the community."""
+        if report.overdue:
+            return
+        now = self.clock.now()
+        await self.reports.change(tx, report, now, overdue=1)
+        await self.reports.log(tx, report.id, now, None, "overdue", report.state, report.state,
+                               report.rung_node_id, reason)
+
+    async def _move(self, tx: Tx, report: Report, rung: Node, partner: Partner | None,
+                    now: datetime, actor: int | None, action: str, note: str | None) -> None:
+        before = await self.handlers(report)
+        if not await self.reports.change(
+            tx, report, now, rung_node_id=rung.id, partner_id=partner.id if partner else None,
+            state="open", owner_id=None, rung_since=now, acknowledged_at=None,
+        ):
+            raise StaleAction(report)
+        await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
+        moved = await self.reports.get(report.id, tx)
+        assert moved is not None
+        await self._arm_rung(tx, moved, rung, now)
+        await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
+                               note)
+        await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note)
+
+    async def _after_change(self, tx: Tx, report_id: int, reporter_key: str | None, *,
+                            actor: int | None, ask_rating: bool = False,
+                            prompt_again: bool = False) -> None:
+        report = await self.reports.get(report_id, tx)
+        assert report is not None
+        await self.notices.refresh_prompts(tx, report)
+        if prompt_again:
+            await self.notices.prompt(tx, report, await self.handlers(report))
+        if reporter_key is not None:
+            await self.notices.tell_reporter(tx, report, reporter_key, actor=actor,
+                                             ask_rating=ask_rating)

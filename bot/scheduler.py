@@ -1,0 +1,120 @@
+"""The one deadline mechanism, for every feature.
+
+The database holds the deadlines; the JobQueue is only an alarm clock. At start
+and after each change it is set for the earliest armed deadline, and a periodic
+sweep is the safety net (APScheduler 3 drops a job whose time has passed unless
+misfire_grace_time is None, so both jobs are created with None). Each deadline is
+claimed (armed → fired) in the same transaction as the action it triggers, so it
+fires once across racing jobs and restarts, and a crash mid-action leaves it armed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram.ext import JobQueue
+
+from bot.clock import Clock
+from bot.notifier import Notifier
+from storage.db import Database, Tx
+from storage.deadlines import Deadline, DeadlineRepo
+
+log = logging.getLogger(__name__)
+
+SWEEP_EVERY = timedelta(seconds=30)
+DeadlineAction = Callable[[Tx, Deadline], Awaitable[None]]
+
+
+class Scheduler:
+    def __init__(self, db: Database, deadlines: DeadlineRepo, clock: Clock,
+                 notifier: Notifier) -> None:
+        self.db, self.deadlines, self.clock, self.notifier = db, deadlines, clock, notifier
+        self._actions: dict[str, DeadlineAction] = {}
+        self._job_queue: JobQueue[Any] | None = None
+        self._alarm_at: datetime | None = None
+        self.fired = 0
+
+    def on(self, subject: str, action: DeadlineAction) -> None:
+        """Features say what a missed deadline of theirs means."""
+        self._actions[subject] = action
+
+    async def arm(self, tx: Tx, subject: str, subject_id: int, kind: str,
+                  due_at: datetime) -> None:
+        await self.deadlines.arm(tx, subject, subject_id, kind, due_at, self.clock.now())
+        self._wake_before(due_at)
+
+    async def start(self, job_queue: JobQueue[Any] | None) -> None:
+        self._job_queue = job_queue
+        await self.sweep()  # deadlines that passed while the bot was down: once each, now
+        if job_queue is not None:
+            job_queue.run_repeating(self._sweep_job, interval=SWEEP_EVERY, first=SWEEP_EVERY,
+                                    name="linli-sweep", job_kwargs={"misfire_grace_time": None})
+        await self._set_alarm()
+
+    async def sweep(self) -> int:
+        """Act on every deadline that is due; returns how many fired."""
+        fired = 0
+        while True:
+            due = await self.deadlines.due(self.clock.now())
+            if not due:
+                break
+            progressed = 0
+            for deadline in due:
+                progressed += await self.fire(deadline)
+            fired += progressed
+            if not progressed:
+                break
+        if fired:
+            self.notifier.kick()
+        return fired
+
+    async def fire(self, deadline: Deadline) -> bool:
+        action = self._actions.get(deadline.subject)
+        if action is None:
+            log.error("no action for deadlines of %s", deadline.subject)
+            return False
+        try:
+            async with self.db.write() as tx:
+                if not await self.deadlines.claim(tx, deadline.id, self.clock.now()):
+                    return False  # someone else fired it, or it was cancelled
+                await action(tx, deadline)
+        except Exception:
+            log.exception("deadline %s (%s #%s %s) failed; it stays armed", deadline.id,
+                          deadline.subject, deadline.subject_id, deadline.kind)
+            return False
+        self.fired += 1
+        return True
+
+    # -- the alarm clock ------------------------------------------------------------
+
+    def _wake_before(self, due_at: datetime) -> None:
+        if self._job_queue is None:
+            return
+        if self._alarm_at is None or due_at < self._alarm_at:
+            self._schedule(due_at)
+
+    def _schedule(self, due_at: datetime) -> None:
+        assert self._job_queue is not None
+        for job in self._job_queue.get_jobs_by_name("linli-alarm"):
+            job.schedule_removal()
+        self._alarm_at = due_at
+        delay = max((due_at - self.clock.now()).total_seconds(), 0.0)
+        self._job_queue.run_once(self._alarm_job, when=delay, name="linli-alarm",
+                                 job_kwargs={"misfire_grace_time": None})
+
+    async def _set_alarm(self) -> None:
+        self._alarm_at = None
+        following = await self.deadlines.next_due_at()
+        if following is not None and self._job_queue is not None:
+            self._schedule(following)
+
+    async def _alarm_job(self, _context: Any) -> None:
+        await self.sweep()
+        await self._set_alarm()
+
+    async def _sweep_job(self, _context: Any) -> None:
+        await self.sweep()
+        await self._set_alarm()

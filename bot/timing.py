@@ -1,0 +1,51 @@
+"""Deadlines and quiet hours: pure arithmetic on aware datetimes."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from config.settings import Settings
+
+
+def in_quiet_hours(settings: Settings, moment: datetime) -> bool:
+    quiet = settings.quiet_hours
+    if not quiet.enabled:
+        return False
+    local = moment.astimezone(settings.tz).time()
+    if quiet.start < quiet.end:  # e.g. 13:00–14:00
+        return quiet.start <= local < quiet.end
+    return local >= quiet.start or local < quiet.end  # across midnight, e.g. 22:00–07:00
+
+
+def quiet_hours_end(settings: Settings, moment: datetime) -> datetime:
+    """When the quiet window around ``moment`` ends (``moment`` itself if outside one)."""
+    if not in_quiet_hours(settings, moment):
+        return moment
+    local = moment.astimezone(settings.tz)
+    end = datetime.combine(local.date(), settings.quiet_hours.end, tzinfo=settings.tz)
+    if end <= local:
+        end += timedelta(days=1)
+    return end.astimezone(moment.tzinfo)
+
+
+def acknowledge_within(settings: Settings, level: str, category: str) -> timedelta:
+    override = settings.deadlines.category.get(category)
+    if override is not None and override.acknowledge is not None:
+        return override.acknowledge
+    return settings.deadlines.acknowledge[level]
+
+
+def resolve_within(settings: Settings, level: str, category: str) -> timedelta:
+    override = settings.deadlines.category.get(category)
+    if override is not None and override.resolve is not None:
+        return override.resolve
+    return settings.deadlines.resolve[level]
+
+
+def next_local(settings: Settings, moment: datetime, at: time) -> datetime:
+    """The first local ``at`` (e.g. 09:00) strictly after ``moment``."""
+    local = moment.astimezone(settings.tz)
+    candidate = datetime.combine(local.date(), at, tzinfo=settings.tz)
+    if candidate <= local:
+        candidate += timedelta(days=1)
+    return candidate.astimezone(moment.tzinfo)

@@ -1,0 +1,230 @@
+"""A report's buttons (受理 / 办结 / 上报 / 转派, rating) and /myreports, /queue, /status."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+from telegram import Update
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+
+from bot.context import LinliContext
+from bot.errors import BadInput, NotAllowed
+from bot.i18n import Markup, number, t
+from bot.notifier import Button, Outgoing
+from bot.report_notices import local_time
+from bot.reports import StaleAction
+from handlers.common import args, edit, reply, rows
+from handlers.inputs import on_answer
+from storage.pending import PendingInput
+from storage.reports import Report
+
+NOTE = "report_note"
+NOTE_LIFETIME = timedelta(minutes=30)
+ACTION_DATA = re.compile(r"^r:(ack|res|esc|cat|rea):(\d{1,9}):(\d{1,6})$")
+TARGET_DATA = re.compile(r"^r:(to|set):(\d{1,9}):(\d{1,6}):([a-z0-9_]{1,20})$")
+RATE_DATA = re.compile(r"^r:rate:(\d{1,9}):([sau])$")
+
+
+async def _refresh_card(update: Update, context: LinliContext, report: Report) -> None:
+    """Redraw the pressed prompt as the report stands now."""
+    user = update.effective_user
+    assert user is not None
+    linli = context.linli
+    text = await linli.report_notices.describe(report, context.lang)
+    mine = await linli.reports.may_handle(user.id, report)
+    can_reassign = bool(await linli.reports.reassign_targets(user.id, report))
+    buttons = linli.report_notices.buttons(report, context.lang, can_reassign) if mine else None
+    message = update.effective_message
+    assert message is not None
+    await linli.notifier.send(Outgoing(message.chat_id, text, buttons=buttons or None,
+                                       method="edit_text", message_id=message.message_id))
+
+
+async def action_pressed(update: Update, context: LinliContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = ACTION_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    action, report_id, version = match.group(1), int(match.group(2)), int(match.group(3))
+    linli, lang = context.linli, context.lang
+    try:
+        if action == "ack":
+            report = await linli.reports.acknowledge(user.id, report_id, version)
+            await query.answer(t(lang, "report.done_acknowledged", number=number(report.id)))
+            return
+        report = await linli.reports.actionable(user.id, report_id, version)
+    except StaleAction as stale:
+        await _answer_stale(update, context, stale.report)
+        return
+    await query.answer()
+    if action in ("res", "esc"):
+        now = linli.clock.now()
+        await linli.pending.expect(user.id, user.id, NOTE, {
+            "report": report.id, "version": report.version, "action": action,
+        }, now + NOTE_LIFETIME, now)
+        key = "report.ask_resolution" if action == "res" else "report.ask_reason"
+        await reply(update, context, key, number=number(report.id))
+    elif action == "cat":
+        choices = [Button(t(lang, f"category.{c}"), data=f"r:set:{report.id}:{report.version}:{c}")
+                   for c in linli.settings.reports.categories if c != report.category]
+        await reply(update, context, "report.pick_category", number=number(report.id),
+                    buttons=rows(choices, per_row=2))
+    else:
+        targets = await linli.reports.reassign_targets(user.id, report)
+        if not targets:
+            raise NotAllowed("report.reassign_not_below")
+        choices = [Button(n.name, data=f"r:to:{report.id}:{report.version}:{n.id}")
+                   for n in targets]
+        await reply(update, context, "report.pick_target", number=number(report.id),
+                    buttons=rows(choices, per_row=1))
+
+
+async def _answer_stale(update: Update, context: LinliContext, report: Report) -> None:
+    query = update.callback_query
+    assert query is not None
+    linli, lang = context.linli, context.lang
+    who = await linli.report_notices.handler_title(report, lang)
+    if report.owner_id:
+        who = await linli.report_notices.person(report.owner_id)
+    await query.answer(t(lang, "report.already_handled", number=number(report.id),
+                         state=t(lang, f"state.{report.state}"), who=who), show_alert=True)
+    await _refresh_card(update, context, report)
+
+
+async def target_pressed(update: Update, context: LinliContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = TARGET_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    kind, report_id, version, value = match.groups()
+    linli = context.linli
+    try:
+        if kind == "to":
+            if not value.isdigit():
+                raise BadInput("error.stale_button")
+            report = await linli.reports.reassign(user.id, int(report_id), int(version),
+                                                  int(value))
+            done = "report.done_reassigned"
+        else:
+            report = await linli.reports.change_category(user.id, int(report_id), int(version),
+                                                         value)
+            done = "report.done_recategorised"
+    except StaleAction as stale:
+        await _answer_stale(update, context, stale.report)
+        return
+    await query.answer()
+    await edit(update, context, done, number=number(report.id))
+
+
+async def note_answered(update: Update, context: LinliContext, pending: PendingInput) -> None:
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
+    linli = context.linli
+    p = pending.payload
+    try:
+        if p["action"] == "res":
+            report = await linli.reports.resolve(user.id, p["report"], p["version"],
+                                                 message.text or "")
+            key = "report.done_resolved"
+        else:
+            report = await linli.reports.escalate(user.id, p["report"], p["version"],
+                                                  message.text or "")
+            key = "report.done_escalated"
+    except StaleAction as stale:
+        await linli.pending.clear(user.id, NOTE)
+        raise BadInput("report.already_moved", number=number(stale.report.id)) from stale
+    await linli.pending.clear(user.id, NOTE)
+    await reply(update, context, key, number=number(report.id))
+
+
+async def rate_pressed(update: Update, context: LinliContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = RATE_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    report = await context.linli.reports.rate(user.id, int(match.group(1)), match.group(2))
+    await query.answer()
+    key = "report.thanks_rating" if report.state == "closed" else "report.reopened_for_you"
+    await edit(update, context, key, number=number(report.id))
+
+
+# -- lists ----------------------------------------------------------------------------
+
+
+async def my_reports(update: Update, context: LinliContext) -> None:
+    user = update.effective_user
+    assert user is not None
+    linli, lang = context.linli, context.lang
+    mine = await linli.report_repo.by_reporter(user.id)
+    if not mine:
+        await reply(update, context, "report.none_yet")
+        return
+    lines = []
+    for r in mine:
+        due = await linli.scheduler.deadlines.armed_for("report", r.id)
+        lines.append(t(lang, "report.list_line", number=number(r.id),
+                       category=t(lang, f"category.{r.category}"),
+                       state=t(lang, f"state.{r.state}"),
+                       handler=await linli.report_notices.handler_title(r, lang),
+                       due=local_time(linli.settings, lang, due[0].due_at) if due and r.active
+                       else "—"))
+    await reply(update, context, "report.my_list", lines=Markup("\n".join(lines)))
+
+
+async def queue(update: Update, context: LinliContext) -> None:
+    user = update.effective_user
+    assert user is not None
+    linli, lang = context.linli, context.lang
+    waiting = await linli.report_repo.waiting_for(user.id)
+    if not waiting and not (await linli.org.roles(user.id)).leader:
+        raise NotAllowed("report.queue_leaders_only")
+    now = linli.clock.now()
+    entries = []
+    for r in waiting:
+        due = await linli.scheduler.deadlines.armed_for("report", r.id)
+        entries.append((due[0].due_at if due else now, r))
+    entries.sort(key=lambda e: e[0])
+    if not entries:
+        await reply(update, context, "report.queue_empty")
+        return
+    lines = [t(lang, "report.queue_line", number=number(r.id),
+               category=t(lang, f"category.{r.category}"), state=t(lang, f"state.{r.state}"),
+               due=local_time(linli.settings, lang, due),
+               overdue=t(lang, "report.overdue_mark") if r.overdue or due <= now else "",
+               text=r.text[:40]) for due, r in entries]
+    await reply(update, context, "report.queue", lines=Markup("\n".join(lines)))
+
+
+async def status(update: Update, context: LinliContext) -> None:
+    user = update.effective_user
+    assert user is not None
+    words = args(context)
+    if len(words) != 1 or not words[0].lstrip("#").isdigit() or len(words[0]) > 10:
+        raise BadInput("report.status_usage")
+    linli, lang = context.linli, context.lang
+    report = await linli.reports.visible(user.id, int(words[0].lstrip("#")))
+    card = await linli.report_notices.describe(report, lang)
+    history = []
+    for event in await linli.report_repo.events(report.id):
+        who = await linli.report_notices.person(event.actor_id) if event.actor_id else t(
+            lang, "report.by_system")
+        history.append(t(lang, "report.history_line",
+                         at=local_time(linli.settings, lang, event.at),
+                         action=t(lang, f"action.{event.action}"), who=who,
+                         note=linli.report_notices.event_note(lang, event.note)))
+    await reply(update, context, "report.status", card=Markup(card),
+                history=Markup("\n".join(history)))
+
+
+def register(app: Application) -> None:
+    app.add_handler(CommandHandler("myreports", my_reports))
+    app.add_handler(CommandHandler("queue", queue))
+    app.add_handler(CommandHandler("status", status))
+    app.add_handler(CallbackQueryHandler(action_pressed, pattern=r"^r:(ack|res|esc|cat|rea):"))
+    app.add_handler(CallbackQueryHandler(target_pressed, pattern=r"^r:(to|set):"))
+    app.add_handler(CallbackQueryHandler(rate_pressed, pattern=r"^r:rate:"))
+    on_answer(NOTE, note_answered)

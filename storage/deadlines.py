@@ -1,0 +1,85 @@
+"""Deadlines of every feature, claimed exactly once before anyone acts on them."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Database, Tx
+from storage.timeutil import from_db, to_db
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    id: int
+    subject: str
+    subject_id: int
+    kind: str
+    due_at: datetime
+
+
+def _row(r: sqlite3.Row) -> Deadline:
+    due = from_db(r["due_at"])
+    assert due is not None
+    return Deadline(r["id"], r["subject"], r["subject_id"], r["kind"], due)
+
+
+class DeadlineRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def arm(
+        self, tx: Tx, subject: str, subject_id: int, kind: str, due_at: datetime, now: datetime
+    ) -> int:
+        return await tx.insert(
+            "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (subject, subject_id, kind, to_db(due_at), to_db(now)),
+        )
+
+    async def cancel(self, tx: Tx, subject: str, subject_id: int, *kinds: str) -> int:
+        """Disarm a subject's deadlines (all of them, or only these kinds)."""
+        sql = (
+            "UPDATE deadlines SET state = 'cancelled' WHERE subject = ? AND subject_id = ?"
+            " AND state = 'armed'"
+        )
+        params: list[object] = [subject, subject_id]
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params += kinds
+        return await tx.update(sql, params)
+
+    async def due(self, now: datetime, limit: int = 500) -> list[Deadline]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM deadlines WHERE state = 'armed' AND due_at <= ?"
+            " ORDER BY due_at, id LIMIT ?",
+            (to_db(now), limit),
+        )
+        return [_row(r) for r in rows]
+
+    async def next_due_at(self) -> datetime | None:
+        return from_db(await self.db.fetchval(
+            "SELECT min(due_at) FROM deadlines WHERE state = 'armed'"
+        ))
+
+    async def claim(self, tx: Tx, deadline_id: int, now: datetime) -> bool:
+        """armed → fired; only one claimer ever succeeds, across racing jobs and restarts."""
+        return await tx.update(
+            "UPDATE deadlines SET state = 'fired', fired_at = ? WHERE id = ? AND state = 'armed'",
+            (to_db(now), deadline_id),
+        ) > 0
+
+    async def armed_for(self, subject: str, subject_id: int,
+                        tx: Tx | None = None) -> list[Deadline]:
+        rows = await (tx or self.db).fetchall(
+            "SELECT * FROM deadlines WHERE subject = ? AND subject_id = ? AND state = 'armed'"
+            " ORDER BY due_at",
+            (subject, subject_id),
+        )
+        return [_row(r) for r in rows]
+
+    async def fired_count(self, subject: str) -> int:
+        return int(await self.db.fetchval(
+            "SELECT count(*) FROM deadlines WHERE subject = ? AND state = 'fired'", (subject,)
+        ))

@@ -1,0 +1,144 @@
+"""Reports and their append-only event log."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from storage.db import Database, Tx
+from storage.timeutil import from_db, to_db
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    id: int
+    reporter_id: int
+    node_id: int
+    category: str
+    text: str
+    photo_file_id: str | None
+    latitude: float | None
+    longitude: float | None
+    source_chat_id: int | None
+    state: str
+    rung_node_id: int
+    partner_id: int | None
+    owner_id: int | None
+    version: int
+    unsatisfied: int
+    overdue: bool
+    rating: str | None
+    resolution: str | None
+    created_at: datetime
+    rung_since: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.state in ("open", "acknowledged", "reopened")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvent:
+    at: datetime
+    actor_id: int | None
+    action: str
+    from_state: str | None
+    to_state: str | None
+    node_id: int | None
+    note: str | None
+
+
+_TIMES = ("created_at", "rung_since", "acknowledged_at", "resolved_at", "closed_at")
+
+
+def _report(r: sqlite3.Row) -> Report:
+    values = {k: r[k] for k in r.keys() if k != "updated_at"}
+    for key in _TIMES:
+        values[key] = from_db(values[key])
+    values["overdue"] = bool(values["overdue"])
+    return Report(**values)
+
+
+class ReportRepo:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self, tx: Tx, *, reporter_id: int, node_id: int, category: str, text: str,
+        photo_file_id: str | None, latitude: float | None, longitude: float | None,
+        source_chat_id: int | None, rung_node_id: int, partner_id: int | None, now: datetime,
+    ) -> int:
+        return await tx.insert(
+            "INSERT INTO reports(reporter_id, node_id, category, text, photo_file_id, latitude,"
+            " longitude, source_chat_id, rung_node_id, partner_id, created_at, rung_since,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (reporter_id, node_id, category, text, photo_file_id, latitude, longitude,
+             source_chat_id, rung_node_id, partner_id, to_db(now), to_db(now), to_db(now)),
+        )
+
+    async def get(self, report_id: int, tx: Tx | None = None) -> Report | None:
+        r = await (tx or self.db).fetchone("SELECT * FROM reports WHERE id = ?", (report_id,))
+        return None if r is None else _report(r)
+
+    async def change(self, tx: Tx, report: Report, now: datetime, **fields: Any) -> bool:
+        """Apply a change if nobody changed the report since it was read (optimistic lock)."""
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
+        return await tx.update(
+            f"UPDATE reports SET {sets}, version = version + 1, updated_at = ?"
+            " WHERE id = ? AND version = ?",
+            (*values, to_db(now), report.id, report.version),
+        ) > 0
+
+    async def log(
+        self, tx: Tx, report_id: int, now: datetime, actor_id: int | None, action: str,
+        from_state: str | None, to_state: str | None, node_id: int | None,
+        note: str | None = None,
+    ) -> None:
+        await tx.execute(
+            "INSERT INTO report_events(report_id, at, actor_id, action, from_state, to_state,"
+            " node_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (report_id, to_db(now), actor_id, action, from_state, to_state, node_id, note),
+        )
+
+    async def events(self, report_id: int) -> list[ReportEvent]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM report_events WHERE report_id = ? ORDER BY id", (report_id,)
+        )
+        return [ReportEvent(from_db(r["at"]), r["actor_id"], r["action"],  # type: ignore[arg-type]
+                            r["from_state"], r["to_state"], r["node_id"], r["note"])
+                for r in rows]
+
+    async def by_reporter(self, user_id: int, limit: int = 20) -> list[Report]:
+        rows = await self.db.fetchall(
+            "SELECT * FROM reports WHERE reporter_id = ? ORDER BY id DESC LIMIT ?",
+            (user_id, limit),
+        )
+        return [_report(r) for r in rows]
+
+    async def waiting_for(self, user_id: int) -> list[Report]:
+        """Active reports at a level this user leads, or with a partner they belong to."""
+        rows = await self.db.fetchall(
+            "SELECT r.* FROM reports r WHERE r.state IN ('open', 'acknowledged', 'reopened') AND ("
+            " (r.partner_id IS NULL AND r.rung_node_id IN"
+            "   (SELECT node_id FROM leaders WHERE user_id = ?))"
+            " OR r.partner_id IN (SELECT partner_id FROM partner_members WHERE user_id = ?))",
+            (user_id, user_id),
+        )
+        return [_report(r) for r in rows]
+
+    async def overdue_at(self, node_ids: list[int]) -> list[Report]:
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM reports WHERE overdue = 1 AND state IN ('open', 'acknowledged',"
+            f" 'reopened') AND rung_node_id IN ({marks}) ORDER BY id",
+            node_ids,
+        )
+        return [_report(r) for r in rows]
