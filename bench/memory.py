@@ -18,8 +18,16 @@ import time
 from pathlib import Path
 
 from common import (
-    ECHO_BOT, ROOT, TOKEN, FakeTelegram, district_toml, linli_env, peak_rss_mb, start_process,
-    stop_process, wait_first_poll,
+    ECHO_BOT,
+    ROOT,
+    TOKEN,
+    FakeTelegram,
+    district_toml,
+    linli_env,
+    peak_rss_mb,
+    start_process,
+    stop_process,
+    wait_first_poll,
 )
 
 

@@ -16,7 +16,13 @@ import time
 from pathlib import Path
 
 from common import (
-    ECHO_BOT, TOKEN, FakeTelegram, linli_env, start_process, stop_process, wait_first_poll,
+    ECHO_BOT,
+    TOKEN,
+    FakeTelegram,
+    linli_env,
+    start_process,
+    stop_process,
+    wait_first_poll,
 )
 
 

@@ -13,6 +13,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.clock import Clock, SystemClock
 from bot.context import LinliContext
 from bot.menus import publish_commands
+from bot.ordering import PerChatUpdateProcessor
 from bot.services import Linli
 from config.settings import Settings
 
@@ -44,7 +45,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> LinliAp
         # max_retries is 0 unless set: let the limiter sit out short flood waits itself
         .rate_limiter(AIORateLimiter(max_retries=3))
         .context_types(ContextTypes(context=LinliContext))
-        .concurrent_updates(8)
+        .concurrent_updates(PerChatUpdateProcessor(16))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()

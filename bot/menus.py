@@ -14,9 +14,10 @@ from telegram.ext import ExtBot
 from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
-PRIVATE = ["start", "help", "join", "lang", "org", "invite"]
-GROUP = ["join", "help"]
-GROUP_ADMINS = ["join", "bind", "invite", "help"]
+PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
+           "invite"]
+GROUP = ["report", "join", "help"]
+GROUP_ADMINS = ["report", "join", "bind", "help"]
 
 SCOPES: list[tuple[BotCommandScope, list[str]]] = [
     (BotCommandScopeAllPrivateChats(), PRIVATE),
@@ -35,9 +36,14 @@ async def publish_commands(bot: ExtBot[None], default_language: str) -> None:
 
 # What /help lists, and for whom ("everyone", or "leader": leaders and admins).
 HELP: list[tuple[str, str]] = [
+    ("report", "everyone"),
+    ("myreports", "everyone"),
+    ("status", "everyone"),
+    ("cancel", "everyone"),
     ("join", "everyone"),
     ("lang", "everyone"),
     ("help", "everyone"),
+    ("queue", "leader"),
     ("org", "leader"),
     ("invite", "leader"),
     ("bind", "leader"),

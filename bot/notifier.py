@@ -159,8 +159,8 @@ class Notifier:
             await asyncio.wait(list(self._inflight.values()), timeout=grace)
 
     async def idle(self) -> bool:
-        """True when nothing is queued or being sent (tests and benchmarks)."""
-        return not self._inflight and not (await self.outbox.counts()).get("pending")
+        """True when nothing due is queued or being sent (tests and benchmarks)."""
+        return not self._inflight and not await self.outbox.due(self.clock.now(), limit=1)
 
     async def _run(self) -> None:
         while True:

@@ -7,6 +7,7 @@ nothing. Re-importing updates by key and never duplicates.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import tomllib
@@ -307,8 +308,8 @@ def _check_against(plan: OrgPlan, existing: dict[str, ExistingNode],
 
 
 async def import_org(db: Database, settings: Settings, path: Path) -> ImportSummary:
-    plan = parse_org_file(path.read_text(encoding="utf-8"), settings.levels,
-                          settings.reports.categories)
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    plan = parse_org_file(text, settings.levels, settings.reports.categories)
     problems = _check_against(plan, await load_nodes(db), settings.level_keys)
     if problems:
         raise OrgFileError(problems)

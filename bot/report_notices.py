@@ -104,7 +104,7 @@ class ReportNotices:
                 lines.append(t(lang, f"report.card_due_{deadline.kind}",
                                at=local_time(self.settings, lang, deadline.due_at)))
         if report.resolution:
-            lines.append(t(lang, "report.card_resolution", note=report.resolution))
+            lines.append(t(lang, "report.card_resolution", resolution_note=report.resolution))
         return "\n".join(lines)
 
     def event_note(self, lang: str, note: str | None) -> str:

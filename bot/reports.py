@@ -15,6 +15,7 @@ from datetime import datetime
 
 from bot.clock import Clock
 from bot.errors import BadInput, NotAllowed, NotFound
+from bot.i18n import number
 from bot.notifier import Notifier
 from bot.report_notices import RATINGS, ReportNotices, current_handlers
 from bot.scheduler import Scheduler
@@ -125,14 +126,14 @@ class ReportService:
     async def get(self, report_id: int) -> Report:
         report = await self.reports.get(report_id)
         if report is None:
-            raise NotFound("report.not_found", number=report_id)
+            raise NotFound("report.not_found", number=number(report_id))
         return report
 
     async def visible(self, user_id: int, report_id: int) -> Report:
         """The report, if this user may see it; otherwise the same answer as for none."""
         report = await self.reports.get(report_id)
         if report is None or not await self.may_see(user_id, report):
-            raise NotFound("report.not_yours", number=report_id)
+            raise NotFound("report.not_yours", number=number(report_id))
         return report
 
     # -- filing ---------------------------------------------------------------------

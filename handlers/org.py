@@ -14,6 +14,7 @@ from bot.i18n import Markup, t
 from bot.notifier import Button
 from handlers.common import args, edit, is_private, reply, rows, tell_user
 from handlers.inputs import on_answer
+from handlers.reports import offer_draft
 from storage.org import Node
 from storage.pending import PendingInput
 
@@ -127,6 +128,7 @@ async def _register(update: Update, context: LinliContext, node: Node) -> None:
                     buttons=[[Button(t(context.lang, "org.skip"), data="ju:skip")]])
     else:
         await reply(update, context, "org.joined_group", name=user.first_name, node=node.name)
+    await offer_draft(update, context)
     for leader in result.leaders:
         if leader.user_id == user.id:
             continue

@@ -30,6 +30,11 @@ async def start(update: Update, context: LinliContext) -> None:
     if payload:
         raise BadInput("start.bad_link")
     roles = await context.linli.org.roles(user.id)
+    if roles.led_nodes:
+        node = roles.led_nodes[0]
+        await reply(update, context, "start.welcome_leader", name=user.first_name, node=node.name,
+                    title=context.linli.org.role_title(node.level, context.lang))
+        return
     key = "start.welcome_resident" if roles.home else "start.welcome_new"
     await reply(update, context, key, name=user.first_name)
 
