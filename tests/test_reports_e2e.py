@@ -123,7 +123,8 @@ async def _settle(linli: BotHarness) -> None:
             await asyncio.sleep(0.02)
 
 
-async def test_group_report_acknowledged_resolved_rated(tg: FakeTelegram, linli: BotHarness) -> None:
+async def test_group_report_acknowledged_resolved_rated(
+        tg: FakeTelegram, linli: BotHarness) -> None:
     await _world(tg, linli)
     tg.user_sends(RESIDENT, GROUP, "/report 3号楼1单元楼道里堆满了杂物，老人走路不方便")
     said = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "#1" in m["text"])
@@ -210,7 +211,8 @@ async def test_missed_deadlines_climb_to_the_community_and_stop(
     assert (await _events(linli, 1)).count("escalated") == 3
     linli.clock.advance(timedelta(days=1))
     await linli.linli.scheduler.sweep()
-    digest = await tg.wait_for(lambda m: m["chat"]["id"] == COMMUNITY and "超期诉求日报" in m["text"])
+    digest = await tg.wait_for(lambda m: m["chat"]["id"] == COMMUNITY
+                               and "超期诉求日报" in m["text"])
     assert "#1" in digest["text"]
     assert (await _events(linli, 1)).count("escalated") == 3
 
