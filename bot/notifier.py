@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,11 +62,12 @@ class Outgoing:
     fallback: Outgoing | None = None
 
     def payload(self) -> dict[str, Any]:
-        return {
-            "text": self.text, "photo": self.photo, "message_id": self.message_id,
-            "thread_id": self.thread_id,
-            "buttons": [[asdict(b) for b in row] for row in self.buttons] if self.buttons else None,
-        }
+        buttons = None
+        if self.buttons:
+            buttons = [[{"text": b.text, "data": b.data, "url": b.url} for b in row]
+                       for row in self.buttons]
+        return {"text": self.text, "photo": self.photo, "message_id": self.message_id,
+                "thread_id": self.thread_id, "buttons": buttons}
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,17 +179,17 @@ class Notifier:
         free = CONCURRENCY - len(self._inflight)
         if free <= 0:
             return
-        for row in await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8):
-            if row.chat_id in self._inflight:
-                continue  # one send at a time per chat keeps its messages in order
-            if not await self.outbox.claim(row.id):
-                continue
+        chosen: dict[int, int] = {}  # chat id → its oldest due message
+        for outbox_id, chat_id in await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8):
+            # one send at a time per chat keeps its messages in order
+            if chat_id not in self._inflight and chat_id not in chosen:
+                chosen[chat_id] = outbox_id
+                if len(chosen) >= free:
+                    break
+        for row in await self.outbox.claim_many(list(chosen.values())):
             task = asyncio.create_task(self._deliver(row), name=f"linli-send-{row.id}")
             self._inflight[row.chat_id] = task
             task.add_done_callback(lambda _t, chat=row.chat_id: self._done(chat))
-            free -= 1
-            if free <= 0:
-                break
 
     def _done(self, chat_id: int) -> None:
         self._inflight.pop(chat_id, None)
@@ -267,7 +268,10 @@ class Notifier:
 
     async def _bad_request(self, row: OutboxRow, exc: BadRequest) -> None:
         text = exc.message.lower()
-        if "message is not modified" in text:
+        if "chat not found" in text and not row.method.startswith("edit"):
+            # a user id Telegram has never seen (a typo in the org file, say): unreachable
+            await self._unreachable(row, exc.message)
+        elif "message is not modified" in text:
             await self._finish(row, "sent", message_ids=[row.payload.get("message_id") or 0])
         elif "thread not found" in text and row.payload.get("thread_id"):
             # the topic was deleted: post in the main chat instead

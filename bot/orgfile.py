@@ -2,7 +2,7 @@
 
 Every problem in a file is collected and named by its entry and line, so a
 community worker fixes the file in one go; a file with any problem changes
-nothing. Re-importing updates by key and never duplicates.
+nothing. Re-importing updates by key and never duplicates or deletes.
 """
 
 from __future__ import annotations
@@ -13,25 +13,28 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+from bot.org import UNIT_MAX
 from config.settings import Level, Settings
 from storage.db import Database
-from storage.orgfile_repo import ExistingNode, OrgSnapshot, apply_plan, load_nodes, snapshot
+from storage.orgfile_repo import KINDS, ExistingOrg, apply_plan, read_org
 
-KEY = re.compile(r"^[a-z0-9-]{1,32}$")
+KEY = re.compile(r"[a-z0-9-]{1,32}")
 PARTNER_KINDS = ("property", "owners_committee")
-SECTIONS = {
-    "nodes": {"key", "name", "level", "parent", "chat_id"},
-    "leaders": {"node", "user_id", "name"},
-    "partners": {"node", "kind", "name", "user_ids", "categories"},
-    "residents": {"user_id", "node", "unit"},
-}
-UNIT_MAX = 32
 NAME_MAX = 64
+# section → (required keys, optional keys, the keys that name an entry in messages)
+SECTIONS: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
+    "nodes": ({"key", "name", "level"}, {"parent", "chat_id"}, ("key",)),
+    "leaders": ({"node", "user_id"}, {"name"}, ("node", "user_id")),
+    "partners": ({"node", "kind", "name"}, {"user_ids", "categories"}, ("node", "kind")),
+    "residents": ({"user_id", "node"}, {"unit"}, ("user_id",)),
+}
 
 
 class OrgFileError(Exception):
+    """A file that cannot be imported; `problems` lists every fault found, one per line."""
+
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
@@ -81,263 +84,397 @@ class OrgPlan:
     residents: list[ResidentEntry] = field(default_factory=list)
 
 
-@dataclass
-class ImportSummary:
-    counts: dict[str, list[int]]  # kind → [created, updated]
+class Counts(NamedTuple):
+    created: int = 0
+    updated: int = 0
 
-    def describe(self) -> str:
-        return "; ".join(f"{kind}: {c} created, {u} updated"
-                         for kind, (c, u) in self.counts.items())
+
+@dataclass(frozen=True)
+class ImportSummary:
+    nodes: Counts = Counts()
+    leaders: Counts = Counts()
+    partners: Counts = Counts()
+    residents: Counts = Counts()
+    chats: Counts = Counts()
+
+    @property
+    def counts(self) -> dict[str, Counts]:
+        return {kind: getattr(self, kind) for kind in KINDS}
 
     @property
     def changed(self) -> bool:
-        return any(c or u for c, u in self.counts.values())
+        return any(c.created or c.updated for c in self.counts.values())
+
+    def describe(self) -> str:
+        return "; ".join(f"{kind}: {c.created} created, {c.updated} updated"
+                         for kind, c in self.counts.items())
 
 
-def _header_lines(text: str) -> dict[str, list[int]]:
-    """Line numbers of each [[section]] header, in order (tomllib gives none)."""
-    found: dict[str, list[int]] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        match = re.match(r"^\s*\[\[\s*([A-Za-z_]+)\s*\]\]", line)
-        if match:
-            found.setdefault(match.group(1), []).append(number)
-    return found
+def _q(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _is_user_id(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _text(value: Any, limit: int) -> bool:
-    return isinstance(value, str) and 0 < len(value.strip()) <= limit
+def _text_problem(name: str, value: Any, limit: int) -> str | None:
+    if not isinstance(value, str) or not value.strip():
+        return f"{name} must be non-empty text"
+    if len(value) > limit:
+        return f"{name} is {len(value)} characters long; at most {limit} are allowed"
+    return None
 
 
-class _Parser:
+_HEADER = re.compile(r"\s*\[\[\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+))\s*\]\]")
+
+
+def _header_lines(text: str) -> dict[str, list[int]]:
+    """Line numbers of each [[section]] header in order: tomllib reports none.
+
+    Multi-line strings are skipped so that text quoted inside one is not taken
+    for a header.
+    """
+    found: dict[str, list[int]] = {}
+    open_quote: str | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if open_quote is None and (match := _HEADER.match(line)):
+            name = next(g for g in match.groups() if g is not None)
+            found.setdefault(name, []).append(number)
+            continue
+        at = 0
+        while True:
+            if open_quote is not None:
+                end = line.find(open_quote, at)
+                if end < 0:
+                    break
+                open_quote, at = None, end + 3
+            else:
+                starts = [(i, q) for q in ('"""', "'''") if (i := line.find(q, at)) >= 0]
+                if not starts:
+                    break
+                at, open_quote = min(starts)
+                at += 3
+    return found
+
+
+class _Reader:
+    """Turns parsed TOML into a plan, collecting every problem on the way."""
+
     def __init__(self, text: str, levels: list[Level], categories: list[str] | None) -> None:
-        self.text, self.levels, self.categories = text, [lv.key for lv in levels], categories
-        self.problems: list[str] = []
+        self.levels = [lv.key for lv in levels]
+        self.categories = categories
         self.lines = _header_lines(text)
+        self.problems: list[str] = []
+        self.broken: set[str] = set()  # node keys whose entry is faulty: no follow-on errors
 
-    def where(self, section: str, index: int, entry: dict[str, Any], label: str) -> str:
+    def where(self, section: str, index: int, entry: dict[str, Any], count: int) -> str:
+        labels = [f"{k} {_q(entry[k])}" for k in SECTIONS[section][2]
+                  if isinstance(entry.get(k), str | int)]
         lines = self.lines.get(section, [])
-        line = f", line {lines[index]}" if index < len(lines) else ""
-        ident = entry.get(label)
-        named = f" ({label} {json.dumps(ident, ensure_ascii=False)}" if ident is not None else " ("
-        return f"{section}[{index + 1}]{named}{line})".replace(" (, ", " (")
+        if len(lines) == count:  # else the entries were not all written as [[headers]]
+            labels.append(f"line {lines[index]}")
+        return f"{section}[{index + 1}]" + (f" ({', '.join(labels)})" if labels else "")
 
-    def bad(self, where: str, message: str) -> None:
-        self.problems.append(f"{where}: {message}")
-
-    def entries(self, data: dict[str, Any], section: str, label: str):  # type: ignore[no-untyped-def]
-        items = data.get(section, [])
-        if not isinstance(items, list):
-            self.problems.append(f"{section}: must be written as [[{section}]] tables")
-            return
-        for index, entry in enumerate(items):
-            where = self.where(section, index, entry if isinstance(entry, dict) else {}, label)
-            if not isinstance(entry, dict):
-                self.bad(where, "must be a table")
-                continue
-            for unknown in sorted(set(entry) - SECTIONS[section]):
-                self.bad(where, f"unknown key {unknown!r}")
-            yield where, entry
-
-    def parse(self) -> OrgPlan:
-        try:
-            data = tomllib.loads(self.text)
-        except tomllib.TOMLDecodeError as exc:
-            raise OrgFileError([f"not valid TOML: {exc}"]) from exc
-        for unknown in sorted(set(data) - set(SECTIONS)):
-            self.problems.append(f"unknown section [[{unknown}]] (expected: nodes, leaders, "
-                                 "partners, residents)")
+    def read(self, data: dict[str, Any]) -> OrgPlan:
+        for name, value in data.items():
+            if name not in SECTIONS:
+                what = f"section [[{name}]]" if isinstance(value, list) else f"key {_q(name)}"
+                self.problems.append(f"unknown {what} (the file has [[nodes]], [[leaders]], "
+                                     "[[partners]] and [[residents]])")
         plan = OrgPlan()
-        for where, e in self.entries(data, "nodes", "key"):
-            self._node(plan, where, e)
-        for where, e in self.entries(data, "leaders", "user_id"):
-            if self._needs(where, e, "node", "user_id"):
-                if not _is_user_id(e["user_id"]):
-                    self.bad(where, "user_id must be a positive whole number")
-                elif e.get("name") is not None and not _text(e["name"], NAME_MAX):
-                    self.bad(where, f"name must be text of 1 to {NAME_MAX} characters")
-                else:
-                    plan.leaders.append(LeaderEntry(str(e["node"]), e["user_id"], e.get("name"),
-                                                    where))
-        for where, e in self.entries(data, "partners", "name"):
-            self._partner(plan, where, e)
-        for where, e in self.entries(data, "residents", "user_id"):
-            if self._needs(where, e, "node", "user_id"):
-                unit = e.get("unit")
-                if not _is_user_id(e["user_id"]):
-                    self.bad(where, "user_id must be a positive whole number")
-                elif unit is not None and not _text(unit, UNIT_MAX):
-                    self.bad(where, f"unit must be text of 1 to {UNIT_MAX} characters")
-                else:
-                    plan.residents.append(ResidentEntry(e["user_id"], str(e["node"]),
-                                                        unit.strip() if unit else None, where))
+        readers = {"nodes": (self._node, plan.nodes), "leaders": (self._leader, plan.leaders),
+                   "partners": (self._partner, plan.partners),
+                   "residents": (self._resident, plan.residents)}
+        for section, (read_entry, target) in readers.items():
+            items = data.get(section, [])
+            if not isinstance(items, list):
+                self.problems.append(f"{section}: must be written as [[{section}]] entries")
+                continue
+            for index, entry in enumerate(items):
+                if not isinstance(entry, dict):
+                    self.problems.append(f"{section}[{index + 1}]: must be a [[{section}]] table")
+                    continue
+                where = self.where(section, index, entry, len(items))
+                problems = self._shape(section, entry)
+                built = read_entry(entry, where, problems) if not problems else None
+                if built is None and section == "nodes" and isinstance(entry.get("key"), str):
+                    self.broken.add(entry["key"])
+                self.problems += [f"{where}: {p}" for p in problems]
+                if built is not None:
+                    target.append(built)  # type: ignore[arg-type]
         return plan
 
-    def _needs(self, where: str, entry: dict[str, Any], *keys: str) -> bool:
-        missing = [k for k in keys if k not in entry]
-        for key in missing:
-            self.bad(where, f"missing {key!r}")
-        return not missing
+    def _shape(self, section: str, entry: dict[str, Any]) -> list[str]:
+        required, optional, _ = SECTIONS[section]
+        problems = [f"unknown key {_q(k)} (allowed: {', '.join(sorted(required | optional))})"
+                    for k in entry if k not in required | optional]
+        return problems + [f"missing {_q(k)}" for k in sorted(required - set(entry))]
 
-    def _node(self, plan: OrgPlan, where: str, e: dict[str, Any]) -> None:
-        if not self._needs(where, e, "key", "name", "level"):
-            return
-        ok = True
-        if not isinstance(e["key"], str) or not KEY.match(e["key"]):
-            self.bad(where, "key must be 1 to 32 of a-z, 0-9 and -")
-            ok = False
-        if not _text(e["name"], NAME_MAX):
-            self.bad(where, f"name must be text of 1 to {NAME_MAX} characters")
-            ok = False
-        if e["level"] not in self.levels:
-            self.bad(where, f"unknown level {e['level']!r} (levels: {', '.join(self.levels)})")
-            ok = False
-        chat_id = e.get("chat_id")
+    def _node_ref(self, e: dict[str, Any], problems: list[str]) -> str:
+        if not isinstance(e["node"], str):
+            problems.append(f"node must be a node key in quotes, not {_q(e['node'])}")
+        return str(e["node"])
+
+    def _user(self, value: Any, problems: list[str], name: str = "user_id") -> int:
+        if not _is_user_id(value):
+            problems.append(f"{name} must be a positive whole number, not {_q(value)}")
+        return value if isinstance(value, int) else 0
+
+    def _optional_text(self, e: dict[str, Any], name: str, limit: int,
+                       problems: list[str]) -> str | None:
+        value = e.get(name)
+        if value is not None and (problem := _text_problem(name, value, limit)):
+            problems.append(problem)
+        return value
+
+    def _node(self, e: dict[str, Any], where: str, problems: list[str]) -> NodeEntry | None:
+        key, level, parent, chat_id = e["key"], e["level"], e.get("parent"), e.get("chat_id")
+        if not isinstance(key, str) or not KEY.fullmatch(key):
+            problems.append(f"key {_q(key)} must be 1 to 32 characters from a-z, 0-9 and -")
+        if problem := _text_problem("name", e["name"], NAME_MAX):
+            problems.append(problem)
+        if level not in self.levels:
+            problems.append(f"unknown level {_q(level)} (levels: {', '.join(self.levels)})")
+        if parent is not None and not isinstance(parent, str):
+            problems.append(f"parent must be a node key in quotes, not {_q(parent)}")
         if chat_id is not None and (not isinstance(chat_id, int) or isinstance(chat_id, bool)
                                     or chat_id >= 0):
-            self.bad(where, f"bad chat_id {chat_id!r}: a group chat id is a negative number")
-            ok = False
-        parent = e.get("parent")
-        if parent is not None and not isinstance(parent, str):
-            self.bad(where, "parent must be a node key")
-            ok = False
-        if ok:
-            plan.nodes.append(NodeEntry(e["key"], e["name"].strip(), e["level"], parent, chat_id,
-                                        where))
+            problems.append(f"bad chat_id {_q(chat_id)}: a group chat id is a negative number")
+        return None if problems else NodeEntry(key, e["name"], level, parent, chat_id, where)
 
-    def _partner(self, plan: OrgPlan, where: str, e: dict[str, Any]) -> None:
-        if not self._needs(where, e, "node", "kind", "name"):
-            return
-        user_ids = e.get("user_ids", [])
-        categories = e.get("categories", [])
+    def _leader(self, e: dict[str, Any], where: str, problems: list[str]) -> LeaderEntry | None:
+        node, user_id = self._node_ref(e, problems), self._user(e["user_id"], problems)
+        name = self._optional_text(e, "name", NAME_MAX, problems)
+        return None if problems else LeaderEntry(node, user_id, name, where)
+
+    def _partner(self, e: dict[str, Any], where: str, problems: list[str]) -> PartnerEntry | None:
+        node = self._node_ref(e, problems)
         if e["kind"] not in PARTNER_KINDS:
-            self.bad(where, f"kind must be one of {', '.join(PARTNER_KINDS)}")
-        elif not _text(e["name"], NAME_MAX):
-            self.bad(where, f"name must be text of 1 to {NAME_MAX} characters")
-        elif not isinstance(user_ids, list) or not all(_is_user_id(u) for u in user_ids):
-            self.bad(where, "user_ids must be a list of positive whole numbers")
-        elif not isinstance(categories, list) or (self.categories is not None and any(
-                c not in self.categories for c in categories)):
-            self.bad(where, f"categories must be a list of: {', '.join(self.categories or [])}")
-        else:
-            plan.partners.append(PartnerEntry(str(e["node"]), e["kind"], e["name"].strip(),
-                                              tuple(user_ids), tuple(categories), where))
+            problems.append(f"kind {_q(e['kind'])} must be one of {', '.join(PARTNER_KINDS)}")
+        if problem := _text_problem("name", e["name"], NAME_MAX):
+            problems.append(problem)
+        user_ids, categories = e.get("user_ids", []), e.get("categories", [])
+        if not isinstance(user_ids, list) or not all(_is_user_id(u) for u in user_ids):
+            problems.append(f"user_ids must be a list of positive whole numbers, not "
+                            f"{_q(user_ids)}")
+        known = self.categories
+        if not isinstance(categories, list) or not all(
+                isinstance(c, str) and (known is None or c in known) for c in categories):
+            allowed = f" from: {', '.join(known)}" if known is not None else ""
+            problems.append(f"categories must be a list of category names{allowed}; "
+                            f"got {_q(categories)}")
+        if problems:
+            return None
+        # a name written twice in a list means nothing more; keep the first
+        return PartnerEntry(node, e["kind"], e["name"], tuple(dict.fromkeys(user_ids)),
+                            tuple(dict.fromkeys(categories)), where)
+
+    def _resident(self, e: dict[str, Any], where: str,
+                  problems: list[str]) -> ResidentEntry | None:
+        node, user_id = self._node_ref(e, problems), self._user(e["user_id"], problems)
+        unit = self._optional_text(e, "unit", UNIT_MAX, problems)
+        return None if problems else ResidentEntry(user_id, node, unit, where)
+
+
+def _check_within_file(plan: OrgPlan) -> list[str]:
+    problems: list[str] = []
+
+    def once(seen: dict[Any, str], item: Any, where: str, message: str) -> None:
+        if item in seen:
+            problems.append(f"{where}: {message} (first at {seen[item]})")
+        seen.setdefault(item, where)
+
+    keys: dict[Any, str] = {}
+    chats: dict[Any, str] = {}
+    for n in plan.nodes:
+        once(keys, n.key, n.where, f"duplicate key {_q(n.key)}")
+        if n.chat_id is not None:
+            once(chats, n.chat_id, n.where, f"chat_id {n.chat_id} is bound to two nodes")
+    leaders: dict[Any, str] = {}
+    for ld in plan.leaders:
+        once(leaders, (ld.node, ld.user_id), ld.where,
+             f"duplicate leader {ld.user_id} of {_q(ld.node)}")
+    partners: dict[Any, str] = {}
+    for p in plan.partners:
+        once(partners, (p.node, p.kind), p.where, f"a second {p.kind} of {_q(p.node)}")
+    residents: dict[Any, str] = {}
+    for r in plan.residents:
+        once(residents, r.user_id, r.where, f"resident {r.user_id} is listed twice")
+    return problems
+
+
+def _read(text: str, levels: list[Level],
+          categories: list[str] | None) -> tuple[OrgPlan, list[str], set[str]]:
+    try:
+        data = tomllib.loads(text.removeprefix("\ufeff"))  # Windows editors add a BOM
+    except tomllib.TOMLDecodeError as exc:
+        raise OrgFileError([f"not valid TOML: {exc}"]) from exc
+    reader = _Reader(text, levels, categories)
+    plan = reader.read(data)
+    return plan, reader.problems + _check_within_file(plan), reader.broken
 
 
 def parse_org_file(text: str, levels: list[Level],
                    categories: list[str] | None = None) -> OrgPlan:
-    """Parse and check one file on its own; raises OrgFileError with every problem."""
-    parser = _Parser(text, levels, categories)
-    plan = parser.parse()
-    _check_within_file(plan, parser.problems)
-    if parser.problems:
-        raise OrgFileError(parser.problems)
+    """Parse and check one file on its own (no database); raises OrgFileError."""
+    plan, problems, _ = _read(text, levels, categories)
+    if problems:
+        raise OrgFileError(problems)
     return plan
 
 
-def _check_within_file(plan: OrgPlan, problems: list[str]) -> None:
-    seen: dict[str, str] = {}
-    chats: dict[int, str] = {}
-    for n in plan.nodes:
-        if n.key in seen:
-            problems.append(f"{n.where}: duplicate key {n.key!r} (first at {seen[n.key]})")
-        seen.setdefault(n.key, n.where)
-        if n.chat_id is not None:
-            if n.chat_id in chats:
-                problems.append(f"{n.where}: chat_id {n.chat_id} is already bound to "
-                                f"{chats[n.chat_id]}")
-            chats.setdefault(n.chat_id, n.where)
-    pairs: set[tuple[str, int]] = set()
-    for ld in plan.leaders:
-        if (ld.node, ld.user_id) in pairs:
-            problems.append(f"{ld.where}: duplicate leader {ld.user_id} of {ld.node!r}")
-        pairs.add((ld.node, ld.user_id))
-    people: set[int] = set()
-    for r in plan.residents:
-        if r.user_id in people:
-            problems.append(f"{r.where}: resident {r.user_id} is listed twice")
-        people.add(r.user_id)
-    kinds: set[tuple[str, str]] = set()
-    for p in plan.partners:
-        if (p.node, p.kind) in kinds:
-            problems.append(f"{p.where}: a second {p.kind} for {p.node!r}")
-        kinds.add((p.node, p.kind))
-
-
-def _check_against(plan: OrgPlan, existing: dict[str, ExistingNode],
-                   levels: list[str]) -> list[str]:
-    """Checks that need the database: parents, cycles, level order, where things attach."""
+def _cycles(plan: OrgPlan, parent_of: dict[str, str | None]) -> list[str]:
+    """Each loop in the merged tree once, blamed on its first entry in the file."""
+    entries = {n.key: n for n in plan.nodes}
+    done: set[str] = set()
     problems: list[str] = []
-    level_of = {k: n.level for k, n in existing.items()}
-    parent_of = {k: n.parent_key for k, n in existing.items()}
+    for n in plan.nodes:
+        path: list[str] = []
+        on_path: dict[str, int] = {}
+        cursor: str | None = n.key
+        while cursor is not None and cursor in parent_of and cursor not in done:
+            if cursor in on_path:
+                loop = path[on_path[cursor]:]
+                first = min((entries[k] for k in loop if k in entries),
+                            key=plan.nodes.index)
+                problems.append(f"{first.where}: parents form a cycle: "
+                                f"{' → '.join([*loop, cursor])}")
+                break
+            on_path[cursor] = len(path)
+            path.append(cursor)
+            cursor = parent_of[cursor]
+        done.update(path)
+    return problems
+
+
+def check_against(plan: OrgPlan, existing: ExistingOrg, levels: list[str],
+                  broken: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The checks that need the database: the file merged into the stored tree."""
+    rank = {key: i for i, key in enumerate(levels)}
+    level_of = {k: n.level for k, n in existing.nodes.items()}
+    parent_of = {k: n.parent_key for k, n in existing.nodes.items()}
     for n in plan.nodes:
         level_of[n.key], parent_of[n.key] = n.level, n.parent
-    rank = {key: i for i, key in enumerate(levels)}
+    in_file = {n.key for n in plan.nodes}
+    order = " > ".join(levels)
+
+    def below(child: str, parent: str) -> bool:
+        a, b = level_of.get(child), level_of.get(parent)
+        return a not in rank or b not in rank or rank[b] < rank[a]  # unknown levels: linli check
+
+    problems: list[str] = []
+    stored_children: dict[str, list[str]] = {}
+    for key, stored in existing.nodes.items():
+        if key not in in_file and stored.parent_key in in_file:
+            stored_children.setdefault(stored.parent_key, []).append(key)
     for n in plan.nodes:
-        if n.parent is None:
-            continue
-        if n.parent not in level_of:
-            problems.append(f"{n.where}: unknown parent {n.parent!r}")
-            continue
-        parent_level = level_of[n.parent]
-        if parent_level in rank and rank[parent_level] >= rank[n.level]:
-            problems.append(f"{n.where}: a {n.level} cannot be under the {parent_level} "
-                            f"{n.parent!r} (levels go {' > '.join(levels)})")
-        seen, cursor = {n.key}, n.parent
-        while cursor is not None:
-            if cursor in seen:
-                problems.append(f"{n.where}: parents form a cycle through {cursor!r}")
-                break
-            seen.add(cursor)
-            cursor = parent_of.get(cursor)
+        if n.parent is not None and n.parent not in level_of and n.parent not in broken:
+            problems.append(f"{n.where}: unknown parent {_q(n.parent)}")
+        elif n.parent in level_of and not below(n.key, n.parent):
+            problems.append(f"{n.where}: a {n.level} cannot be under the "
+                            f"{level_of[n.parent]} {_q(n.parent)} (levels: {order})")
+        for child in sorted(stored_children.get(n.key, [])):
+            if not below(child, n.key):
+                problems.append(f"{n.where}: a {n.level} cannot be above its stored child "
+                                f"{_q(child)}, a {level_of[child]} (levels: {order})")
+    problems += _cycles(plan, parent_of)
     compound = "compound" if "compound" in rank else None
-    homes = set(levels[-2:])
+    homes = set(levels[levels.index(compound) + 1:] if compound else levels[1:]) or set(levels)
+    home_text = " or ".join(lv for lv in levels if lv in homes)
     for entry in (*plan.leaders, *plan.partners, *plan.residents):
-        if entry.node not in level_of:
-            problems.append(f"{entry.where}: unknown node {entry.node!r}")
-        elif isinstance(entry, PartnerEntry) and compound and level_of[entry.node] != compound:
-            problems.append(f"{entry.where}: partners attach to a compound, "
-                            f"not the {level_of[entry.node]} {entry.node!r}")
-        elif isinstance(entry, ResidentEntry) and level_of[entry.node] not in homes:
-            problems.append(f"{entry.where}: residents live under a {' or '.join(sorted(homes))}"
-                            f", not the {level_of[entry.node]} {entry.node!r}")
+        level = level_of.get(entry.node)
+        if level is None:
+            if entry.node not in broken:
+                problems.append(f"{entry.where}: unknown node {_q(entry.node)}")
+        elif isinstance(entry, PartnerEntry) and compound and level != compound:
+            problems.append(f"{entry.where}: partners attach to a compound, not the {level} "
+                            f"{_q(entry.node)}")
+        elif isinstance(entry, ResidentEntry) and level not in homes:
+            problems.append(f"{entry.where}: residents live under a {home_text}, not the "
+                            f"{level} {_q(entry.node)}")
+    for n in plan.nodes:  # a level change must still suit what is attached in the database
+        stored = existing.nodes.get(n.key)
+        if stored is None or stored.level == n.level:
+            continue
+        if compound and n.level != compound and n.key in existing.partner_nodes:
+            problems.append(f"{n.where}: has partners, so it must stay a compound")
+        if n.level not in homes and n.key in existing.resident_nodes:
+            problems.append(f"{n.where}: residents live here, so it must stay a {home_text}")
     return problems
 
 
 async def import_org(db: Database, settings: Settings, path: Path) -> ImportSummary:
-    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
-    plan = parse_org_file(text, settings.levels, settings.reports.categories)
-    problems = _check_against(plan, await load_nodes(db), settings.level_keys)
-    if problems:
-        raise OrgFileError(problems)
-    return ImportSummary(await apply_plan(db, plan))
+    """Import a file whole or not at all; raises OrgFileError naming every problem."""
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise OrgFileError([f"{path}: cannot be read as UTF-8 text ({exc})"]) from exc
+    plan, problems, broken = _read(text, settings.levels, settings.reports.categories)
+
+    def check(existing: ExistingOrg) -> None:
+        # runs inside the write transaction, so nothing can change between check and write
+        found = problems + check_against(plan, existing, settings.level_keys, broken)
+        if found:
+            raise OrgFileError(found)
+
+    counts = await apply_plan(db, plan, check)
+    return ImportSummary(**{kind: Counts(*pair) for kind, pair in counts.items()})
 
 
-def _toml(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)  # JSON strings and lists are valid TOML
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _toml_str(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
+
+
+def _entry(section: str, fields: dict[str, Any]) -> str:
+    lines = [f"[[{section}]]"]
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if isinstance(value, str):
+            lines.append(f"{name} = {_toml_str(value)}")
+        elif isinstance(value, list):
+            items = ", ".join(_toml_str(v) if isinstance(v, str) else str(v) for v in value)
+            lines.append(f"{name} = [{items}]")
+        else:
+            lines.append(f"{name} = {value}")
+    return "\n".join(lines) + "\n"
 
 
 async def export_org(db: Database, settings: Settings) -> str:
-    snap: OrgSnapshot = await snapshot(db)
-    out = ["# Linli organisation, exported. Re-import with: linli org import FILE\n"]
-    for n in snap.nodes:
-        lines = [f"key = {_toml(n.key)}", f"name = {_toml(n.name)}", f"level = {_toml(n.level)}"]
-        if n.parent_key:
-            lines.append(f"parent = {_toml(n.parent_key)}")
-        if n.chat_id is not None:
-            lines.append(f"chat_id = {n.chat_id}")
-        out.append("[[nodes]]\n" + "\n".join(lines) + "\n")
-    for node_key, user_id, name in snap.leaders:
-        extra = f"\nname = {_toml(name)}" if name else ""
-        out.append(f"[[leaders]]\nnode = {_toml(node_key)}\nuser_id = {user_id}{extra}\n")
-    for node_key, kind, name, user_ids, categories in snap.partners:
-        out.append(f"[[partners]]\nnode = {_toml(node_key)}\nkind = {_toml(kind)}\n"
-                   f"name = {_toml(name)}\nuser_ids = {_toml(user_ids)}\n"
-                   f"categories = {_toml(categories)}\n")
-    for user_id, node_key, unit in snap.residents:
-        extra = f"\nunit = {_toml(unit)}" if unit else ""
-        out.append(f"[[residents]]\nuser_id = {user_id}\nnode = {_toml(node_key)}{extra}\n")
+    """The whole organisation as an org file that re-imports as "nothing changed"."""
+    org = await read_org(db)
+    children: dict[str | None, list[str]] = {}
+    for node in org.nodes.values():
+        parent = node.parent_key if node.parent_key in org.nodes else None
+        children.setdefault(parent, []).append(node.key)
+    order: list[str] = []
+    stack = sorted(children.get(None, []), reverse=True)
+    while stack:  # depth first, so each node follows its parent and its siblings by key
+        key = stack.pop()
+        order.append(key)
+        stack += sorted(children.get(key, []), reverse=True)
+    order += sorted(set(org.nodes) - set(order))  # unreachable only if the stored tree loops
+    place = {key: i for i, key in enumerate(order)}
+    out = [f"# Linli organisation: {len(order)} nodes, {len(org.leaders)} leaders, "
+           f"{len(org.partners)} partners, {len(org.residents)} residents.\n"
+           "# Re-import with: linli org import FILE\n"]
+    for key in order:
+        n = org.nodes[key]
+        out.append(_entry("nodes", {"key": n.key, "name": n.name, "level": n.level,
+                                    "parent": n.parent_key, "chat_id": n.chat_id}))
+    for ld in sorted(org.leaders, key=lambda ld: place[ld.node]):
+        out.append(_entry("leaders", {"node": ld.node, "user_id": ld.user_id,
+                                      "name": ld.name or None}))
+    for p in sorted(org.partners, key=lambda p: (place[p.node], p.kind)):
+        out.append(_entry("partners", {"node": p.node, "kind": p.kind, "name": p.name,
+                                       "user_ids": list(p.user_ids),
+                                       "categories": list(p.categories)}))
+    for r in sorted(org.residents, key=lambda r: (place[r.node], r.user_id)):
+        out.append(_entry("residents", {"user_id": r.user_id, "node": r.node,
+                                        "unit": r.unit or None}))
     return "\n".join(out)

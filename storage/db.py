@@ -12,7 +12,7 @@ import asyncio
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -58,6 +58,7 @@ class Tx(_Queries):
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
+        self.after_commit: list[Callable[[], None]] = []  # run once the changes are visible
 
     async def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         return await self._conn.execute(sql, params)
@@ -80,6 +81,10 @@ class Database(_Queries):
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self.org_changes = 0  # bumped after this process commits a change to the organisation
+
+    def org_changed(self) -> None:
+        self.org_changes += 1
 
     async def open(self) -> None:
         if self.path.parent and not self.path.parent.exists():
@@ -99,13 +104,16 @@ class Database(_Queries):
         assert self._writer is not None, "database not open"
         async with self._lock:
             await self._writer.execute("BEGIN IMMEDIATE")
+            tx = Tx(self._writer)
             try:
-                yield Tx(self._writer)
+                yield tx
             except BaseException:
                 await self._writer.rollback()
                 raise
             else:
                 await self._writer.commit()
+                for callback in tx.after_commit:
+                    callback()
 
     async def schema_version(self) -> int:
         return int(await self.fetchval("SELECT coalesce(max(version), 0) FROM schema_version"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -78,98 +79,128 @@ def _chat(r: sqlite3.Row) -> Chat:
                 bool(r["active"]))
 
 
-_ANCESTORS = (
-    "WITH RECURSIVE up(id, depth) AS (SELECT ?, 0 UNION ALL"
-    " SELECT n.parent_id, up.depth + 1 FROM nodes n JOIN up ON n.id = up.id"
-    " WHERE n.parent_id IS NOT NULL)"
-)
-_SUBTREE = (
-    "WITH RECURSIVE down(id) AS (SELECT ? UNION ALL"
-    " SELECT n.id FROM nodes n JOIN down ON n.parent_id = down.id)"
-)
+
+
+RECHECK_SECONDS = 1.0  # how soon a change made by another process (linli org import) shows
+
+
+@dataclass
+class _Tree:
+    """The organisation in memory: read on every report, changed rarely."""
+
+    nodes: dict[int, Node]
+    by_key: dict[str, Node]
+    children: dict[int | None, list[Node]]
+    leaders: dict[int, list[Leader]]
+    led: dict[int, list[int]]
+    partners: dict[int, list[Partner]]
+    chats: dict[int, list[Chat]]
+
+    def ancestors(self, node_id: int) -> list[Node]:
+        found, cursor = [], self.nodes.get(node_id)
+        while cursor is not None and len(found) <= len(self.nodes):
+            found.append(cursor)
+            cursor = self.nodes.get(cursor.parent_id) if cursor.parent_id is not None else None
+        return found
+
+
+async def _load_tree(db: Database) -> _Tree:
+    nodes = {r["id"]: _node(r) for r in await db.fetchall("SELECT * FROM nodes ORDER BY id")}
+    children: dict[int | None, list[Node]] = {}
+    for n in nodes.values():
+        children.setdefault(n.parent_id, []).append(n)
+    leaders: dict[int, list[Leader]] = {}
+    led: dict[int, list[int]] = {}
+    for r in await db.fetchall("SELECT node_id, user_id, name FROM leaders ORDER BY id"):
+        leaders.setdefault(r["node_id"], []).append(Leader(r["node_id"], r["user_id"], r["name"]))
+        led.setdefault(r["user_id"], []).append(r["node_id"])
+    partners: dict[int, list[Partner]] = {}
+    for r in await db.fetchall(
+        "SELECT p.*, group_concat(m.user_id) AS members FROM partners p"
+        " LEFT JOIN partner_members m ON m.partner_id = p.id GROUP BY p.id ORDER BY p.id"
+    ):
+        partners.setdefault(r["node_id"], []).append(_partner(r))
+    chats: dict[int, list[Chat]] = {}
+    for r in await db.fetchall(
+        "SELECT * FROM chats WHERE node_id IS NOT NULL ORDER BY chat_id"
+    ):
+        chats.setdefault(r["node_id"], []).append(_chat(r))
+    return _Tree(nodes, {n.key: n for n in nodes.values()}, children, leaders, led, partners,
+                 chats)
 
 
 class OrgRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._tree: _Tree | None = None
+        self._seen = (-1, -1)  # (this process's changes, the database's org version)
+        self._checked_at = 0.0
+
+    async def tree(self) -> _Tree:
+        """The cached tree; reloaded after our own changes, or another process's."""
+        now = time.monotonic()
+        if self._tree is not None and self._seen[0] == self.db.org_changes and (
+                now - self._checked_at < RECHECK_SECONDS):
+            return self._tree
+        version = await self.db.fetchval("SELECT version FROM org_version")
+        self._checked_at = now
+        if self._tree is None or self._seen != (self.db.org_changes, version):
+            self._seen = (self.db.org_changes, version)
+            self._tree = await _load_tree(self.db)
+        return self._tree
+
+    def _changed(self, tx: Tx) -> None:
+        tx.after_commit.append(self.db.org_changed)
 
     # -- nodes ----------------------------------------------------------------------
 
     async def node(self, node_id: int) -> Node | None:
-        r = await self.db.fetchone("SELECT * FROM nodes WHERE id = ?", (node_id,))
-        return None if r is None else _node(r)
+        return (await self.tree()).nodes.get(node_id)
 
     async def node_by_key(self, key: str) -> Node | None:
-        r = await self.db.fetchone("SELECT * FROM nodes WHERE key = ?", (key,))
-        return None if r is None else _node(r)
+        return (await self.tree()).by_key.get(key)
 
     async def all_nodes(self) -> list[Node]:
-        return [_node(r) for r in await self.db.fetchall("SELECT * FROM nodes ORDER BY key")]
+        return sorted((await self.tree()).nodes.values(), key=lambda n: n.key)
 
     async def children(self, node_id: int | None) -> list[Node]:
-        if node_id is None:
-            rows = await self.db.fetchall("SELECT * FROM nodes WHERE parent_id IS NULL ORDER BY id")
-        else:
-            rows = await self.db.fetchall(
-                "SELECT * FROM nodes WHERE parent_id = ? ORDER BY id", (node_id,)
-            )
-        return [_node(r) for r in rows]
+        return list((await self.tree()).children.get(node_id, []))
 
     async def ancestors(self, node_id: int) -> list[Node]:
         """The node itself, then its parent, up to the root."""
-        rows = await self.db.fetchall(
-            f"{_ANCESTORS} SELECT nodes.* FROM up JOIN nodes ON nodes.id = up.id ORDER BY depth",
-            (node_id,),
-        )
-        return [_node(r) for r in rows]
+        return (await self.tree()).ancestors(node_id)
 
     async def subtree(self, node_id: int) -> list[Node]:
-        rows = await self.db.fetchall(
-            f"{_SUBTREE} SELECT nodes.* FROM down JOIN nodes ON nodes.id = down.id", (node_id,)
-        )
-        return [_node(r) for r in rows]
+        tree = await self.tree()
+        found, queue = [], [tree.nodes[node_id]] if node_id in tree.nodes else []
+        while queue:
+            node = queue.pop()
+            found.append(node)
+            queue.extend(tree.children.get(node.id, []))
+        return found
 
     # -- leaders --------------------------------------------------------------------
 
     async def leaders_of(self, node_id: int) -> list[Leader]:
-        rows = await self.db.fetchall(
-            "SELECT node_id, user_id, name FROM leaders WHERE node_id = ? ORDER BY id", (node_id,)
-        )
-        return [Leader(r["node_id"], r["user_id"], r["name"]) for r in rows]
+        return list((await self.tree()).leaders.get(node_id, []))
 
     async def leaders_in(self, node_ids: list[int]) -> list[Leader]:
-        if not node_ids:
-            return []
-        marks = ",".join("?" * len(node_ids))
-        rows = await self.db.fetchall(
-            f"SELECT node_id, user_id, name FROM leaders WHERE node_id IN ({marks}) ORDER BY id",
-            node_ids,
-        )
-        return [Leader(r["node_id"], r["user_id"], r["name"]) for r in rows]
+        tree = await self.tree()
+        return [ld for node_id in node_ids for ld in tree.leaders.get(node_id, [])]
 
     async def led_nodes(self, user_id: int) -> list[Node]:
-        rows = await self.db.fetchall(
-            "SELECT nodes.* FROM leaders JOIN nodes ON nodes.id = leaders.node_id"
-            " WHERE leaders.user_id = ? ORDER BY nodes.id",
-            (user_id,),
-        )
-        return [_node(r) for r in rows]
+        tree = await self.tree()
+        return sorted((tree.nodes[i] for i in set(tree.led.get(user_id, []))), key=lambda n: n.id)
 
     async def leads_at_or_above(self, user_id: int, node_id: int) -> bool:
-        found = await self.db.fetchval(
-            f"{_ANCESTORS} SELECT 1 FROM up JOIN leaders l ON l.node_id = up.id"
-            " WHERE l.user_id = ? LIMIT 1",
-            (node_id, user_id),
-        )
-        return found is not None
+        tree = await self.tree()
+        led = set(tree.led.get(user_id, []))
+        return any(n.id in led for n in tree.ancestors(node_id))
 
     async def leads_above(self, user_id: int, node_id: int) -> bool:
-        found = await self.db.fetchval(
-            f"{_ANCESTORS} SELECT 1 FROM up JOIN leaders l ON l.node_id = up.id"
-            " WHERE l.user_id = ? AND up.depth > 0 LIMIT 1",
-            (node_id, user_id),
-        )
-        return found is not None
+        tree = await self.tree()
+        led = set(tree.led.get(user_id, []))
+        return any(n.id in led for n in tree.ancestors(node_id)[1:])
 
     async def add_leader(
         self, tx: Tx, node_id: int, user_id: int, name: str | None, source: str, now: datetime
@@ -180,34 +211,26 @@ class OrgRepo:
             " VALUES (?, ?, ?, ?, ?)",
             (node_id, user_id, name, source, to_db(now)),
         )
+        self._changed(tx)
         return changed > 0
 
     # -- partners -------------------------------------------------------------------
 
     async def partners_of(self, node_id: int) -> list[Partner]:
-        rows = await self.db.fetchall(
-            "SELECT p.*, group_concat(m.user_id) AS members FROM partners p"
-            " LEFT JOIN partner_members m ON m.partner_id = p.id"
-            " WHERE p.node_id = ? GROUP BY p.id ORDER BY p.id",
-            (node_id,),
-        )
-        return [_partner(r) for r in rows]
+        return list((await self.tree()).partners.get(node_id, []))
 
     async def partner(self, partner_id: int) -> Partner | None:
-        r = await self.db.fetchone(
-            "SELECT p.*, group_concat(m.user_id) AS members FROM partners p"
-            " LEFT JOIN partner_members m ON m.partner_id = p.id WHERE p.id = ? GROUP BY p.id",
-            (partner_id,),
-        )
-        return None if r is None else _partner(r)
+        for partners in (await self.tree()).partners.values():
+            for partner in partners:
+                if partner.id == partner_id:
+                    return partner
+        return None
 
     async def leaders_named(self, user_id: int) -> list[str]:
         """The names this user is known by as a leader (from the org file or the invite)."""
-        rows = await self.db.fetchall(
-            "SELECT name FROM leaders WHERE user_id = ? AND name IS NOT NULL ORDER BY id",
-            (user_id,),
-        )
-        return [r["name"] for r in rows]
+        tree = await self.tree()
+        return [ld.name for node_id in tree.led.get(user_id, []) for ld in tree.leaders[node_id]
+                if ld.user_id == user_id and ld.name]
 
     # -- residents ------------------------------------------------------------------
 
@@ -255,12 +278,12 @@ class OrgRepo:
 
     async def bound_chat_near(self, node_id: int) -> Chat | None:
         """The active chat bound to the node, else to its nearest ancestor that has one."""
-        r = await self.db.fetchone(
-            f"{_ANCESTORS} SELECT chats.* FROM up JOIN chats ON chats.node_id = up.id"
-            " WHERE chats.active = 1 ORDER BY up.depth, chats.chat_id LIMIT 1",
-            (node_id,),
-        )
-        return None if r is None else _chat(r)
+        tree = await self.tree()
+        for node in tree.ancestors(node_id):
+            for chat in tree.chats.get(node.id, []):
+                if chat.active:
+                    return chat
+        return None
 
     async def save_chat(
         self, tx: Tx, chat_id: int, *, title: str | None, type_: str | None, is_forum: bool,
@@ -275,6 +298,7 @@ class OrgRepo:
             " active = excluded.active, updated_at = excluded.updated_at",
             (chat_id, title, type_, int(is_forum), int(active), to_db(now)),
         )
+        self._changed(tx)
 
     async def bind_chat(
         self, tx: Tx, chat_id: int, node_id: int, by_user: int, now: datetime
@@ -284,18 +308,21 @@ class OrgRepo:
             " WHERE chat_id = ?",
             (node_id, by_user, to_db(now), to_db(now), chat_id),
         )
+        self._changed(tx)
 
     async def deactivate_chat(self, tx: Tx, chat_id: int, now: datetime) -> None:
         """The bot was removed: keep the binding on record, but send nothing there."""
         await tx.execute(
             "UPDATE chats SET active = 0, updated_at = ? WHERE chat_id = ?", (to_db(now), chat_id)
         )
+        self._changed(tx)
 
     async def migrate_chat(self, tx: Tx, old_id: int, new_id: int, now: datetime) -> bool:
         """A group became a supergroup: the binding follows it to the new id."""
         old = await tx.fetchone("SELECT * FROM chats WHERE chat_id = ?", (old_id,))
         if old is None:
             return False
+        self._changed(tx)
         existing = await tx.fetchone("SELECT * FROM chats WHERE chat_id = ?", (new_id,))
         if existing is None:
             await tx.execute(
@@ -314,13 +341,7 @@ class OrgRepo:
         return True
 
     async def chats_by_node(self) -> dict[int, list[Chat]]:
-        rows = await self.db.fetchall(
-            "SELECT * FROM chats WHERE node_id IS NOT NULL ORDER BY chat_id"
-        )
-        found: dict[int, list[Chat]] = {}
-        for r in rows:
-            found.setdefault(r["node_id"], []).append(_chat(r))
-        return found
+        return {k: list(v) for k, v in (await self.tree()).chats.items()}
 
     # -- invites --------------------------------------------------------------------
 

@@ -1,13 +1,15 @@
-"""The org file's SQL: the whole organisation written in one transaction, and read back.
+"""The org file's SQL: a whole organisation written in one transaction, and read back.
 
 Existing rows are loaded in bulk and compared first, so a re-import of the same
-file writes nothing and counts nothing as updated.
+file writes nothing and counts nothing as updated; writes go in batches, so a
+district of 20,000 residents imports in a second or two.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -15,187 +17,246 @@ from storage.db import Database, Tx
 from storage.timeutil import to_db
 
 if TYPE_CHECKING:
-    from bot.orgfile import OrgPlan
+    from bot.orgfile import NodeEntry, OrgPlan
+
+KINDS = ("nodes", "leaders", "partners", "residents", "chats")
+Counts = dict[str, tuple[int, int]]  # kind → (created, updated)
 
 
 @dataclass(frozen=True, slots=True)
-class ExistingNode:
+class StoredNode:
     id: int
     key: str
     name: str
     level: str
     parent_key: str | None
-    chat_id: int | None = None
+    chat_id: int | None = None  # the lowest active bound chat
 
 
 @dataclass
-class OrgSnapshot:
-    nodes: list[ExistingNode]  # parents before children
-    leaders: list[tuple[str, int, str | None]]
-    partners: list[tuple[str, str, str, list[int], list[str]]]
-    residents: list[tuple[int, str, str | None]]
+class ExistingOrg:
+    """What an import is checked against: the tree, and where people are attached."""
+
+    nodes: dict[str, StoredNode]
+    resident_nodes: set[str] = field(default_factory=set)
+    partner_nodes: set[str] = field(default_factory=set)
 
 
-async def load_nodes(db: Database | Tx) -> dict[str, ExistingNode]:
-    rows = await db.fetchall(
-        "SELECT n.id, n.key, n.name, n.level, p.key AS parent_key,"
-        " (SELECT min(c.chat_id) FROM chats c WHERE c.node_id = n.id AND c.active = 1) AS chat_id"
+@dataclass(frozen=True, slots=True)
+class StoredLeader:
+    node: str
+    user_id: int
+    name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPartner:
+    node: str
+    kind: str
+    name: str
+    user_ids: tuple[int, ...]
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResident:
+    user_id: int
+    node: str
+    unit: str | None
+
+
+@dataclass
+class StoredOrg:
+    nodes: dict[str, StoredNode]
+    leaders: list[StoredLeader]
+    partners: list[StoredPartner]
+    residents: list[StoredResident]
+
+
+async def _nodes_by_key(q: Database | Tx) -> dict[str, StoredNode]:
+    rows = await q.fetchall(
+        "SELECT n.id, n.key, n.name, n.level, p.key AS parent_key, c.chat_id"
         " FROM nodes n LEFT JOIN nodes p ON p.id = n.parent_id"
-    )
-    return {r["key"]: ExistingNode(r["id"], r["key"], r["name"], r["level"], r["parent_key"],
-                                   r["chat_id"]) for r in rows}
+        " LEFT JOIN (SELECT node_id, min(chat_id) AS chat_id FROM chats"
+        "            WHERE active = 1 AND node_id IS NOT NULL GROUP BY node_id) c"
+        " ON c.node_id = n.id")
+    return {r["key"]: StoredNode(r["id"], r["key"], r["name"], r["level"], r["parent_key"],
+                                 r["chat_id"]) for r in rows}
 
 
-def _parents_first(plan: OrgPlan) -> list:  # type: ignore[type-arg]
-    by_key = {n.key: n for n in plan.nodes}
-    ordered, placed = [], set()
-
-    def place(key: str) -> None:
-        if key in placed or key not in by_key:
-            return
-        placed.add(key)
-        parent = by_key[key].parent
-        if parent:
-            place(parent)
-        ordered.append(by_key[key])
-
-    for node in plan.nodes:
-        place(node.key)
-    return ordered
+async def load_existing(q: Database | Tx) -> ExistingOrg:
+    nodes = await _nodes_by_key(q)
+    key_of = {n.id: n.key for n in nodes.values()}
+    residents = await q.fetchall("SELECT DISTINCT node_id FROM residents")
+    partners = await q.fetchall("SELECT DISTINCT node_id FROM partners")
+    return ExistingOrg(nodes, {key_of[r[0]] for r in residents},
+                       {key_of[r[0]] for r in partners})
 
 
-async def apply_plan(db: Database, plan: OrgPlan) -> dict[str, list[int]]:
+def _members(text: str | None) -> tuple[int, ...]:
+    return tuple(sorted(int(u) for u in (text or "").split(",") if u))
+
+
+async def apply_plan(db: Database, plan: OrgPlan,
+                     check: Callable[[ExistingOrg], None]) -> Counts:
+    """Write the plan in one transaction; `check` sees the stored org first and may raise,
+    which leaves the database untouched."""
     now = to_db(datetime.now(UTC))
-    counts = {kind: [0, 0] for kind in ("nodes", "chats", "leaders", "partners", "residents")}
     async with db.write() as tx:
-        existing = await load_nodes(tx)
-        ids = {key: n.id for key, n in existing.items()}
-        for n in _parents_first(plan):
-            parent_id = ids.get(n.parent) if n.parent else None
-            old = existing.get(n.key)
-            if old is None:
-                ids[n.key] = await tx.insert(
-                    "INSERT INTO nodes(key, name, level, parent_id, created_at, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)", (n.key, n.name, n.level, parent_id, now, now))
-                counts["nodes"][0] += 1
-            elif (old.name, old.level, old.parent_key) != (n.name, n.level, n.parent):
-                await tx.execute(
-                    "UPDATE nodes SET name = ?, level = ?, parent_id = ?, updated_at = ?"
-                    " WHERE id = ?", (n.name, n.level, parent_id, now, old.id))
-                counts["nodes"][1] += 1
-        await _chats(tx, plan, ids, now, counts["chats"])
-        await _leaders(tx, plan, ids, now, counts["leaders"])
-        await _partners(tx, plan, ids, now, counts["partners"])
-        await _residents(tx, plan, ids, now, counts["residents"])
+        existing = await load_existing(tx)
+        check(existing)
+        counts: Counts = {"nodes": await _nodes(tx, plan, existing.nodes, now)}
+        ids = {r["key"]: r["id"] for r in await tx.fetchall("SELECT id, key FROM nodes")}
+        counts["leaders"] = await _leaders(tx, plan, ids, now)
+        counts["partners"] = await _partners(tx, plan, ids, now)
+        counts["residents"] = await _residents(tx, plan, ids, now)
+        counts["chats"] = await _chats(tx, plan, ids, now)
+        if any(created or updated for created, updated in counts.values()):
+            tx.after_commit.append(db.org_changed)
     return counts
 
 
-async def _chats(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str, count: list[int]) -> None:
-    rows = {r["chat_id"]: r for r in await tx.fetchall("SELECT * FROM chats")}
-    for n in plan.nodes:
-        if n.chat_id is None:
-            continue
-        old = rows.get(n.chat_id)
-        if old is None:
-            await tx.execute(
-                "INSERT INTO chats(chat_id, node_id, type, active, bound_at, updated_at)"
-                " VALUES (?, ?, 'group', 1, ?, ?)", (n.chat_id, ids[n.key], now, now))
-            count[0] += 1
-        elif old["node_id"] != ids[n.key]:
-            await tx.execute(
-                "UPDATE chats SET node_id = ?, bound_at = ?, updated_at = ? WHERE chat_id = ?",
-                (ids[n.key], now, now, n.chat_id))
-            count[1] += 1
+def _parents_first(nodes: list[NodeEntry]) -> list[NodeEntry]:
+    by_key = {n.key: n for n in nodes}
+    ordered: list[NodeEntry] = []
+    placed: set[str] = set()
+    for node in nodes:
+        chain: list[NodeEntry] = []
+        cursor: NodeEntry | None = node
+        while cursor is not None and cursor.key not in placed:  # the plan has no cycles
+            chain.append(cursor)
+            placed.add(cursor.key)
+            cursor = by_key.get(cursor.parent) if cursor.parent else None
+        ordered += reversed(chain)
+    return ordered
 
 
-async def _leaders(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str,
-                   count: list[int]) -> None:
-    rows = {(r["node_id"], r["user_id"]): r["name"]
-            for r in await tx.fetchall("SELECT node_id, user_id, name FROM leaders")}
+async def _nodes(tx: Tx, plan: OrgPlan, existing: dict[str, StoredNode], now: str
+                 ) -> tuple[int, int]:
+    new = [n for n in _parents_first(plan.nodes) if n.key not in existing]
+    changed = [n for n in plan.nodes if n.key in existing and (
+        existing[n.key].name, existing[n.key].level, existing[n.key].parent_key)
+        != (n.name, n.level, n.parent)]
+    # parents are looked up by key inside the statement: executemany runs the rows in
+    # order, so a parent inserted a row earlier is already there
+    await tx.executemany(
+        "INSERT INTO nodes(key, name, level, parent_id, created_at, updated_at)"
+        " VALUES (?, ?, ?, (SELECT id FROM nodes WHERE key = ?), ?, ?)",
+        [(n.key, n.name, n.level, n.parent, now, now) for n in new])
+    await tx.executemany(
+        "UPDATE nodes SET name = ?, level = ?, parent_id = (SELECT id FROM nodes WHERE key = ?),"
+        " updated_at = ? WHERE key = ?",
+        [(n.name, n.level, n.parent, now, n.key) for n in changed])
+    return len(new), len(changed)
+
+
+async def _leaders(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tuple[int, int]:
+    stored = {(r["node_id"], r["user_id"]): r["name"]
+              for r in await tx.fetchall("SELECT node_id, user_id, name FROM leaders")}
     new, renamed = [], []
     for ld in plan.leaders:
         pair = (ids[ld.node], ld.user_id)
-        if pair not in rows:
+        if pair not in stored:
             new.append((*pair, ld.name, now))
-        elif ld.name is not None and rows[pair] != ld.name:
+        elif ld.name is not None and stored[pair] != ld.name:  # no name in the file: keep ours
             renamed.append((ld.name, *pair))
     await tx.executemany("INSERT INTO leaders(node_id, user_id, name, source, created_at)"
                          " VALUES (?, ?, ?, 'file', ?)", new)
-    await tx.executemany("UPDATE leaders SET name = ? WHERE node_id = ? AND user_id = ?", renamed)
-    count[0] += len(new)
-    count[1] += len(renamed)
+    await tx.executemany("UPDATE leaders SET name = ? WHERE node_id = ? AND user_id = ?",
+                         renamed)
+    return len(new), len(renamed)
 
 
-async def _partners(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str,
-                    count: list[int]) -> None:
-    rows = {(r["node_id"], r["kind"]): r for r in await tx.fetchall(
-        "SELECT p.*, group_concat(m.user_id) AS members FROM partners p"
+async def _partners(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tuple[int, int]:
+    stored = {(r["node_id"], r["kind"]): r for r in await tx.fetchall(
+        "SELECT p.id, p.node_id, p.kind, p.name, p.categories,"
+        " group_concat(m.user_id) AS members FROM partners p"
         " LEFT JOIN partner_members m ON m.partner_id = p.id GROUP BY p.id")}
+    created = updated = 0
+    members: list[tuple[int, int]] = []
     for p in plan.partners:
-        old = rows.get((ids[p.node], p.kind))
+        old = stored.get((ids[p.node], p.kind))
         categories = json.dumps(list(p.categories))
         if old is None:
-            partner_id = await tx.insert(
+            partner_id = await tx.insert(  # a handful per compound: one by one is fine
                 "INSERT INTO partners(node_id, kind, name, categories, created_at)"
                 " VALUES (?, ?, ?, ?, ?)", (ids[p.node], p.kind, p.name, categories, now))
-            count[0] += 1
+            created += 1
+        elif (old["name"], set(json.loads(old["categories"])), _members(old["members"])) == (
+                p.name, set(p.categories), tuple(sorted(p.user_ids))):
+            continue
         else:
-            members = sorted(int(u) for u in (old["members"] or "").split(",") if u)
-            if (old["name"], json.loads(old["categories"]), members) == (
-                    p.name, list(p.categories), sorted(p.user_ids)):
-                continue
             partner_id = old["id"]
             await tx.execute("UPDATE partners SET name = ?, categories = ? WHERE id = ?",
                              (p.name, categories, partner_id))
             await tx.execute("DELETE FROM partner_members WHERE partner_id = ?", (partner_id,))
-            count[1] += 1
-        await tx.executemany("INSERT INTO partner_members(partner_id, user_id) VALUES (?, ?)",
-                             [(partner_id, u) for u in sorted(set(p.user_ids))])
+            updated += 1
+        members += [(partner_id, u) for u in p.user_ids]
+    await tx.executemany("INSERT INTO partner_members(partner_id, user_id) VALUES (?, ?)",
+                         members)
+    return created, updated
 
 
-async def _residents(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str,
-                     count: list[int]) -> None:
-    rows = {r["user_id"]: (r["node_id"], r["unit"])
-            for r in await tx.fetchall("SELECT user_id, node_id, unit FROM residents")}
-    new, moved = [], []
+async def _residents(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tuple[int, int]:
+    stored = {r["user_id"]: (r["node_id"], r["unit"])
+              for r in await tx.fetchall("SELECT user_id, node_id, unit FROM residents")}
+    new, changed = [], []
     for r in plan.residents:
-        wanted = (ids[r.node], r.unit)
-        if r.user_id not in rows:
-            new.append((r.user_id, *wanted, now, now))
-        elif rows[r.user_id] != wanted:
-            moved.append((*wanted, now, r.user_id))
+        node_id = ids[r.node]
+        if r.user_id not in stored:
+            new.append((r.user_id, node_id, r.unit, now, now))
+            continue
+        old_node, old_unit = stored[r.user_id]
+        # no unit in the file keeps the one a resident gave, unless they move: a room
+        # number means nothing in another building
+        unit = r.unit if r.unit is not None or old_node != node_id else old_unit
+        if (old_node, old_unit) != (node_id, unit):
+            changed.append((node_id, unit, now, r.user_id))
     await tx.executemany(
         "INSERT INTO residents(user_id, node_id, unit, source, created_at, updated_at)"
         " VALUES (?, ?, ?, 'file', ?, ?)", new)
     await tx.executemany(
-        "UPDATE residents SET node_id = ?, unit = ?, updated_at = ? WHERE user_id = ?", moved)
-    count[0] += len(new)
-    count[1] += len(moved)
+        "UPDATE residents SET node_id = ?, unit = ?, updated_at = ? WHERE user_id = ?", changed)
+    return len(new), len(changed)
 
 
-async def snapshot(db: Database) -> OrgSnapshot:
-    nodes = await load_nodes(db)
-    children: dict[str | None, list[ExistingNode]] = {}
-    for n in nodes.values():
-        children.setdefault(n.parent_key, []).append(n)
-    ordered: list[ExistingNode] = []
+async def _chats(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tuple[int, int]:
+    stored = {r["chat_id"]: (r["node_id"], r["active"]) for r in await tx.fetchall(
+        "SELECT chat_id, node_id, active FROM chats")}
+    new, rebound = [], []
+    for n in plan.nodes:
+        if n.chat_id is None:
+            continue
+        old = stored.get(n.chat_id)
+        if old is None:
+            new.append((n.chat_id, ids[n.key], now, now))
+        elif old != (ids[n.key], 1):
+            rebound.append((ids[n.key], now, now, n.chat_id))
+    # the type stays what Telegram told us; 'group' only until the bot sees the chat
+    await tx.executemany(
+        "INSERT INTO chats(chat_id, node_id, type, active, bound_at, updated_at)"
+        " VALUES (?, ?, 'group', 1, ?, ?)", new)
+    await tx.executemany(
+        "UPDATE chats SET node_id = ?, active = 1, type = coalesce(type, 'group'),"
+        " bound_at = ?, updated_at = ? WHERE chat_id = ?", rebound)
+    return len(new), len(rebound)
 
-    def walk(parent: str | None) -> None:
-        for n in sorted(children.get(parent, []), key=lambda n: n.key):
-            ordered.append(n)
-            walk(n.key)
 
-    walk(None)
-    leaders = [(r["key"], r["user_id"], r["name"]) for r in await db.fetchall(
-        "SELECT n.key, l.user_id, l.name FROM leaders l JOIN nodes n ON n.id = l.node_id"
-        " ORDER BY n.key, l.id")]
-    partners = [(r["key"], r["kind"], r["name"],
-                 sorted(int(u) for u in (r["members"] or "").split(",") if u),
-                 json.loads(r["categories"])) for r in await db.fetchall(
-        "SELECT n.key, p.kind, p.name, p.categories, group_concat(m.user_id) AS members"
-        " FROM partners p JOIN nodes n ON n.id = p.node_id"
-        " LEFT JOIN partner_members m ON m.partner_id = p.id GROUP BY p.id ORDER BY n.key, p.kind")]
-    residents = [(r["user_id"], r["key"], r["unit"]) for r in await db.fetchall(
-        "SELECT r.user_id, n.key, r.unit FROM residents r JOIN nodes n ON n.id = r.node_id"
-        " ORDER BY r.user_id")]
-    return OrgSnapshot(ordered, leaders, partners, residents)
+async def read_org(db: Database) -> StoredOrg:
+    """Everything an export writes, read as one consistent picture."""
+    # the write lock is taken only for its snapshot: separate reads could straddle an
+    # import and export a leader of a node they did not see
+    async with db.write() as tx:
+        nodes = await _nodes_by_key(tx)
+        leaders = [StoredLeader(r["key"], r["user_id"], r["name"]) for r in await tx.fetchall(
+            "SELECT n.key, l.user_id, l.name FROM leaders l JOIN nodes n ON n.id = l.node_id"
+            " ORDER BY l.id")]
+        partners = [StoredPartner(r["key"], r["kind"], r["name"], _members(r["members"]),
+                                  tuple(json.loads(r["categories"])))
+                    for r in await tx.fetchall(
+            "SELECT n.key, p.kind, p.name, p.categories, group_concat(m.user_id) AS members"
+            " FROM partners p JOIN nodes n ON n.id = p.node_id"
+            " LEFT JOIN partner_members m ON m.partner_id = p.id GROUP BY p.id")]
+        residents = [StoredResident(r["user_id"], r["key"], r["unit"]) for r in await tx.fetchall(
+            "SELECT r.user_id, n.key, r.unit FROM residents r JOIN nodes n ON n.id = r.node_id")]
+    return StoredOrg(nodes, leaders, partners, residents)

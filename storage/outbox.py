@@ -57,27 +57,32 @@ class OutboxRepo:
         r = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
         return None if r is None else _row(r)
 
-    async def due(self, now: datetime, limit: int) -> list[OutboxRow]:
+    async def due(self, now: datetime, limit: int) -> list[tuple[int, int]]:
+        """(id, chat id) of messages due now, oldest first."""
         rows = await self.db.fetchall(
-            "SELECT * FROM outbox WHERE status = 'pending' AND not_before <= ?"
+            "SELECT id, chat_id FROM outbox WHERE status = 'pending' AND not_before <= ?"
             " ORDER BY id LIMIT ?",
             (to_db(now), limit),
         )
-        return [_row(r) for r in rows]
+        return [(r[0], r[1]) for r in rows]
+
+    async def claim_many(self, outbox_ids: list[int]) -> list[OutboxRow]:
+        """Take pending rows for sending in one go; returns those this caller got."""
+        if not outbox_ids:
+            return []
+        marks = ",".join("?" * len(outbox_ids))
+        async with self.db.write() as tx:
+            rows = await tx.fetchall(
+                f"UPDATE outbox SET status = 'sending', attempts = attempts + 1"
+                f" WHERE id IN ({marks}) AND status = 'pending' RETURNING *",
+                outbox_ids,
+            )
+        return sorted((_row(r) for r in rows), key=lambda row: row.id)
 
     async def next_due_at(self) -> str | None:
         return await self.db.fetchval(
             "SELECT min(not_before) FROM outbox WHERE status = 'pending'"
         )
-
-    async def claim(self, outbox_id: int) -> bool:
-        """Take a pending row for sending; False if someone else took it."""
-        async with self.db.write() as tx:
-            return await tx.update(
-                "UPDATE outbox SET status = 'sending', attempts = attempts + 1"
-                " WHERE id = ? AND status = 'pending'",
-                (outbox_id,),
-            ) > 0
 
     async def release_inflight(self) -> int:
         """After a crash, rows caught mid-send are sent again (at least once)."""

@@ -75,7 +75,7 @@ async def test_a_crash_between_recording_and_sending_sends_exactly_once(
     # and one caught mid-send (claimed, then the process died)
     await notifier.send(Outgoing(LEADER, "重要通知 #8"))
     rows = await linli.linli.outbox.due(linli.clock.now(), limit=10)
-    assert await linli.linli.outbox.claim(rows[-1].id)
+    assert await linli.linli.outbox.claim_many([rows[-1][0]])
     assert not [m for m in tg.sent(LEADER) if "重要通知" in m["text"]]
     await linli.restart()
     await tg.wait_for(lambda m: "#8" in (m.get("text") or ""))

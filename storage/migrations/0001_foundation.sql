@@ -119,3 +119,22 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox(status, not_before) WHERE status IN ('pending', 'sending');
 CREATE INDEX outbox_ref ON outbox(ref) WHERE ref IS NOT NULL;
+
+-- Bumped by every change to the organisation (from any process), so the bot's
+-- in-memory copy of the tree knows when to reload.
+CREATE TABLE org_version (id INTEGER PRIMARY KEY CHECK (id = 1), version INTEGER NOT NULL);
+INSERT INTO org_version VALUES (1, 0);
+CREATE TRIGGER nodes_i AFTER INSERT ON nodes BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER nodes_u AFTER UPDATE ON nodes BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER nodes_d AFTER DELETE ON nodes BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER leaders_i AFTER INSERT ON leaders BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER leaders_u AFTER UPDATE ON leaders BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER leaders_d AFTER DELETE ON leaders BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER partners_i AFTER INSERT ON partners BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER partners_u AFTER UPDATE ON partners BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER partners_d AFTER DELETE ON partners BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER partner_members_i AFTER INSERT ON partner_members BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER partner_members_d AFTER DELETE ON partner_members BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER chats_i AFTER INSERT ON chats BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER chats_u AFTER UPDATE ON chats BEGIN UPDATE org_version SET version = version + 1; END;
+CREATE TRIGGER chats_d AFTER DELETE ON chats BEGIN UPDATE org_version SET version = version + 1; END;

@@ -1,0 +1,181 @@
+"""Reports end to end through the fake server, beside a bare PTB echo bot; and deadlines.
+
+    python bench/reports.py [--reports 400] [--deadlines 1000]
+
+1. Throughput: residents send /report TEXT, then leaders press 受理 on each report
+   (2 updates per report); counted as processed when the database shows every report
+   filed and acknowledged. The echo bot answers the same number of text messages.
+   Flood limits are off in the fake server, so the bots, not Telegram, set the pace
+   (Linli's own sends still go through its rate limiter, after processing).
+2. Deadlines: 1,000 reports filed with a 30-second acknowledge deadline, all due within
+   the same minute; prints how late the last one fired and that each fired once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import (
+    ECHO_BOT,
+    TOKEN,
+    FakeTelegram,
+    linli_env,
+    start_process,
+    stop_process,
+    wait_first_poll,
+)
+
+GRIDS = 10
+
+
+def small_org(residents: int) -> str:
+    out = ['[[nodes]]\nkey = "c"\nname = "社区"\nlevel = "community"\n',
+           '[[leaders]]\nnode = "c"\nuser_id = 500\n',
+           '[[nodes]]\nkey = "p"\nname = "小区"\nlevel = "compound"\nparent = "c"\n']
+    for g in range(GRIDS):
+        out.append(f'[[nodes]]\nkey = "b{g}"\nname = "{g}号楼"\nlevel = "building"\nparent = "p"\n')
+        out.append(f'[[nodes]]\nkey = "b{g}-u1"\nname = "{g}号楼1单元"\nlevel = "grid"\n'
+                   f'parent = "b{g}"\n')
+        out.append(f'[[leaders]]\nnode = "b{g}-u1"\nuser_id = {600 + g}\n')
+    for r in range(residents):
+        out.append(f'[[residents]]\nuser_id = {10_000 + r}\nnode = "b{r % GRIDS}-u1"\n')
+    return "\n".join(out)
+
+
+def count(db: Path, sql: str) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
+        return conn.execute(sql).fetchone()[0]
+
+
+async def until(check, timeout: float = 300) -> float:  # type: ignore[no-untyped-def]
+    began = time.perf_counter()
+    while not check():
+        if time.perf_counter() - began > timeout:
+            raise TimeoutError("the bot did not finish in time")
+        await asyncio.sleep(0.01)
+    return time.perf_counter() - began
+
+
+async def linli_rate(tg: FakeTelegram, folder: Path, reports: int) -> float:
+    residents = reports // 2
+    (folder / "org.toml").write_text(small_org(residents), encoding="utf-8")
+    env = linli_env(tg, folder, LINLI_CONFIG=str(folder / "cfg.toml"))
+    (folder / "cfg.toml").write_text('[quiet_hours]\nstart = "00:00"\nend = "00:00"\n')
+    subprocess.run([sys.executable, "-m", "bot", "org", "import", str(folder / "org.toml")],
+                   env=env, check=True, capture_output=True)
+    people = [600 + g for g in range(GRIDS)] + [10_000 + r for r in range(residents)]
+    for uid in people:
+        tg.add_user(uid, f"用户{uid}")
+    since = len(tg.calls)
+    proc = await start_process([sys.executable, "-m", "bot", "run"], env)
+    await wait_first_poll(tg, since)
+    for uid in people:  # every leader and resident has opened the private chat
+        tg.user_sends(uid, uid, "/start")
+    db = folder / "linli.db"
+    await until(lambda: count(db, "SELECT count(*) FROM users WHERE started = 1") == len(people))
+    await until(lambda: all(tg.sent(uid) for uid in people))
+    last_bot_message = {uid: tg.sent(uid)[-1]["message_id"] for uid in people}
+    began = time.perf_counter()
+    for i in range(reports):
+        uid = 10_000 + i % residents
+        tg.user_sends(uid, uid, f"/report 楼道第{i}处需要打扫")
+    await until(lambda: count(db, "SELECT count(*) FROM reports") == reports)
+    for number in range(1, reports + 1):
+        leader = 600 + ((number - 1) % residents) % GRIDS
+        tg.press_button(leader, leader, last_bot_message[leader], f"r:ack:{number}:1")
+    await until(lambda: count(db, "SELECT count(*) FROM reports WHERE state = 'acknowledged'")
+                == reports)
+    elapsed = time.perf_counter() - began
+    await asyncio.to_thread(stop_process, proc)
+    return 2 * reports / elapsed
+
+
+async def echo_rate(tg: FakeTelegram, updates: int) -> float:
+    users = list(range(90_000, 90_000 + 200))
+    for uid in users:
+        tg.add_user(uid, f"echo{uid}")
+    since = len(tg.calls)
+    proc = await start_process([sys.executable, "-c", ECHO_BOT, TOKEN, tg.base_url], {})
+    await wait_first_poll(tg, since)
+    sent_before = len(tg.sent())
+    began = time.perf_counter()
+    for i in range(updates):
+        uid = users[i % len(users)]
+        tg.user_sends(uid, uid, f"回声 {i}")
+    await until(lambda: len(tg.sent()) - sent_before >= updates)
+    elapsed = time.perf_counter() - began
+    await asyncio.to_thread(stop_process, proc)
+    return updates / elapsed
+
+
+async def deadline_lateness(tg: FakeTelegram, folder: Path, total: int) -> None:
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root))
+    from bot.reports import Draft
+    from tests.harness import BotHarness
+
+    for uid in [500, 10_000, *(600 + g for g in range(GRIDS))]:
+        tg.add_user(uid, f"用户{uid}")
+        tg.user_sends(uid, uid, "你好")
+    harness = BotHarness(tg, folder, deadlines={"acknowledge": {"grid": 30}},
+                         quiet_hours={"start": "00:00", "end": "00:00"})
+    await harness.start()
+    try:
+        await harness.import_org(small_org(100))
+        linli = harness.linli
+        node = await linli.org_repo.node_by_key("b0-u1")
+        began = time.perf_counter()
+        for i in range(total):
+            await linli.reports.file(10_000, node.id, Draft("other", f"第{i}件"), None)
+        filing = time.perf_counter() - began
+        db = folder / "linli.db"
+        await until(lambda: count(db, "SELECT count(*) FROM deadlines WHERE kind = 'acknowledge'"
+                                      " AND state = 'fired'") == total, timeout=120)
+        await asyncio.sleep(2)  # room for a double firing, were there one
+        with sqlite3.connect(db) as conn:
+            late = conn.execute(
+                "SELECT max((julianday(fired_at) - julianday(due_at)) * 86400),"
+                " min(due_at), max(due_at) FROM deadlines WHERE kind = 'acknowledge'"
+                " AND state = 'fired'").fetchone()
+            escalations = conn.execute(
+                "SELECT count(*), count(DISTINCT report_id) FROM report_events"
+                " WHERE action = 'escalated'").fetchone()
+        print(f"deadlines: {total} due within {filing:.1f} s of each other (one minute window)")
+        print(f"deadlines: the latest fired {late[0]:.3f} s after it was due (target < 1 s)")
+        print(f"deadlines: {escalations[0]} escalations for {escalations[1]} reports "
+              f"(each fired once: {escalations[0] == escalations[1] == total})")
+    finally:
+        await harness.stop()
+
+
+async def main(reports: int, deadlines: int) -> None:
+    tg = FakeTelegram()
+    tg.overall_per_second = None
+    tg.group_per_minute = None
+    await tg.start()
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            linli = await linli_rate(tg, Path(folder), reports)
+        echo = await echo_rate(tg, 2 * reports)
+        print(f"throughput: {reports} reports + {reports} acknowledgements through the fake server")
+        print(f"linli: {linli:.0f} updates/s   echo bot: {echo:.0f} updates/s   "
+              f"ratio {linli / echo:.2f} (target ≥ 0.5)")
+        with tempfile.TemporaryDirectory() as folder:
+            await deadline_lateness(tg, Path(folder), deadlines)
+    finally:
+        await tg.stop()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reports", type=int, default=400)
+    parser.add_argument("--deadlines", type=int, default=1000)
+    ns = parser.parse_args()
+    asyncio.run(main(ns.reports, ns.deadlines))
