@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 from urllib.parse import urlparse
 
@@ -81,6 +82,9 @@ async def _post_shutdown(app: LinliApp) -> None:
 
 def run(settings: Settings) -> None:
     """Run until SIGINT/SIGTERM: long polling, or a webhook when LINLI_WEBHOOK_URL is set."""
+    # aiosqlite runs each statement on its own thread, which must win the GIL back from a
+    # busy event loop; Python's default 5 ms switch interval leaves it waiting
+    sys.setswitchinterval(0.0005)
     app = build_application(settings)
     if settings.webhook_url:
         path = urlparse(settings.webhook_url).path.lstrip("/")
