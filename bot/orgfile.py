@@ -11,14 +11,27 @@ import asyncio
 import json
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from bot.org import UNIT_MAX
 from config.settings import Level, Settings
 from storage.db import Database
-from storage.orgfile_repo import KINDS, ExistingOrg, apply_plan, read_org
+from storage.orgfile_repo import (
+    KINDS,
+    ExistingOrg,
+    LeaderEntry,
+    NodeEntry,
+    OrgPlan,
+    PartnerEntry,
+    ResidentEntry,
+    apply_plan,
+    read_org,
+)
+
+__all__ = ["Counts", "ImportSummary", "LeaderEntry", "NodeEntry", "OrgFileError", "OrgPlan",
+           "PartnerEntry", "ResidentEntry", "export_org", "import_org", "parse_org_file"]
 
 KEY = re.compile(r"[a-z0-9-]{1,32}")
 PARTNER_KINDS = ("property", "owners_committee")
@@ -38,50 +51,6 @@ class OrgFileError(Exception):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("\n".join(problems))
         self.problems = problems
-
-
-@dataclass(frozen=True, slots=True)
-class NodeEntry:
-    key: str
-    name: str
-    level: str
-    parent: str | None
-    chat_id: int | None
-    where: str
-
-
-@dataclass(frozen=True, slots=True)
-class LeaderEntry:
-    node: str
-    user_id: int
-    name: str | None
-    where: str
-
-
-@dataclass(frozen=True, slots=True)
-class PartnerEntry:
-    node: str
-    kind: str
-    name: str
-    user_ids: tuple[int, ...]
-    categories: tuple[str, ...]
-    where: str
-
-
-@dataclass(frozen=True, slots=True)
-class ResidentEntry:
-    user_id: int
-    node: str
-    unit: str | None
-    where: str
-
-
-@dataclass
-class OrgPlan:
-    nodes: list[NodeEntry] = field(default_factory=list)
-    leaders: list[LeaderEntry] = field(default_factory=list)
-    partners: list[PartnerEntry] = field(default_factory=list)
-    residents: list[ResidentEntry] = field(default_factory=list)
 
 
 class Counts(NamedTuple):
@@ -111,7 +80,7 @@ class ImportSummary:
 
 
 def _q(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, default=str)  # TOML dates are not JSON
 
 
 def _is_user_id(value: Any) -> bool:
@@ -127,34 +96,18 @@ def _text_problem(name: str, value: Any, limit: int) -> str | None:
 
 
 _HEADER = re.compile(r"\s*\[\[\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_-]+))\s*\]\]")
+_MULTILINE = re.compile(r'"""[\s\S]*?"""|\'\'\'[\s\S]*?\'\'\'')
 
 
 def _header_lines(text: str) -> dict[str, list[int]]:
-    """Line numbers of each [[section]] header in order: tomllib reports none.
-
-    Multi-line strings are skipped so that text quoted inside one is not taken
-    for a header.
-    """
+    """Line numbers of each [[section]] header in order: tomllib reports none."""
+    # blank out multi-line strings (keeping their line breaks): a header quoted in one
+    # is text, not a header
+    text = _MULTILINE.sub(lambda m: "\n" * m.group().count("\n"), text)
     found: dict[str, list[int]] = {}
-    open_quote: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
-        if open_quote is None and (match := _HEADER.match(line)):
-            name = next(g for g in match.groups() if g is not None)
-            found.setdefault(name, []).append(number)
-            continue
-        at = 0
-        while True:
-            if open_quote is not None:
-                end = line.find(open_quote, at)
-                if end < 0:
-                    break
-                open_quote, at = None, end + 3
-            else:
-                starts = [(i, q) for q in ('"""', "'''") if (i := line.find(q, at)) >= 0]
-                if not starts:
-                    break
-                at, open_quote = min(starts)
-                at += 3
+        if match := _HEADER.match(line):
+            found.setdefault(next(g for g in match.groups() if g is not None), []).append(number)
     return found
 
 
@@ -197,7 +150,8 @@ class _Reader:
                     continue
                 where = self.where(section, index, entry, len(items))
                 problems = self._shape(section, entry)
-                built = read_entry(entry, where, problems) if not problems else None
+                complete = SECTIONS[section][0] <= entry.keys()
+                built = read_entry(entry, where, problems) if complete else None
                 if built is None and section == "nodes" and isinstance(entry.get("key"), str):
                     self.broken.add(entry["key"])
                 self.problems += [f"{where}: {p}" for p in problems]
@@ -216,9 +170,9 @@ class _Reader:
             problems.append(f"node must be a node key in quotes, not {_q(e['node'])}")
         return str(e["node"])
 
-    def _user(self, value: Any, problems: list[str], name: str = "user_id") -> int:
+    def _user(self, value: Any, problems: list[str]) -> int:
         if not _is_user_id(value):
-            problems.append(f"{name} must be a positive whole number, not {_q(value)}")
+            problems.append(f"user_id must be a positive whole number, not {_q(value)}")
         return value if isinstance(value, int) else 0
 
     def _optional_text(self, e: dict[str, Any], name: str, limit: int,
@@ -278,36 +232,30 @@ class _Reader:
 
 
 def _check_within_file(plan: OrgPlan) -> list[str]:
-    problems: list[str] = []
-
-    def once(seen: dict[Any, str], item: Any, where: str, message: str) -> None:
-        if item in seen:
-            problems.append(f"{where}: {message} (first at {seen[item]})")
-        seen.setdefault(item, where)
-
-    keys: dict[Any, str] = {}
-    chats: dict[Any, str] = {}
-    for n in plan.nodes:
-        once(keys, n.key, n.where, f"duplicate key {_q(n.key)}")
-        if n.chat_id is not None:
-            once(chats, n.chat_id, n.where, f"chat_id {n.chat_id} is bound to two nodes")
-    leaders: dict[Any, str] = {}
-    for ld in plan.leaders:
-        once(leaders, (ld.node, ld.user_id), ld.where,
-             f"duplicate leader {ld.user_id} of {_q(ld.node)}")
-    partners: dict[Any, str] = {}
-    for p in plan.partners:
-        once(partners, (p.node, p.kind), p.where, f"a second {p.kind} of {_q(p.node)}")
-    residents: dict[Any, str] = {}
-    for r in plan.residents:
-        once(residents, r.user_id, r.where, f"resident {r.user_id} is listed twice")
+    """Anything written twice: node keys, chats, leaders, partners, residents."""
+    seen = [
+        *((("key", n.key), n.where, f"duplicate key {_q(n.key)}") for n in plan.nodes),
+        *((("chat", n.chat_id), n.where, f"chat_id {n.chat_id} is bound to two nodes")
+          for n in plan.nodes if n.chat_id is not None),
+        *((("leader", ld.node, ld.user_id), ld.where,
+           f"duplicate leader {ld.user_id} of {_q(ld.node)}") for ld in plan.leaders),
+        *((("partner", p.node, p.kind), p.where, f"a second {p.kind} of {_q(p.node)}")
+          for p in plan.partners),
+        *((("resident", r.user_id), r.where, f"resident {r.user_id} is listed twice")
+          for r in plan.residents),
+    ]
+    first: dict[tuple[Any, ...], str] = {}
+    problems = [f"{where}: {message} (first at {first[identity]})"
+                for identity, where, message in seen
+                if first.setdefault(identity, where) != where]
     return problems
 
 
 def _read(text: str, levels: list[Level],
           categories: list[str] | None) -> tuple[OrgPlan, list[str], set[str]]:
+    text = text.removeprefix("\ufeff")  # Windows editors start a UTF-8 file with a BOM
     try:
-        data = tomllib.loads(text.removeprefix("\ufeff"))  # Windows editors add a BOM
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise OrgFileError([f"not valid TOML: {exc}"]) from exc
     reader = _Reader(text, levels, categories)
@@ -324,64 +272,70 @@ def parse_org_file(text: str, levels: list[Level],
     return plan
 
 
-def _cycles(plan: OrgPlan, parent_of: dict[str, str | None]) -> list[str]:
+def _cycles(plan: OrgPlan, parent_of: dict[str, str | None]) -> tuple[list[str], set[str]]:
     """Each loop in the merged tree once, blamed on its first entry in the file."""
-    entries = {n.key: n for n in plan.nodes}
+    position = {n.key: i for i, n in enumerate(plan.nodes)}
     done: set[str] = set()
+    looped: set[str] = set()
     problems: list[str] = []
     for n in plan.nodes:
         path: list[str] = []
-        on_path: dict[str, int] = {}
         cursor: str | None = n.key
         while cursor is not None and cursor in parent_of and cursor not in done:
-            if cursor in on_path:
-                loop = path[on_path[cursor]:]
-                first = min((entries[k] for k in loop if k in entries),
-                            key=plan.nodes.index)
+            if cursor in path:
+                loop = path[path.index(cursor):]
+                first = plan.nodes[min(position[k] for k in loop if k in position)]
                 problems.append(f"{first.where}: parents form a cycle: "
                                 f"{' → '.join([*loop, cursor])}")
+                looped.update(loop)
                 break
-            on_path[cursor] = len(path)
-            path.append(cursor)
+            path.append(cursor)  # as long as the levels allow: a short walk
             cursor = parent_of[cursor]
         done.update(path)
-    return problems
+    return problems, looped
 
 
 def check_against(plan: OrgPlan, existing: ExistingOrg, levels: list[str],
                   broken: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The checks that need the database: the file merged into the stored tree."""
-    rank = {key: i for i, key in enumerate(levels)}
     level_of = {k: n.level for k, n in existing.nodes.items()}
     parent_of = {k: n.parent_key for k, n in existing.nodes.items()}
     for n in plan.nodes:
         level_of[n.key], parent_of[n.key] = n.level, n.parent
+    problems, looped = _cycles(plan, parent_of)
+    rank = {key: i for i, key in enumerate(levels)}
+
+    def above(parent: str, child: str) -> bool:
+        a, b = level_of.get(parent), level_of.get(child)
+        return a not in rank or b not in rank or rank[a] < rank[b]  # unknown: `linli check`
+
     in_file = {n.key for n in plan.nodes}
-    order = " > ".join(levels)
-
-    def below(child: str, parent: str) -> bool:
-        a, b = level_of.get(child), level_of.get(parent)
-        return a not in rank or b not in rank or rank[b] < rank[a]  # unknown levels: linli check
-
-    problems: list[str] = []
     stored_children: dict[str, list[str]] = {}
     for key, stored in existing.nodes.items():
         if key not in in_file and stored.parent_key in in_file:
             stored_children.setdefault(stored.parent_key, []).append(key)
+    order = f"(levels: {' > '.join(levels)})"
     for n in plan.nodes:
         if n.parent is not None and n.parent not in level_of and n.parent not in broken:
             problems.append(f"{n.where}: unknown parent {_q(n.parent)}")
-        elif n.parent in level_of and not below(n.key, n.parent):
+        elif n.parent in level_of and n.key not in looped and not above(n.parent, n.key):
             problems.append(f"{n.where}: a {n.level} cannot be under the "
-                            f"{level_of[n.parent]} {_q(n.parent)} (levels: {order})")
+                            f"{level_of[n.parent]} {_q(n.parent)} {order}")
         for child in sorted(stored_children.get(n.key, [])):
-            if not below(child, n.key):
-                problems.append(f"{n.where}: a {n.level} cannot be above its stored child "
-                                f"{_q(child)}, a {level_of[child]} (levels: {order})")
-    problems += _cycles(plan, parent_of)
-    compound = "compound" if "compound" in rank else None
+            if not above(n.key, child):
+                problems.append(f"{n.where}: a {n.level} cannot be above its child "
+                                f"{_q(child)}, a {level_of[child]} {order}")
+    return problems + _attachment_problems(plan, existing, levels, level_of, broken)
+
+
+def _attachment_problems(plan: OrgPlan, existing: ExistingOrg, levels: list[str],
+                         level_of: dict[str, str], broken: set[str] | frozenset[str]
+                         ) -> list[str]:
+    """Leaders, partners and residents must hang on a node that exists and suits them."""
+    compound = "compound" if "compound" in levels else None
     homes = set(levels[levels.index(compound) + 1:] if compound else levels[1:]) or set(levels)
     home_text = " or ".join(lv for lv in levels if lv in homes)
+    problems: list[str] = []
     for entry in (*plan.leaders, *plan.partners, *plan.residents):
         level = level_of.get(entry.node)
         if level is None:
@@ -393,12 +347,12 @@ def check_against(plan: OrgPlan, existing: ExistingOrg, levels: list[str],
         elif isinstance(entry, ResidentEntry) and level not in homes:
             problems.append(f"{entry.where}: residents live under a {home_text}, not the "
                             f"{level} {_q(entry.node)}")
-    for n in plan.nodes:  # a level change must still suit what is attached in the database
+    for n in plan.nodes:  # a level change must still suit what the database attaches there
         stored = existing.nodes.get(n.key)
         if stored is None or stored.level == n.level:
             continue
         if compound and n.level != compound and n.key in existing.partner_nodes:
-            problems.append(f"{n.where}: has partners, so it must stay a compound")
+            problems.append(f"{n.where}: it has partners, so it must stay a compound")
         if n.level not in homes and n.key in existing.resident_nodes:
             problems.append(f"{n.where}: residents live here, so it must stay a {home_text}")
     return problems
@@ -425,24 +379,19 @@ async def import_org(db: Database, settings: Settings, path: Path) -> ImportSumm
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
-def _toml_str(value: str) -> str:
+def _toml(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if not isinstance(value, str):
+        return str(value)
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
     return '"' + _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", escaped) + '"'
 
 
 def _entry(section: str, fields: dict[str, Any]) -> str:
-    lines = [f"[[{section}]]"]
-    for name, value in fields.items():
-        if value is None:
-            continue
-        if isinstance(value, str):
-            lines.append(f"{name} = {_toml_str(value)}")
-        elif isinstance(value, list):
-            items = ", ".join(_toml_str(v) if isinstance(v, str) else str(v) for v in value)
-            lines.append(f"{name} = [{items}]")
-        else:
-            lines.append(f"{name} = {value}")
-    return "\n".join(lines) + "\n"
+    return "\n".join([f"[[{section}]]", *(f"{name} = {_toml(value)}"
+                                          for name, value in fields.items()
+                                          if value is not None)]) + "\n"
 
 
 async def export_org(db: Database, settings: Settings) -> str:

@@ -32,7 +32,10 @@ def local_time(settings: Settings, lang: str, moment: datetime) -> str:
 
 
 async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
-    """The partner's members while a partner has it, else the leaders of its rung."""
+    """Who acts on it: its owner once acknowledged; before that the partner's members
+    while a partner has it, else the leaders of its rung."""
+    if report.owner_id is not None and report.state != "open":
+        return [report.owner_id]
     if report.partner_id is not None:
         partner = await org.partner(report.partner_id)
         return list(partner.user_ids) if partner else []
@@ -97,8 +100,10 @@ class ReportNotices:
         state = t(lang, f"state.{report.state}")
         if report.overdue:
             state += t(lang, "report.overdue_mark")
-        lines.append(t(lang, "report.card_state", state=state, handler=await self.handler_title(
-            report, lang), node=rung.name))
+        handler = await self.handler_title(report, lang)
+        if report.owner_id is not None:
+            handler += " " + await self.person(report.owner_id)
+        lines.append(t(lang, "report.card_state", state=state, handler=handler, node=rung.name))
         for deadline in await self.deadlines.armed_for("report", report.id, tx):
             if deadline.kind in ("acknowledge", "resolve"):
                 lines.append(t(lang, f"report.card_due_{deadline.kind}",

@@ -11,16 +11,63 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from storage.db import Database, Tx
 from storage.timeutil import to_db
 
-if TYPE_CHECKING:
-    from bot.orgfile import NodeEntry, OrgPlan
-
 KINDS = ("nodes", "leaders", "partners", "residents", "chats")
 Counts = dict[str, tuple[int, int]]  # kind → (created, updated)
+
+
+# -- the plan an org file becomes, built and checked by bot/orgfile.py ------------
+# (`where` names the entry and its line for messages)
+
+
+@dataclass(frozen=True, slots=True)
+class NodeEntry:
+    key: str
+    name: str
+    level: str
+    parent: str | None
+    chat_id: int | None
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderEntry:
+    node: str
+    user_id: int
+    name: str | None
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerEntry:
+    node: str
+    kind: str
+    name: str
+    user_ids: tuple[int, ...]
+    categories: tuple[str, ...]
+    where: str
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentEntry:
+    user_id: int
+    node: str
+    unit: str | None
+    where: str
+
+
+@dataclass
+class OrgPlan:
+    nodes: list[NodeEntry] = field(default_factory=list)
+    leaders: list[LeaderEntry] = field(default_factory=list)
+    partners: list[PartnerEntry] = field(default_factory=list)
+    residents: list[ResidentEntry] = field(default_factory=list)
+
+
+# -- what is stored ---------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)

@@ -365,3 +365,55 @@ async def test_a_migrated_group_keeps_working(tg: FakeTelegram, linli: BotHarnes
     tg.user_sends(RESIDENT, new_id, "/report 楼顶平台上有很多落叶")
     await tg.wait_for(lambda m: m["chat"]["id"] == new_id and "#1" in m["text"])
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #1" in m["text"])
+
+
+async def test_two_leaders_first_to_acknowledge_owns_it(
+        tg: FakeTelegram, tmp_path: Path) -> None:
+    harness = BotHarness(tg, tmp_path)
+    await harness.start()
+    try:
+        second = 1011
+        tg.add_user(second, "周")
+        await _world(tg, harness)
+        await harness.import_org(ORG + f'\n[[leaders]]\nnode = "b3-u1"\nuser_id = {second}\n'
+                                       'name = "周邻长"\n')
+        tg.user_sends(second, second, "/start")
+        await tg.wait_for(lambda m: m["chat"]["id"] == second)
+        tg.user_sends(RESIDENT, RESIDENT, "/report 楼道里的自行车挡路")
+        first = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #1" in m["text"])
+        other = await tg.wait_for(lambda m: m["chat"]["id"] == second and "诉求 #1" in m["text"])
+        tg.press_button(GRID, GRID, first["message_id"], _button(first, "受理"))
+        await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "受理" in m["text"])
+        # the other leader's prompt is updated: no buttons left for them
+        await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == second
+                               and "处理中" in p["text"] and not p.get("reply_markup"))
+        # a press on the old button answers who has it and changes nothing
+        query = tg.press_button(second, second, other["message_id"], _button(other, "受理"))
+        await tg.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+        assert "王邻长" in tg.answers_to(query)["text"]
+        report = await harness.linli.report_repo.get(1)
+        assert report.owner_id == GRID and report.state == "acknowledged"
+
+        tg.user_sends(GRID, GRID, "/queue")
+        queue = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "待我处理" in m["text"])
+        assert "#1" in queue["text"] and "自行车" in queue["text"]
+        tg.user_sends(RESIDENT, RESIDENT, "/myreports")
+        mine = await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "我的诉求" in m["text"])
+        assert "#1" in mine["text"] and "处理中" in mine["text"]
+    finally:
+        await harness.stop()
+
+
+async def test_no_rating_closes_it_as_unrated(tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    tg.user_sends(RESIDENT, RESIDENT, "/report 健身器材松动")
+    prompt = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #1" in m["text"])
+    tg.press_button(GRID, GRID, prompt["message_id"], _button(prompt, "办结"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "办结说明" in m["text"])
+    tg.user_sends(GRID, GRID, "已加固")
+    await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "已加固" in m["text"])
+    linli.clock.advance(timedelta(days=3, seconds=1))
+    await linli.linli.scheduler.sweep()
+    report = await linli.linli.report_repo.get(1)
+    assert (report.state, report.rating) == ("closed", "unrated")
+    await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "没有收到您的评价" in m["text"])
