@@ -228,6 +228,9 @@ class ReportService:
         self.notifier.kick()
         return await self.get(report_id)
 
+    async def can_escalate(self, report: Report) -> bool:
+        return await self._next_rung(report) is not None
+
     async def escalate(self, user_id: int, report_id: int, version: int | None,
                        reason: str) -> Report:
         reason = self.check_note(reason)

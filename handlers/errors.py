@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Update
-from telegram.ext import Application, MessageHandler, filters
+from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import LinliContext
 from bot.errors import LinliError
@@ -48,6 +48,15 @@ def register(app: Application) -> None:
     app.add_error_handler(on_error)
 
 
+async def unknown_button(update: Update, context: LinliContext) -> None:
+    """Data no button of ours carries (an old client, a forged press): say so, change nothing."""
+    query = update.callback_query
+    assert query is not None
+    log.info("unknown callback data %r from %s", query.data, query.from_user.id)
+    await query.answer(t(context.lang, "error.stale_button"), show_alert=True)
+
+
 def register_fallbacks(app: Application) -> None:
-    # group 0, registered after every CommandHandler: runs only when none matched
+    # group 0, registered after every other handler: runs only when none matched
     app.add_handler(MessageHandler(filters.COMMAND, unknown_command))
+    app.add_handler(CallbackQueryHandler(unknown_button))

@@ -58,6 +58,8 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
     except StaleAction as stale:
         await _answer_stale(update, context, stale.report)
         return
+    if action == "esc" and not await linli.reports.can_escalate(report):
+        raise BadInput("report.top_of_chain")  # say so before asking for a reason
     await query.answer()
     if action in ("res", "esc"):
         now = linli.clock.now()

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Update
-from telegram.ext import Application, CallbackQueryHandler, CommandHandler
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import LinliContext
 from bot.errors import BadInput
@@ -43,9 +43,12 @@ async def report(update: Update, context: LinliContext) -> None:
     assert user is not None and chat is not None
     linli = context.linli
     text = _command_text(update)
+    message = update.effective_message
+    assert message is not None
+    photo = message.photo[-1].file_id if message.photo else None
     if text:
         cleaned = linli.reports.check_text(text)  # refuse before anything is kept
-        draft = Draft(linli.reports.guess_category(cleaned), cleaned)
+        draft = Draft(linli.reports.guess_category(cleaned), cleaned, photo)
         node_id = await _home_node(context, user.id)
         if node_id is None:
             await _keep_draft(update, context, draft)
@@ -79,7 +82,8 @@ async def _keep_draft(update: Update, context: LinliContext, draft: Draft) -> No
     linli = context.linli
     now = linli.clock.now()
     await linli.pending.expect(user.id, user.id, DRAFT, {
-        "category": draft.category, "text": draft.text, "source": chat.id,
+        "category": draft.category, "text": draft.text, "photo": draft.photo_file_id,
+        "source": chat.id,
     }, now + DRAFT_LIFETIME, now)
     await reply(update, context, "report.join_first")
 
@@ -110,7 +114,8 @@ async def draft_confirmed(update: Update, context: LinliContext) -> None:
     await linli.pending.clear(user.id, DRAFT)
     await query.answer()
     p = pending.payload
-    await _file(update, context, node_id, Draft(p["category"], p["text"]), p.get("source"))
+    await _file(update, context, node_id, Draft(p["category"], p["text"], p.get("photo")),
+                p.get("source"))
 
 
 # -- the guided flow ------------------------------------------------------------------
@@ -229,6 +234,9 @@ async def cancel(update: Update, context: LinliContext) -> None:
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("report", report))
+    # a photo captioned "/report ..." (command handlers do not read captions)
+    app.add_handler(MessageHandler(
+        filters.PHOTO & filters.CaptionRegex(r"^/report(@\w+)?(\s|$)"), report))
     app.add_handler(CommandHandler("cancel", cancel))
     app.add_handler(CallbackQueryHandler(flow_category, pattern=r"^rf:cat:"))
     app.add_handler(CallbackQueryHandler(flow_submit, pattern=r"^rf:ok$"))

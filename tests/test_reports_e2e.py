@@ -417,3 +417,43 @@ async def test_no_rating_closes_it_as_unrated(tg: FakeTelegram, linli: BotHarnes
     report = await linli.linli.report_repo.get(1)
     assert (report.state, report.rating) == ("closed", "unrated")
     await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "没有收到您的评价" in m["text"])
+
+
+async def test_photo_captioned_report_in_the_group(tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    tg.user_sends(RESIDENT, GROUP, photo=True, caption="/report 楼下草坪上有很多烟头")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "#1" in m["text"])
+    assert "烟头" not in said["text"]
+    report = await linli.linli.report_repo.get(1)
+    assert report.photo_file_id and report.text == "楼下草坪上有很多烟头"
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and m.get("method") == "sendPhoto")
+
+
+async def test_category_change_reroutes_and_top_refuses_escalation(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    tg.user_sends(RESIDENT, RESIDENT, "/report 单元门关不上")
+    prompt = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #1" in m["text"])
+    tg.press_button(GRID, GRID, prompt["message_id"], _button(prompt, "改类别"))
+    pick = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "新的类别" in m["text"])
+    tg.press_button(GRID, GRID, pick["message_id"], _button(pick, "设施维修"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == PROPERTY and "诉求 #1" in m["text"])
+    report = await linli.linli.report_repo.get(1)
+    assert report.category == "repair" and report.partner_id is not None
+    assert "recategorised" in await _events(linli, 1)
+    # an unknown button answers clearly instead of spinning
+    query = tg.press_button(GRID, GRID, pick["message_id"], "zz:unknown")
+    await tg.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    assert tg.answers_to(query)["show_alert"]
+    # at the community level 上报 is refused at once, before asking for a reason
+    for hours in (2, 2, 4, 8):
+        linli.clock.advance(timedelta(hours=hours, seconds=1))
+        await linli.linli.scheduler.sweep()
+    assert (await _state(linli, 1))[1] == "harmony"
+    linli.clock.advance(timedelta(hours=8))  # past quiet hours: the secretary's prompt arrives
+    linli.linli.notifier.kick()
+    top = await tg.wait_for(lambda m: m["chat"]["id"] == COMMUNITY and "诉求 #1" in m["text"]
+                            and m.get("reply_markup"))
+    query = tg.press_button(COMMUNITY, COMMUNITY, top["message_id"], _button(top, "上报"))
+    await tg.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    assert "社区" in tg.answers_to(query)["text"]
