@@ -40,8 +40,24 @@ async def get_updates(tg: TelegramState, p: Params) -> list[JSON]:
     return await tg.updates.poll(limit, timeout)
 
 
+@api_method("setWebhook")
+def set_webhook(tg: TelegramState, p: Params) -> bool:
+    url = p.get("url") or ""
+    if url and not str(url).startswith("https://"):
+        raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+    allowed = p.get("allowed_updates")
+    tg.webhook = {"url": str(url), "secret_token": p.get("secret_token"),
+                  "allowed_updates": allowed}
+    if allowed is not None:
+        tg.updates.allowed_updates = [str(kind) for kind in allowed]
+    if p.flag("drop_pending_updates"):
+        tg.updates.drop_all()
+    return True
+
+
 @api_method("deleteWebhook")
 def delete_webhook(tg: TelegramState, p: Params) -> bool:
+    tg.webhook = {}
     if p.flag("drop_pending_updates"):
         tg.updates.drop_all()
     return True
@@ -50,7 +66,8 @@ def delete_webhook(tg: TelegramState, p: Params) -> bool:
 @api_method("getWebhookInfo")
 def get_webhook_info(tg: TelegramState, p: Params) -> JSON:
     pending = tg.pending_updates()
-    return {"url": "", "has_custom_certificate": False, "pending_update_count": pending}
+    url = tg.webhook.get("url", "")
+    return {"url": url, "has_custom_certificate": False, "pending_update_count": pending}
 
 
 @api_method("getFile")

@@ -99,6 +99,7 @@ class TelegramState:
         self.file_objects: dict[str, list[JSON] | JSON] = {}
         self.callback_answers: dict[str, JSON | None] = {}  # query id -> answer (None: not yet)
         self.commands: dict[tuple[str, str], list[JSON]] = {}
+        self.webhook: JSON = {}  # what setWebhook was last given (url, secret_token, ...)
         self.menu_buttons: dict[int | None, JSON] = {}
         self.overall_per_second: int | None = 30
         self.group_per_minute: int | None = 20

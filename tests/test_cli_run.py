@@ -1,0 +1,97 @@
+"""`linli run` as a real process: long polling and webhook mode, clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from tests.fakegram import FakeTelegram
+from tests.harness import TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(tg: FakeTelegram, folder: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+    env.update({"LINLI_BOT_TOKEN": TOKEN, "LINLI_API_BASE_URL": tg.base_url,
+                "LINLI_API_BASE_FILE_URL": tg.base_file_url,
+                "LINLI_DATABASE": str(folder / "linli.db"), "LINLI_ADMIN_IDS": "1"})
+    env.update(extra)
+    return env
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _stop(proc: subprocess.Popen[bytes]) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return await asyncio.to_thread(proc.wait, 30)
+
+
+async def test_long_polling_asks_for_member_updates_and_stops_cleanly(
+        tg: FakeTelegram, tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=_env(tg, tmp_path),
+                            cwd=ROOT, stderr=subprocess.PIPE)
+    try:
+        await tg.wait_for_call("getUpdates", timeout=30)
+        assert {"chat_member", "my_chat_member", "poll_answer"} <= set(tg.allowed_updates or [])
+        # command menus per scope, Chinese by default and English for English users
+        assert ("all_private_chats", "") in tg.commands
+        assert ("all_group_chats", "en") in tg.commands
+        assert ("all_chat_administrators", "") in tg.commands
+        tg.add_user(7, "居民")
+        tg.user_sends(7, 7, "/help")
+        await tg.wait_for(lambda m: m["chat"]["id"] == 7 and "使用说明" in m["text"], timeout=10)
+    finally:
+        code = await _stop(proc)
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
+
+
+async def test_webhook_mode(tg: FakeTelegram, tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(tg, tmp_path, LINLI_WEBHOOK_URL="https://bot.example.org/linli-hook",
+               LINLI_WEBHOOK_LISTEN="127.0.0.1", LINLI_WEBHOOK_PORT=str(port),
+               LINLI_WEBHOOK_SECRET="s3cret-token")
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env, cwd=ROOT,
+                            stderr=subprocess.PIPE)
+    try:
+        call = await tg.wait_for_call("setWebhook", timeout=30)
+        assert call.params["url"] == "https://bot.example.org/linli-hook"
+        assert call.params["secret_token"] == "s3cret-token"
+        assert "chat_member" in call.params["allowed_updates"]
+        tg.add_user(8, "Alice", language_code="en")
+        update = tg.user_sends(8, 8, "/help")
+
+        def post(secret: str) -> int:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/linli-hook", data=json.dumps(update).encode(),
+                headers={"Content-Type": "application/json",
+                         "X-Telegram-Bot-Api-Secret-Token": secret})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as answer:
+                    return answer.status
+            except urllib.error.HTTPError as refused:
+                return refused.code
+
+        for _ in range(100):  # the webhook server may need a moment after setWebhook
+            try:
+                status = await asyncio.to_thread(post, "wrong")
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        assert status == 403  # a forged delivery without the secret is refused
+        assert await asyncio.to_thread(post, "s3cret-token") == 200
+        await tg.wait_for(lambda m: m["chat"]["id"] == 8 and "Help" in m["text"], timeout=10)
+    finally:
+        code = await _stop(proc)
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
