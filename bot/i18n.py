@@ -45,12 +45,21 @@ class Catalog:
 
     @classmethod
     def load(cls) -> Catalog:
+        """Every bot/locales/<lang>/*.toml (one file per feature), merged."""
         messages: dict[str, dict[str, str]] = {}
-        folder = resources.files("bot") / "locales"
         for lang in LANGUAGES:
-            flat: dict[str, str] = {}
-            _flatten("", tomllib.loads((folder / f"{lang}.toml").read_text("utf-8")), flat)
-            messages[lang] = flat
+            folder = resources.files("bot") / "locales" / lang
+            merged: dict[str, str] = {}
+            for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+                if not entry.name.endswith(".toml"):
+                    continue
+                flat: dict[str, str] = {}
+                _flatten("", tomllib.loads(entry.read_text("utf-8")), flat)
+                clash = set(flat) & set(merged)
+                if clash:
+                    raise ValueError(f"{lang}/{entry.name} redefines {sorted(clash)[:3]}")
+                merged.update(flat)
+            messages[lang] = merged
         return cls(messages)
 
     def has(self, key: str) -> bool:
