@@ -14,7 +14,7 @@ from bot.errors import BadInput
 from bot.i18n import number, t
 from bot.notifier import Button, Outgoing
 from bot.reports import Draft
-from handlers.common import edit, is_private, reply, rows
+from handlers.common import edit, is_private, reply, rows, thread_of
 from handlers.inputs import on_answer
 from storage.pending import PendingInput
 
@@ -71,8 +71,11 @@ async def _file(update: Update, context: LinliContext, node_id: int, draft: Draf
     else:  # the group learns the number only; the details go to the reporter in private
         await reply(update, context, "report.received_group", number=number(filed.id))
         lang = context.lang
+        # a reporter who never opened a private chat hears how to get the progress
         await linli.notifier.send(Outgoing(
-            user.id, t(lang, "report.received", number=number(filed.id), title=title)))
+            user.id, t(lang, "report.received", number=number(filed.id), title=title),
+            fallback=Outgoing(chat.id, t(lang, "report.start_private", number=number(filed.id)),
+                              thread_id=thread_of(update))))
 
 
 async def _keep_draft(update: Update, context: LinliContext, draft: Draft) -> None:

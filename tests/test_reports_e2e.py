@@ -356,6 +356,10 @@ async def test_unregistered_reporter_keeps_the_draft(tg: FakeTelegram, linli: Bo
     tg.press_button(4001, GROUP, offer["message_id"], _button(offer, "提交"))
     await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "已收到诉求 #1" in m["text"])
     assert (await linli.linli.report_repo.get(1)).text == "单元门禁坏了"
+    # they never opened a private chat: the group tells them how to follow it, naming no one
+    hint = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "/start" in m["text"]
+                             and "#1" in m["text"])
+    assert "新住户" not in hint["text"] and "门禁" not in hint["text"]
 
 
 async def test_a_migrated_group_keeps_working(tg: FakeTelegram, linli: BotHarness) -> None:
