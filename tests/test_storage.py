@@ -29,6 +29,21 @@ async def test_migrations_apply_once_and_record_the_version(tmp_path: Path) -> N
         await again.close()
 
 
+async def test_a_migration_that_lands_after_a_higher_one_is_still_applied(
+        tmp_path: Path) -> None:
+    db = Database(tmp_path / "gap.db")
+    await db.open()
+    try:
+        first = [(1, "a", "CREATE TABLE a (x INTEGER);"), (3, "c", "CREATE TABLE c (x INTEGER);")]
+        assert await db.upgrade(first) == [1, 3]
+        late = [*first[:1], (2, "b", "CREATE TABLE b (x INTEGER);"), first[1]]
+        assert await db.upgrade(late) == [2]  # a feature branch merged after 0003 existed
+        assert await db.fetchval("SELECT count(*) FROM b") == 0
+        assert await db.upgrade(late) == []
+    finally:
+        await db.close()
+
+
 async def test_concurrent_transactions_lose_no_write(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "b.db")
     try:
