@@ -133,7 +133,7 @@ class Database(_Queries):
                     done = {row[0] for row in await cur.fetchall()}
                 applied = []
                 for number, name, sql in migrations or available_migrations():
-                    if number in done:  # by number, so a feature's migration landing late still runs
+                    if number in done:  # by number: one merged late still runs
                         continue
                     for statement in _statements(sql):
                         await self._writer.execute(statement)
