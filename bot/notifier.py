@@ -12,13 +12,21 @@ caller's fallback instead.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    LinkPreviewOptions,
+    Message,
+)
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
 
 from bot.clock import Clock
@@ -52,8 +60,14 @@ class Outgoing:
     chat_id: int
     text: str | None = None
     buttons: list[list[Button]] | None = None
-    method: str = "send_message"  # send_message, send_photo, edit_text, edit_buttons
+    # send_message, send_photo, send_document, send_poll, stop_poll, create_forum_topic,
+    # edit_text, edit_buttons
+    method: str = "send_message"
     photo: str | None = None  # a Telegram file_id
+    document: bytes | None = None  # a small file (.ics, .csv, .png), kept in the outbox
+    filename: str | None = None
+    poll: dict[str, Any] | None = None  # {"question", "options", "multiple"}
+    name: str | None = None  # a forum topic's name
     message_id: int | None = None  # for edits
     thread_id: int | None = None
     ref: str | None = None
@@ -66,8 +80,16 @@ class Outgoing:
         if self.buttons:
             buttons = [[{"text": b.text, "data": b.data, "url": b.url} for b in row]
                        for row in self.buttons]
-        return {"text": self.text, "photo": self.photo, "message_id": self.message_id,
-                "thread_id": self.thread_id, "buttons": buttons}
+        payload = {"text": self.text, "photo": self.photo, "message_id": self.message_id,
+                   "thread_id": self.thread_id, "buttons": buttons}
+        if self.document is not None:
+            payload["document"] = base64.b64encode(self.document).decode()
+            payload["filename"] = self.filename or "file"
+        if self.poll is not None:
+            payload["poll"] = self.poll
+        if self.name is not None:
+            payload["name"] = self.name
+        return payload
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +100,9 @@ class Delivery:
 
 
 UnreachableListener = Callable[[Tx, OutboxRow], Awaitable[None]]
+# (tx, row, delivery, extra): extra holds what the send produced, e.g. {"poll_id": ...}
+# for send_poll and {"thread_id": ...} for create_forum_topic.
+FinishedListener = Callable[[Tx, OutboxRow, "Delivery", dict[str, Any]], Awaitable[None]]
 
 
 def _markup(buttons: list[list[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:
@@ -100,6 +125,7 @@ class Notifier:
         self._waiters: dict[int, list[asyncio.Future[Delivery]]] = {}
         self._loop_task: asyncio.Task[None] | None = None
         self._listeners: list[UnreachableListener] = []
+        self._finished: list[tuple[str, FinishedListener]] = []
 
     # -- queueing -------------------------------------------------------------------
 
@@ -141,6 +167,18 @@ class Notifier:
     def on_unreachable(self, listener: UnreachableListener) -> None:
         """Features hear of a 403 (in the same transaction that records it)."""
         self._listeners.append(listener)
+
+    def on_finished(self, ref_prefix: str, listener: FinishedListener) -> None:
+        """Features hear how their messages (``ref`` starting with the prefix) ended:
+        sent, failed or unreachable, in the transaction that records it. This is
+        how a poll's id or a new forum topic's thread reaches the feature."""
+        self._finished.append((ref_prefix, listener))
+
+    async def _tell_finished(self, tx: Tx, row: OutboxRow, delivery: Delivery,
+                             extra: dict[str, Any]) -> None:
+        for prefix, listener in self._finished:
+            if row.ref is not None and row.ref.startswith(prefix):
+                await listener(tx, row, delivery, extra)
 
     # -- the dispatcher -------------------------------------------------------------
 
@@ -210,8 +248,9 @@ class Notifier:
             if user is not None and user.unreachable:
                 await self._unreachable(row, "known unreachable")
                 return
+        extra: dict[str, Any] = {}
         try:
-            message_ids = await self._perform(row)
+            message_ids = await self._perform(row, extra)
         except RetryAfter as exc:
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
@@ -228,9 +267,9 @@ class Notifier:
             else:
                 await self._later(row, min(2 ** max(row.attempts - 1, 0), 300), exc.message)
         else:
-            await self._finish(row, "sent", message_ids=message_ids)
+            await self._finish(row, "sent", message_ids=message_ids, extra=extra)
 
-    async def _perform(self, row: OutboxRow) -> list[int]:
+    async def _perform(self, row: OutboxRow, extra: dict[str, Any]) -> list[int]:
         assert self.bot is not None
         p = row.payload
         markup = _markup(p.get("buttons"))
@@ -252,6 +291,8 @@ class Notifier:
                 message_thread_id=thread,
             )
             return [message.message_id]
+        if row.method in ("send_document", "send_poll", "stop_poll", "create_forum_topic"):
+            return await self._perform_other(row, markup, extra)
         parts = split_html(p["text"])
         sent = list(row.message_ids)  # parts a previous attempt already delivered
         for index in range(len(sent), len(parts)):
@@ -265,6 +306,35 @@ class Notifier:
             if not last:
                 await self.outbox.record_part(row.id, sent)
         return sent
+
+    async def _perform_other(self, row: OutboxRow, markup: InlineKeyboardMarkup | None,
+                             extra: dict[str, Any]) -> list[int]:
+        assert self.bot is not None
+        p, thread = row.payload, row.payload.get("thread_id")
+        message: Message
+        if row.method == "send_document":
+            document = InputFile(base64.b64decode(p["document"]), filename=p["filename"])
+            message = await self.bot.send_document(
+                row.chat_id, document, caption=p.get("text"), reply_markup=markup,
+                message_thread_id=thread,
+            )
+        elif row.method == "send_poll":
+            poll = p["poll"]
+            message = await self.bot.send_poll(
+                row.chat_id, poll["question"], poll["options"], is_anonymous=False,
+                allows_multiple_answers=bool(poll.get("multiple")), message_thread_id=thread,
+                reply_markup=markup,
+            )
+            assert message.poll is not None
+            extra["poll_id"] = message.poll.id
+        elif row.method == "stop_poll":
+            await self.bot.stop_poll(row.chat_id, p["message_id"], reply_markup=markup)
+            return [p["message_id"]]
+        else:  # create_forum_topic
+            topic = await self.bot.create_forum_topic(row.chat_id, p["name"])
+            extra["thread_id"] = topic.message_thread_id
+            return []
+        return [message.message_id]
 
     async def _bad_request(self, row: OutboxRow, exc: BadRequest) -> None:
         text = exc.message.lower()
@@ -318,17 +388,23 @@ class Notifier:
                 )
             for listener in self._listeners:
                 await listener(tx, row)
+            await self._tell_finished(tx, row, Delivery(row.id, "unreachable"), {"error": reason})
         log.info("outbox #%d: chat %s unreachable (%s)", row.id, row.chat_id, reason)
         self._resolve(row.id, Delivery(row.id, "unreachable"))
         self.kick()
 
     async def _finish(
         self, row: OutboxRow, status: str, message_ids: list[int] | None = None,
-        error: str | None = None,
+        error: str | None = None, extra: dict[str, Any] | None = None,
     ) -> None:
+        delivery = Delivery(row.id, status, message_ids or [])
         async with self.db.write() as tx:
             await self.outbox.finish(tx, row.id, status, self.clock.now(), message_ids, error)
-        self._resolve(row.id, Delivery(row.id, status, message_ids or []))
+            details = dict(extra or {})
+            if error is not None:
+                details["error"] = error
+            await self._tell_finished(tx, row, delivery, details)
+        self._resolve(row.id, delivery)
 
     def _resolve(self, outbox_id: int, delivery: Delivery) -> None:
         for future in self._waiters.pop(outbox_id, []):
