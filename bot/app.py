@@ -10,13 +10,16 @@ from urllib.parse import urlparse
 from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import HTTPXRequest
 
 from bot.clock import Clock, SystemClock
 from bot.context import LinliContext
+from bot.inbox import DurableQueue, LinliBot, RawUpdatesRequest
 from bot.menus import publish_commands
 from bot.ordering import PerChatUpdateProcessor
 from bot.services import Linli
 from config.settings import Settings
+from storage.inbox import InboxRepo
 
 log = logging.getLogger(__name__)
 
@@ -37,22 +40,34 @@ LinliApp = Application[Any, LinliContext, Any, Any, Any, Any]
 def build_application(settings: Settings, clock: Clock | None = None) -> LinliApp:
     if settings.bot_token is None:
         raise ValueError("LINLI_BOT_TOKEN is required to run the bot")
+    inbox = DurableQueue()
+    processor = PerChatUpdateProcessor(16)
+    processor.on_finished = inbox.finished
+    bot = LinliBot(
+        settings.bot_token.get_secret_value(),
+        base_url=settings.api_base_url,
+        base_file_url=settings.api_base_file_url,
+        defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz),
+        # max_retries is 0 unless set: let the limiter sit out short flood waits itself
+        rate_limiter=AIORateLimiter(max_retries=3),
+        # the pool sizes ApplicationBuilder would choose
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=RawUpdatesRequest(connection_pool_size=1),
+        inbox=inbox,
+    )
     app = (
         ApplicationBuilder()
-        .token(settings.bot_token.get_secret_value())
-        .base_url(settings.api_base_url)
-        .base_file_url(settings.api_base_file_url)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz))
-        # max_retries is 0 unless set: let the limiter sit out short flood waits itself
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .bot(bot)
         .context_types(ContextTypes(context=LinliContext))
-        .concurrent_updates(PerChatUpdateProcessor(16))
+        .update_queue(inbox)
+        .concurrent_updates(processor)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
         .build()
     )
     app.bot_data["settings"] = settings
     app.bot_data["clock"] = clock or SystemClock()
+    app.bot_data["inbox"] = inbox
     from handlers import register_all  # handlers depend on bot, never the other way round
 
     register_all(app)
@@ -64,6 +79,7 @@ async def _post_init(app: LinliApp) -> None:
     linli = await Linli.open(settings, app.bot_data["clock"])
     linli.bot_username = app.bot.username
     app.bot_data["linli"] = linli
+    await app.bot_data["inbox"].open(InboxRepo(linli.db), linli.clock, app.bot)
     await linli.notifier.start(app.bot)
     await linli.digest.ensure_armed()
     await linli.scheduler.start(app.job_queue)  # acts on deadlines missed while down
@@ -76,6 +92,7 @@ async def _post_init(app: LinliApp) -> None:
 
 async def _post_shutdown(app: LinliApp) -> None:
     linli: Linli | None = app.bot_data.pop("linli", None)
+    await app.bot_data["inbox"].close()
     if linli is not None:
         await linli.close()
 

@@ -8,11 +8,13 @@ not wait for a slow update in another.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
+
+from storage.db import HandlingUpdate, handling_update
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
@@ -20,6 +22,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}  # how many updates hold or wait for each lock
+        # told when an update is done with (the inbox marks it handled)
+        self.on_finished: Callable[[HandlingUpdate], None] | None = None
 
     @staticmethod
     def _key(update: object) -> int:
@@ -34,13 +38,18 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         key = self._key(update)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
+        handling = HandlingUpdate(update.update_id) if isinstance(update, Update) else None
+        token = handling_update.set(handling)  # the handlers' transactions see it
         try:
             async with lock:
                 await coroutine
         finally:
+            handling_update.reset(token)
             self._users[key] -= 1
             if not self._users[key]:  # forget idle chats: memory stays flat
                 del self._users[key], self._locks[key]
+            if handling is not None and self.on_finished is not None:
+                self.on_finished(handling)
 
     async def initialize(self) -> None:
         """Nothing to set up."""

@@ -14,6 +14,8 @@ import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
@@ -33,6 +35,17 @@ _PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=10000",
 )
+
+
+@dataclass
+class HandlingUpdate:
+    """The Telegram update being handled in this task (set by the update processor)."""
+
+    update_id: int
+    handled: bool = False  # its effects are committed: a second delivery is skipped
+
+
+handling_update: ContextVar[HandlingUpdate | None] = ContextVar("handling_update", default=None)
 
 
 class _Queries:
@@ -99,19 +112,35 @@ class Database(_Queries):
         self._writer = None
 
     @asynccontextmanager
-    async def write(self) -> AsyncIterator[Tx]:
-        """A write transaction: committed on success, rolled back on any error."""
+    async def write(self, *, marks_update: bool = True) -> AsyncIterator[Tx]:
+        """A write transaction: committed on success, rolled back on any error.
+
+        Inside the handling of a Telegram update, the first transaction that changes
+        something also records the update as handled, atomically with the change: if
+        Telegram delivers it again after a crash, it is not acted on twice. Bookkeeping
+        that is harmless to repeat (remembering a user's name) passes marks_update=False.
+        """
         assert self._writer is not None, "database not open"
+        current = handling_update.get() if marks_update else None
+        if current is not None and current.handled:
+            current = None
         async with self._lock:
             await self._writer.execute("BEGIN IMMEDIATE")
             tx = Tx(self._writer)
             try:
                 yield tx
+                if current is not None:
+                    await self._writer.execute(
+                        "UPDATE updates SET status = 'done', payload = NULL, done_at = ?"
+                        " WHERE update_id = ?", (to_db(datetime.now(UTC)), current.update_id),
+                    )
             except BaseException:
                 await self._writer.rollback()
                 raise
             else:
                 await self._writer.commit()
+                if current is not None:
+                    current.handled = True
                 for callback in tx.after_commit:
                     callback()
 

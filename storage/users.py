@@ -73,7 +73,7 @@ class UserRepo:
             wanted = replace(wanted, started=True, unreachable=False)
         if wanted == known:
             return known
-        async with self.db.write() as tx:
+        async with self.db.write(marks_update=False) as tx:  # harmless to repeat
             await tx.execute(
                 "INSERT INTO users(user_id, first_name, last_name, username, language_code,"
                 " started, unreachable, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"

@@ -316,6 +316,10 @@ class TelegramState:
     def queue_update(self, kind: str, payload: JSON) -> JSON:
         return self.updates.push(kind, payload)
 
+    def redeliver(self, update: JSON) -> None:
+        """Telegram delivers `update` (as returned by user_sends etc.) a second time."""
+        self.updates.redeliver(update)
+
     def pending_updates(self) -> int:
         """Updates queued and not yet confirmed by an offset."""
         return self.updates.pending()

@@ -39,6 +39,14 @@ class UpdateQueue:
         self._arrived.set()
         return update
 
+    def redeliver(self, update: JSON) -> None:
+        """Deliver an update again, as Telegram does when the bot died before confirming it
+        (its offset never came): same update_id, ahead of anything newer."""
+        self._queued = [u for u in self._queued if u["update_id"] != update["update_id"]]
+        self._queued.insert(0, copy.deepcopy(update))
+        self._queued.sort(key=lambda u: u["update_id"])
+        self._arrived.set()
+
     def pending(self) -> int:
         """Updates queued and not yet confirmed by an offset."""
         return len(self._queued)

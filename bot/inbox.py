@@ -1,0 +1,173 @@
+"""Updates are recorded before Telegram is told they arrived, and handled once.
+
+PTB confirms updates to Telegram with the offset of its next getUpdates call, which
+it makes as soon as it has put the last batch into the update queue, before the
+handlers have run; a webhook is answered as soon as the update is queued. So the
+queue itself writes each update to the inbox table before accepting it: a crash
+then loses nothing (what was received but not handled is replayed at start), and
+an update that Telegram delivers again (it does, for those not yet confirmed when
+the bot died) is skipped once it has been handled.
+
+"Handled" is recorded in the same transaction as the handler's first change (see
+``storage.db.Database.write``); updates that change nothing are marked in batches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import timedelta
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
+
+from bot.clock import Clock
+from storage.db import HandlingUpdate
+from storage.inbox import InboxRepo
+
+log = logging.getLogger(__name__)
+
+FLUSH_EVERY = 0.2  # seconds: how often updates that changed nothing are marked handled
+KEEP_HANDLED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
+
+
+class DurableQueue(asyncio.Queue[Any]):
+    def __init__(self) -> None:
+        super().__init__()
+        self.repo: InboxRepo | None = None
+        self.clock: Clock | None = None
+        self._live: set[int] = set()  # queued or being handled in this process
+        self._received: set[int] = set()  # recorded by receive_batch, about to be put
+        self._handled_before: set[int] = set()  # skipped by receive_batch, yet still put
+        self._quiet: list[int] = []  # handled without a change: to be marked in a batch
+        self._flusher: asyncio.Task[None] | None = None
+        self.skipped = 0
+
+    async def open(self, repo: InboxRepo, clock: Clock, bot: Bot) -> int:
+        """Start recording, and queue what a crash left unhandled; returns how many."""
+        self.repo, self.clock = repo, clock
+        await repo.prune(clock.now() - KEEP_HANDLED)
+        waiting = await repo.waiting()
+        for update_id, payload in waiting:
+            self._live.add(update_id)
+            await super().put(Update.de_json(json.loads(payload), bot))
+        if waiting:
+            log.warning("handling %d update(s) received before a crash", len(waiting))
+        self._flusher = asyncio.create_task(self._flush_loop(), name="linli-inbox")
+        return len(waiting)
+
+    async def close(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            await asyncio.gather(self._flusher, return_exceptions=True)
+            self._flusher = None
+        await self._flush()
+        self.repo = None
+
+    async def receive_batch(self, updates: list[Update],
+                            raw: dict[int, str] | None = None) -> list[Update]:
+        """A getUpdates answer: recorded in one transaction, minus what was handled before.
+        ``raw`` is each update's JSON as Telegram sent it (cheaper than re-serialising)."""
+        if self.repo is None or self.clock is None or not updates:
+            return updates
+        raw = raw or {}
+        fresh = [u for u in updates if u.update_id not in self._live]
+        statuses = await self.repo.receive_many(
+            [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in fresh],
+            self.clock.now(),
+        )
+        keep = []
+        for update in fresh:
+            if statuses.get(update.update_id) == "done":
+                self.skipped += 1
+                self._handled_before.add(update.update_id)
+                log.info("update %d was handled before; skipped", update.update_id)
+            else:
+                self._received.add(update.update_id)
+                keep.append(update)
+        return keep
+
+    async def put(self, item: Any) -> None:
+        if isinstance(item, Update) and self.repo is not None and self.clock is not None:
+            if item.update_id in self._received:  # recorded with its batch
+                self._received.discard(item.update_id)
+                self._live.add(item.update_id)
+                await super().put(item)
+                return
+            if item.update_id in self._handled_before:
+                self._handled_before.discard(item.update_id)
+                return
+            if item.update_id in self._live:
+                return  # replayed from the inbox and now delivered again by Telegram
+            # a webhook request: one update at a time
+            status = await self.repo.receive(item.update_id, item.to_json(), self.clock.now())
+            if status == "done":
+                self.skipped += 1
+                log.info("update %d was handled before; skipped", item.update_id)
+                return
+            self._live.add(item.update_id)
+        await super().put(item)
+
+    def finished(self, handling: HandlingUpdate) -> None:
+        """The update processor is done with an update."""
+        self._live.discard(handling.update_id)
+        if not handling.handled:
+            self._quiet.append(handling.update_id)
+
+    async def _flush(self) -> None:
+        quiet, self._quiet = self._quiet, []
+        if quiet and self.repo is not None and self.clock is not None:
+            await self.repo.mark_handled(quiet, self.clock.now())
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_EVERY)
+            try:
+                await self._flush()
+            except Exception:
+                log.exception("could not mark handled updates; retrying")
+
+
+class RawUpdatesRequest(HTTPXRequest):
+    """getUpdates' connection, keeping the last answer's bytes for the inbox."""
+
+    __slots__ = ("last_payload",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.last_payload = b""
+
+    async def do_request(self, *args: Any, **kwargs: Any) -> tuple[int, bytes]:
+        code, payload = await super().do_request(*args, **kwargs)
+        self.last_payload = payload  # one getUpdates at a time: no race
+        return code, payload
+
+
+class LinliBot(ExtBot[None]):
+    """The bot, recording each getUpdates answer in the inbox before it is confirmed."""
+
+    def __init__(self, *args: Any, inbox: DurableQueue | None = None,
+                 get_updates_request: RawUpdatesRequest | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, get_updates_request=get_updates_request, **kwargs)
+        self._inbox = inbox  # PTB lets an underscored attribute be set on its frozen objects
+        self._raw_updates = get_updates_request
+
+    async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
+        updates = await super().get_updates(*args, **kwargs)
+        if self._inbox is None:
+            return updates
+        raw: dict[int, str] = {}
+        if self._raw_updates is not None and updates:
+            try:
+                for item in json.loads(self._raw_updates.last_payload)["result"]:
+                    raw[item["update_id"]] = json.dumps(item, ensure_ascii=False)
+            except (ValueError, KeyError, TypeError):
+                raw = {}  # fall back to PTB's own serialisation
+        kept = await self._inbox.receive_batch(list(updates), raw)
+        if len(kept) == len(updates):
+            return updates
+        last = updates[-1]  # PTB confirms up to the last one returned: it must stay (the
+        return tuple(kept) if last in kept else (*kept, last)  # queue then drops it)
