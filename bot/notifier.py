@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import httpx
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -27,7 +28,14 @@ from telegram import (
     LinkPreviewOptions,
     Message,
 )
-from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TimedOut,
+)
 
 from bot.clock import Clock
 from bot.textsplit import split_html
@@ -40,6 +48,14 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 CONCURRENCY = 16
+# New messages that Telegram has most likely made when a request went out whole and its
+# answer did not come back in time: sending them again would show them twice.
+NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document"})
+
+
+def _answer_lost(exc: TimedOut) -> bool:
+    """The request reached Telegram (it was written out whole); only the answer is missing."""
+    return isinstance(exc.__cause__, httpx.ReadTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,15 +275,26 @@ class Notifier:
             await self._migrate(row, exc.new_chat_id)
         except Forbidden as exc:
             await self._unreachable(row, exc.message)
+        except TimedOut as exc:
+            if row.method in NOT_REPEATED and _answer_lost(exc):
+                log.warning("outbox #%d to %s: no answer in time; taken as sent, not repeated",
+                            row.id, row.chat_id)
+                await self._finish(row, "sent", message_ids=list(row.message_ids),
+                                   error="unconfirmed: Telegram's answer did not come in time")
+            else:
+                await self._network_error(row, exc)
         except BadRequest as exc:
             await self._bad_request(row, exc)
-        except NetworkError as exc:  # TimedOut is a NetworkError too
-            if row.attempts >= MAX_ATTEMPTS:
-                await self._finish(row, "failed", error=f"gave up: {exc.message}")
-            else:
-                await self._later(row, min(2 ** max(row.attempts - 1, 0), 300), exc.message)
+        except NetworkError as exc:  # 500, 502, a dropped connection
+            await self._network_error(row, exc)
         else:
             await self._finish(row, "sent", message_ids=message_ids, extra=extra)
+
+    async def _network_error(self, row: OutboxRow, exc: NetworkError) -> None:
+        if row.attempts >= MAX_ATTEMPTS:
+            await self._finish(row, "failed", error=f"gave up: {exc.message}")
+        else:
+            await self._later(row, min(2 ** max(row.attempts - 1, 0), 300), exc.message)
 
     async def _perform(self, row: OutboxRow, extra: dict[str, Any]) -> list[int]:
         assert self.bot is not None
@@ -297,11 +324,18 @@ class Notifier:
         sent = list(row.message_ids)  # parts a previous attempt already delivered
         for index in range(len(sent), len(parts)):
             last = index == len(parts) - 1
-            message = await self.bot.send_message(
-                row.chat_id, parts[index], reply_markup=markup if last else None,
-                message_thread_id=thread,
-                link_preview_options=LinkPreviewOptions(is_disabled=True),
-            )
+            try:
+                message = await self.bot.send_message(
+                    row.chat_id, parts[index], reply_markup=markup if last else None,
+                    message_thread_id=thread,
+                    link_preview_options=LinkPreviewOptions(is_disabled=True),
+                )
+            except TimedOut as exc:
+                if last or not _answer_lost(exc):
+                    raise
+                sent.append(0)  # most likely shown: go on with the next part, do not repeat it
+                await self.outbox.record_part(row.id, sent)
+                continue
             sent.append(message.message_id)
             if not last:
                 await self.outbox.record_part(row.id, sent)
