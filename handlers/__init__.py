@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import errors, groups, inputs, org, report_actions, reports, start, users
+from handlers import (
+    consultation,
+    errors,
+    groups,
+    inputs,
+    org,
+    report_actions,
+    reports,
+    start,
+    users,
+)
 
 
 def register_all(app: Application) -> None:
@@ -21,6 +31,7 @@ def register_all(app: Application) -> None:
     reports.register(app)
     report_actions.register(app)
     groups.register(app)
+    consultation.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

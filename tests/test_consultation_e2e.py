@@ -1,0 +1,188 @@
+"""Consultation end to end: proposals, topic polls, meetings, decisions, results feedback."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.fakegram import FakeTelegram
+from tests.harness import ADMIN, BotHarness
+
+FORUM, GROUP, MOON_GROUP = -100500, -100300, -100700
+GRID, BUILDING, COMPOUND, COMMUNITY, PROPERTY = 1001, 1002, 1003, 1004, 2001
+ZHANG, QIAN, SUN, LI = 3001, 3002, 3003, 3004
+OUTSIDER, MOON = 3999, 3500
+ORG = f"""
+[[nodes]]
+key = "harmony"
+name = "和谐社区"
+level = "community"
+
+[[nodes]]
+key = "sunshine"
+name = "阳光小区"
+level = "compound"
+parent = "harmony"
+chat_id = {FORUM}
+
+[[nodes]]
+key = "b3"
+name = "3号楼"
+level = "building"
+parent = "sunshine"
+chat_id = {GROUP}
+
+[[nodes]]
+key = "b3-u1"
+name = "3号楼1单元"
+level = "grid"
+parent = "b3"
+
+[[nodes]]
+key = "moon"
+name = "月亮小区"
+level = "compound"
+parent = "harmony"
+
+[[nodes]]
+key = "m1"
+name = "月亮1号楼"
+level = "building"
+parent = "moon"
+
+[[leaders]]
+node = "b3-u1"
+user_id = {GRID}
+name = "王邻长"
+
+[[leaders]]
+node = "b3"
+user_id = {BUILDING}
+name = "李楼长"
+
+[[leaders]]
+node = "sunshine"
+user_id = {COMPOUND}
+name = "赵片长"
+
+[[leaders]]
+node = "harmony"
+user_id = {COMMUNITY}
+name = "孙书记"
+
+[[partners]]
+node = "sunshine"
+kind = "property"
+name = "阳光物业"
+user_ids = [{PROPERTY}]
+categories = ["repair"]
+
+[[residents]]
+user_id = {ZHANG}
+node = "b3-u1"
+
+[[residents]]
+user_id = {QIAN}
+node = "b3-u1"
+
+[[residents]]
+user_id = {SUN}
+node = "b3"
+
+[[residents]]
+user_id = {LI}
+node = "b3-u1"
+
+[[residents]]
+user_id = {MOON}
+node = "m1"
+"""
+NAMES = {GRID: "王", BUILDING: "李", COMPOUND: "赵", COMMUNITY: "孙", PROPERTY: "物业小刘",
+         ZHANG: "张阿姨", QIAN: "钱大爷", SUN: "孙阿姨", LI: "李叔", OUTSIDER: "路人",
+         MOON: "月亮居民", ADMIN: "管理员"}
+
+
+async def world(tg: FakeTelegram, linli: BotHarness) -> None:
+    for uid, name in NAMES.items():
+        tg.add_user(uid, name)
+    tg.add_group(FORUM, "阳光小区议事厅", type="supergroup", is_forum=True,
+                 members=list(NAMES), bot_status="administrator")
+    tg.add_group(GROUP, "3号楼业主群", members=list(NAMES))
+    await linli.import_org(ORG)
+    for uid in NAMES:
+        tg.user_sends(uid, uid, "/start")
+    for uid in NAMES:
+        await tg.wait_for(lambda m, uid=uid: m["chat"]["id"] == uid)
+
+
+def texts(tg: FakeTelegram, chat_id: int) -> list[str]:
+    return [m.get("text") or "" for m in tg.sent(chat_id)]
+
+
+def button(message: dict[str, Any], prefix: str) -> str:
+    for row in message["reply_markup"]["inline_keyboard"]:
+        for b in row:
+            if b["text"].startswith(prefix) or b.get("callback_data", "").startswith(prefix):
+                return b["callback_data"]
+    raise AssertionError(f"no button {prefix}: {message['reply_markup']}")
+
+
+async def settle(linli: BotHarness) -> None:
+    async with asyncio.timeout(5):
+        while not await linli.linli.notifier.idle():
+            await asyncio.sleep(0.02)
+
+
+async def said(tg: FakeTelegram, chat_id: int, fragment: str) -> dict[str, Any]:
+    return await tg.wait_for(lambda m: m["chat"]["id"] == chat_id
+                             and fragment in (m.get("text") or ""))
+
+
+async def propose_three(tg: FakeTelegram) -> None:
+    tg.user_sends(ZHANG, GROUP, "/propose 楼道里的路灯坏了好久，希望统一更换成声控灯")
+    await said(tg, GROUP, "新议题 #1")
+    tg.user_sends(QIAN, QIAN, "/propose 小区里能不能多放几张休息的长椅")
+    await said(tg, QIAN, "已收到您的议题 #2")
+    tg.user_sends(SUN, SUN, "/propose " + "电动车充电桩不够用，晚上排队充电很不方便，" * 6)
+    await said(tg, SUN, "已收到您的议题 #3")
+
+
+async def test_proposals_support_merge_decline(tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    await propose_three(tg)
+    tg.user_sends(LI, LI, "/propose 路灯坏了，楼道太黑")
+    await said(tg, LI, "#4")
+    tg.user_sends(OUTSIDER, OUTSIDER, "/propose 我也想提")
+    await said(tg, OUTSIDER, "请先发送 /join")
+    # +1 from a resident, once; the button shows the count
+    card = await said(tg, GROUP, "新议题 #1")
+    tg.press_button(QIAN, GROUP, card["message_id"], "cp:sup:1")
+    tg.press_button(QIAN, GROUP, card["message_id"], "cp:sup:1")
+    tg.press_button(OUTSIDER, GROUP, card["message_id"], "cp:sup:1")
+    await settle(linli)
+    await asyncio.sleep(0.2)
+    assert (await linli.linli.consultation_repo.proposal(1)).supporters == 2
+    shown = tg.message(GROUP, card["message_id"])
+    assert "（2）" in shown["reply_markup"]["inline_keyboard"][0][0]["text"]
+    # a resident cannot use /topics; a leader sees who supports what
+    tg.user_sends(ZHANG, ZHANG, "/topics")
+    await said(tg, ZHANG, "只有楼栋长、片长等负责人")
+    tg.user_sends(BUILDING, BUILDING, "/topics")
+    listing = await said(tg, BUILDING, "待议议题（4 个）")
+    assert "张阿姨、钱大爷" in listing["text"]
+    # merge #4 into #1: supports move, the proposer is told
+    tg.press_button(BUILDING, BUILDING, listing["message_id"], "cp:mg:4")
+    pick = await said(tg, BUILDING, "把议题 #4 合并到哪个议题")
+    tg.press_button(BUILDING, BUILDING, pick["message_id"], button(pick, "cp:mt:4:1"))
+    await said(tg, LI, "已合并在一起")
+    assert (await linli.linli.consultation_repo.proposal(1)).supporters == 3
+    # decline #2 with a reason
+    tg.press_button(BUILDING, BUILDING, listing["message_id"], "cp:dc:2")
+    await said(tg, BUILDING, "请回复不采纳议题 #2 的理由")
+    tg.user_sends(BUILDING, BUILDING, "长椅已列入明年绿化改造计划")
+    told = await said(tg, QIAN, "没有被采纳")
+    assert "明年绿化改造" in told["text"]
+    # forged data changes nothing
+    tg.press_button(ZHANG, GROUP, card["message_id"], "cp:mt:3:1")
+    await asyncio.sleep(0.3)
+    assert (await linli.linli.consultation_repo.proposal(3)).state == "open"
