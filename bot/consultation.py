@@ -301,7 +301,7 @@ class ConsultationService:
                 poll.chat_id, method="stop_poll", message_id=poll.message_id,
                 dedup_key=f"tpoll:{poll.id}:stop"))
         ranked = await self.ranking(poll.id, tx)
-        voters = len(await self.repo.counted_votes(poll.id, tx))
+        voters = sum(1 for chosen in await self.repo.counted_votes(poll.id, tx) if chosen)
         lang = self.settings.language
         lines = [t(lang, "consult.result_line", rank=i + 1, number=number(r.proposal.id),
                    text=r.proposal.text, votes=r.votes) for i, r in enumerate(ranked)]

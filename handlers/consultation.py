@@ -12,6 +12,7 @@ from bot.context import LinliContext
 from bot.errors import BadInput
 from bot.i18n import Markup, number, t
 from bot.notifier import Button, Outgoing
+from bot.report_notices import local_time
 from bot.when import parse_when
 from handlers.common import edit, is_private, reply, thread_of
 from handlers.inputs import on_answer
@@ -161,8 +162,6 @@ async def topicpoll(update: Update, context: LinliContext) -> None:
     closes_at = parse_when(when, linli.clock.now(), linli.settings.tz)
     poll = await linli.consultation.open_poll(user.id, chat.id, thread_of(update), ids,
                                               closes_at)
-    from bot.report_notices import local_time
-
     await linli.notifier.send(Outgoing(
         user.id, t(context.lang, "consult.poll_opened", poll=number(poll.id),
                    at=local_time(linli.settings, context.lang, poll.closes_at)),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from typing import Any
 
 from tests.fakegram import FakeTelegram
@@ -186,3 +187,77 @@ async def test_proposals_support_merge_decline(tg: FakeTelegram, linli: BotHarne
     tg.press_button(ZHANG, GROUP, card["message_id"], "cp:mt:3:1")
     await asyncio.sleep(0.3)
     assert (await linli.linli.consultation_repo.proposal(3)).state == "open"
+
+
+async def open_poll(tg: FakeTelegram, linli: BotHarness) -> dict[str, Any]:
+    await propose_three(tg)
+    tg.user_sends(LI, LI, "/propose 垃圾分类点的位置不合理")
+    await said(tg, LI, "#4")
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,3,4 30m")
+    return await tg.wait_for(lambda m: m["chat"]["id"] == FORUM and m["method"] == "sendPoll")
+
+
+async def test_topic_poll_counts_residents_and_closes_once_across_a_restart(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    message = await open_poll(tg, linli)
+    poll = message["poll"]
+    assert not poll["is_anonymous"] and poll["allows_multiple_answers"]
+    assert all(len(o["text"]) <= 100 for o in poll["options"])
+    assert poll["options"][1]["text"].endswith("…")
+    intro = await said(tg, FORUM, "恳谈会议题投票 #1")
+    assert "电动车充电桩不够用，晚上排队充电很不方便，" * 6 in intro["text"]  # full text above
+    await said(tg, COMPOUND, "需要提前结束")
+    for _ in range(50):  # the poll id is mapped once Telegram answered
+        if await linli.linli.consultation_repo.poll_by_tg(poll["id"]):
+            break
+        await asyncio.sleep(0.05)
+    tg.vote(ZHANG, poll["id"], [0, 2])
+    tg.vote(QIAN, poll["id"], [0])
+    tg.vote(SUN, poll["id"], [2])
+    tg.vote(SUN, poll["id"], [1])  # changed
+    tg.vote(LI, poll["id"], [1])
+    tg.vote(LI, poll["id"], [])  # retracted
+    tg.vote(OUTSIDER, poll["id"], [0, 1, 2])
+    tg.vote(MOON, poll["id"], [0])
+    await said(tg, OUTSIDER, "没有计入")
+    await said(tg, MOON, "只统计 阳光小区 登记居民")
+    await settle(linli)
+    await linli.restart()  # the closing time is a deadline in the database
+    linli.clock.advance(timedelta(minutes=31))
+    await linli.linli.scheduler.sweep()
+    result = await said(tg, FORUM, "议题投票 #1 结果")
+    assert "3 位居民参与" in result["text"]
+    lines = result["text"].splitlines()[1:]
+    assert lines[0].startswith("1. #1") and lines[0].endswith("2 票")
+    assert lines[1].startswith("2. #3") and lines[1].endswith("1 票")
+    assert lines[2].startswith("3. #4") and lines[2].endswith("1 票")
+    await tg.wait_for_call("stopPoll")
+    await linli.restart()
+    await linli.linli.scheduler.sweep()
+    await settle(linli)
+    assert sum("结果" in t for t in texts(tg, FORUM)) == 1
+    assert sum(c.method == "stopPoll" for c in tg.calls) == 1
+    assert tg.vote(ZHANG, poll["id"], [1]) == []  # closed: no more votes
+
+
+async def test_topic_poll_bad_input_changes_nothing(tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    await propose_three(tg)
+    tg.user_sends(ZHANG, FORUM, "/topicpoll 1,3 2h")
+    await said(tg, FORUM, "只有楼栋长、片长等负责人")
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll 1 2h")
+    await said(tg, FORUM, "您选了 1 个")
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll " + ",".join(str(i) for i in range(1, 14)) + " 2h")
+    await said(tg, FORUM, "您选了 13 个")
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,3 2026-11-20 10:00")
+    await said(tg, FORUM, "已经过去了")
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,3 明天吧")
+    await said(tg, FORUM, "看不懂时间")
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,99 2h")
+    await said(tg, FORUM, "没有找到议题 #99")
+    await settle(linli)
+    assert not any(c.method == "sendPoll" for c in tg.calls)
+    assert await linli.linli.db.fetchval("SELECT count(*) FROM topic_polls") == 0
+    assert await linli.linli.db.fetchval(
+        "SELECT count(*) FROM proposals WHERE state = 'open'") == 3
