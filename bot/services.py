@@ -8,6 +8,7 @@ from bot.clock import Clock
 from bot.consultation import ConsultationService
 from bot.digest import OverdueDigest
 from bot.i18n import pick_language
+from bot.meetings import MeetingService
 from bot.notifier import Notifier
 from bot.org import OrgService
 from bot.report_notices import ReportNotices
@@ -42,6 +43,7 @@ class Linli:
     digest: OverdueDigest
     consultation_repo: ConsultationRepo
     consultation: ConsultationService
+    meetings: MeetingService
     bot_username: str = ""
 
     @classmethod
@@ -66,6 +68,7 @@ class Linli:
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
             consultation_repo=consultation_repo, consultation=consultation,
+            meetings=MeetingService(consultation),
         )
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    consult_meetings,
     consultation,
     errors,
     groups,
@@ -32,6 +33,7 @@ def register_all(app: Application) -> None:
     report_actions.register(app)
     groups.register(app)
     consultation.register(app)
+    consult_meetings.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -261,3 +261,85 @@ async def test_topic_poll_bad_input_changes_nothing(tg: FakeTelegram, linli: Bot
     assert await linli.linli.db.fetchval("SELECT count(*) FROM topic_polls") == 0
     assert await linli.linli.db.fetchval(
         "SELECT count(*) FROM proposals WHERE state = 'open'") == 3
+
+
+async def poll_closed(tg: FakeTelegram, linli: BotHarness) -> None:
+    """Topics #1, #3, #4 polled in the forum; #1 and #4 win; closed by the leader."""
+    message = await open_poll(tg, linli)
+    poll_id = message["poll"]["id"]
+    stop = await said(tg, COMPOUND, "需要提前结束")
+    for _ in range(50):
+        if await linli.linli.consultation_repo.poll_by_tg(poll_id):
+            break
+        await asyncio.sleep(0.05)
+    tg.vote(ZHANG, poll_id, [0, 2])
+    tg.vote(QIAN, poll_id, [0, 2])
+    tg.vote(SUN, poll_id, [0])
+    await settle(linli)
+    await asyncio.sleep(0.2)
+    tg.press_button(COMPOUND, COMPOUND, stop["message_id"], button(stop, "cp:stop:"))
+    await said(tg, FORUM, "议题投票 #1 结果")
+
+
+async def schedule_meeting(tg: FakeTelegram, linli: BotHarness) -> dict[str, Any]:
+    """The meeting #1 in its own forum topic, with RSVPs; returns the card."""
+    await poll_closed(tg, linli)
+    tg.user_sends(COMPOUND, FORUM, "/forum 11-26 19:00 | 阳光小区恳谈会 | 小区活动室")
+    await said(tg, FORUM, "已安排在 11月26日 19:00")
+    card = await said(tg, FORUM, "恳谈会 #1：阳光小区恳谈会\n")
+    topic = await tg.wait_for_call("createForumTopic")
+    assert "阳光小区恳谈会" in topic.params["name"]
+    assert card.get("message_thread_id")  # posted inside the meeting's topic
+    assert "1. 楼道里的路灯坏了好久" in card["text"] and "2. 垃圾分类点" in card["text"]
+    assert "长椅" not in card["text"]
+    for uid, code in ((ZHANG, "go"), (QIAN, "go"), (SUN, "may"), (LI, "go"), (SUN, "go"),
+                      (SUN, "may")):
+        tg.press_button(uid, FORUM, card["message_id"], f"cf:{code}:1")
+        await asyncio.sleep(0.05)
+    await settle(linli)
+    await asyncio.sleep(0.3)
+    await settle(linli)
+    shown = tg.message(FORUM, card["message_id"])
+    assert "参加 3 人 · 可能参加 1 人" in shown["text"]
+    assert shown["reply_markup"]["inline_keyboard"][0][0]["text"] == "参加（3）"
+    return card
+
+
+async def test_meeting_in_a_forum_topic_with_rsvp_and_reminders(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    card = await schedule_meeting(tg, linli)
+    tg.user_blocks_bot(LI)  # unreachable in private: reminded in the group instead
+    linli.clock.advance(timedelta(hours=9, minutes=1))  # 11-25 19:01, a day before
+    await linli.linli.scheduler.sweep()
+    for uid in (ZHANG, QIAN):
+        await said(tg, uid, "提醒：您报名参加的恳谈会 #1")
+    mention = await said(tg, FORUM, "提醒：恳谈会 #1")
+    assert mention["text"].startswith("李叔") and mention.get("entities")
+    assert mention.get("message_thread_id") == card.get("message_thread_id")
+    assert not any("提醒" in t for t in texts(tg, SUN))  # "maybe" is not reminded
+    linli.clock.advance(timedelta(hours=23))  # 11-26 18:01, an hour before
+    await linli.linli.scheduler.sweep()
+    await settle(linli)
+    assert sum("提醒：您报名参加的恳谈会 #1" in t for t in texts(tg, ZHANG)) == 2
+
+
+async def test_forum_bad_input(tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    tg.user_sends(ZHANG, FORUM, "/forum 11-26 19:00 | 恳谈会 | 活动室 | 路灯")
+    await said(tg, FORUM, "只有楼栋长、片长等负责人")
+    tg.user_sends(COMPOUND, FORUM, "/forum 2026-11-20 19:00 | 恳谈会 | 活动室 | 路灯")
+    await said(tg, FORUM, "开会时间 11月20日 19:00 已经过去了")
+    tg.user_sends(COMPOUND, FORUM, "/forum 11-26 19:00 | 恳谈会")
+    await said(tg, FORUM, "用法：/forum")
+    tg.user_sends(COMPOUND, FORUM, "/forum 11-26 19:00 | 恳谈会 | 活动室")
+    refusal = await said(tg, FORUM, "还没有议程")
+    query = tg.press_button(ZHANG, FORUM, refusal["message_id"], "cf:go:77")  # forged
+    for _ in range(50):
+        if tg.answers_to(query):
+            break
+        await asyncio.sleep(0.05)
+    assert "没有找到恳谈会 #77" in tg.answers_to(query)["text"]
+    await settle(linli)
+    assert await linli.linli.db.fetchval("SELECT count(*) FROM meetings") == 0
+    assert not any(c.method == "createForumTopic" for c in tg.calls)
