@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.clock import Clock
 from bot.consultation import ConsultationService
 from bot.digest import OverdueDigest
+from bot.followups import FollowUpService
 from bot.i18n import pick_language
 from bot.meetings import MeetingService
 from bot.notifier import Notifier
@@ -44,6 +45,7 @@ class Linli:
     consultation_repo: ConsultationRepo
     consultation: ConsultationService
     meetings: MeetingService
+    followups: FollowUpService
     bot_username: str = ""
 
     @classmethod
@@ -58,6 +60,7 @@ class Linli:
         consultation_repo = ConsultationRepo(db)
         consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,
                                            notifier, scheduler)
+        meetings = MeetingService(consultation)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
@@ -68,7 +71,7 @@ class Linli:
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
             consultation_repo=consultation_repo, consultation=consultation,
-            meetings=MeetingService(consultation),
+            meetings=meetings, followups=FollowUpService(meetings),
         )
 
     async def close(self) -> None:

@@ -160,6 +160,14 @@ class ConsultationRepo:
             (state, to_db(now), *fields.values(), proposal_id, *from_states),
         ) > 0
 
+    async def proposers_of(self, proposal_id: int, tx: Tx | None = None) -> list[int]:
+        """Who proposed it, and who proposed the duplicates merged into it."""
+        rows = await (tx or self.db).fetchall(
+            "SELECT proposer_id FROM proposals WHERE id = ? OR merged_into = ? ORDER BY id",
+            (proposal_id, proposal_id),
+        )
+        return [r[0] for r in rows]
+
     async def move_supports(self, tx: Tx, from_id: int, to_id: int, now: datetime) -> None:
         await tx.execute(
             "INSERT OR IGNORE INTO proposal_supports(proposal_id, user_id, created_at)"

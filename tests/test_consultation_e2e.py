@@ -343,3 +343,79 @@ async def test_forum_bad_input(tg: FakeTelegram, linli: BotHarness) -> None:
     await settle(linli)
     assert await linli.linli.db.fetchval("SELECT count(*) FROM meetings") == 0
     assert not any(c.method == "createForumTopic" for c in tg.calls)
+
+
+async def press_done(tg: FakeTelegram, linli: BotHarness, user_id: int, number: int,
+                     note: str) -> None:
+    prompt = [m for m in tg.sent(user_id) if m.get("reply_markup")
+              and f"cd:done:{number}" in str(m["reply_markup"])][-1]
+    tg.press_button(user_id, user_id, prompt["message_id"], f"cd:done:{number}")
+    await said(tg, user_id, f"请回复决定 #{number} 的办理情况")
+    tg.user_sends(user_id, user_id, note)
+    await said(tg, user_id, f"决定 #{number} 已标记完成")
+
+
+async def test_decisions_followed_up_until_residents_hear_back(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    """The issue's whole path: proposals → poll → meeting → decisions → feedback → told."""
+    await world(tg, linli)
+    await schedule_meeting(tg, linli)
+    tg.user_sends(COMPOUND, COMPOUND, "/decide 1\n1 | 更换声控灯 | 阳光物业 | 11-28")
+    await said(tg, COMPOUND, "还没开")  # not before the meeting
+    linli.clock.advance(timedelta(hours=34))  # 11-26 20:00, the meeting is over
+    await linli.linli.scheduler.sweep()
+    # bad input: nothing recorded
+    tg.user_sends(ZHANG, ZHANG, "/decide 1\n1 | 更换声控灯 | 阳光物业 | 11-28")
+    await said(tg, ZHANG, "只有楼栋长、片长等负责人")
+    tg.user_sends(COMPOUND, COMPOUND, "/decide 1\n1 | 更换声控灯 |  | 11-28")
+    await said(tg, COMPOUND, "第 1 项决定没有写负责人")
+    tg.user_sends(COMPOUND, COMPOUND, "/decide 1\n1 | 更换声控灯 | 阳光物业 | 11-28\n"
+                                      "2 | 调整垃圾分类点 | 李楼长")
+    await said(tg, COMPOUND, "第 2 项决定没有写截止日期")
+    tg.user_sends(COMPOUND, COMPOUND, "/decide 1\n1 | 更换声控灯 | 张三 | 11-28")
+    await said(tg, COMPOUND, "找不到负责人“张三”")
+    await settle(linli)
+    assert await linli.linli.db.fetchval("SELECT count(*) FROM decisions") == 0
+
+    tg.user_sends(COMPOUND, COMPOUND, "/decide 1\n1 | 本月内更换楼道声控灯 | 阳光物业 | 11-28\n"
+                                      "2 | 调整垃圾分类点位置 | 李楼长 | 11-29")
+    await said(tg, COMPOUND, "已记录 2 项决定：#1、#2")
+    feedback = await said(tg, FORUM, "恳谈结果反馈 · 恳谈会 #1")
+    assert feedback.get("message_thread_id")  # in the meeting's topic
+    assert "已办结 0/2 项" in feedback["text"] and "阳光物业" in feedback["text"]
+    await said(tg, PROPERTY, "决定 #1：本月内更换楼道声控灯")
+    await said(tg, BUILDING, "决定 #2：调整垃圾分类点位置")
+
+    linli.clock.advance(timedelta(hours=22, minutes=1))  # 11-27 18:01: a day before #1 is due
+    await linli.linli.scheduler.sweep()
+    await said(tg, PROPERTY, "提醒：决定 #1")
+    await press_done(tg, linli, PROPERTY, 1, "已全部换成声控灯")
+    await settle(linli)
+    shown = tg.message(FORUM, feedback["message_id"])
+    assert "✅ 已完成：已全部换成声控灯" in shown["text"] and "已办结 1/2 项" in shown["text"]
+
+    linli.clock.advance(timedelta(days=2))  # 11-29 18:01: #2 overdue → escalated to the compound
+    await linli.linli.scheduler.sweep()
+    await said(tg, BUILDING, "已上报给 阳光小区 督办")
+    await said(tg, COMPOUND, "决定 #2「调整垃圾分类点位置」（恳谈会 #1）已超期，转由您督办")
+    await settle(linli)
+    shown = tg.message(FORUM, feedback["message_id"])
+    assert "⚠️ 超期，已上报 阳光小区 督办" in shown["text"]
+    assert await linli.linli.db.fetchval(
+        "SELECT rung_node_id FROM decisions WHERE id = 2") == (
+        await linli.linli.org_repo.node_by_key("sunshine")).id
+
+    # a resident cannot mark it done (forged press), the compound chief can
+    prompt = [m for m in tg.sent(COMPOUND) if "cd:done:2" in str(m.get("reply_markup"))][-1]
+    query = tg.press_button(COMPOUND, COMPOUND, prompt["message_id"], "cd:done:1")
+    await asyncio.sleep(0.3)
+    assert "已经办结" in (tg.answers_to(query) or {}).get("text", "")
+    await press_done(tg, linli, COMPOUND, 2, "垃圾分类点已移到东门")
+    for uid in (ZHANG, QIAN, LI):  # proposers of the agenda topics, and those who went
+        told = await said(tg, uid, "商定的事都办完了")
+        assert "垃圾分类点已移到东门" in told["text"]
+    await settle(linli)
+    assert not any("都办完了" in t for t in texts(tg, SUN))  # "maybe", not a proposer of these
+    final = tg.message(FORUM, feedback["message_id"])
+    assert "全部 2 项决定都已办结" in final["text"]
+    assert sum("恳谈结果反馈" in t for t in texts(tg, FORUM)) == 1  # one post, edited
