@@ -118,6 +118,24 @@ class ConsultationService:
         assert node is not None
         return chat, node
 
+    async def chat_in_scope(self, user_id: int, key: str | None) -> int:
+        """For a leader in private: the bound chat of node KEY, or their scope's only one."""
+        await self.require_leader(user_id)
+        by_node = await self.tree.chats_by_node()
+        if key is not None:
+            node = await self.org.node(key)
+            await self.managed(user_id, node.id)
+            chats = [c for c in by_node.get(node.id, []) if c.active]
+            if not chats:
+                raise BadInput("consult.node_has_no_chat", node=node.name)
+            return chats[0].chat_id
+        options = [(n, c) for n in await self.scope(user_id) for c in by_node.get(n.id, [])
+                   if c.active]
+        if len(options) == 1:
+            return options[0][1].chat_id
+        raise BadInput("consult.pick_chat",
+                       keys="、".join(sorted(n.key for n, _ in options)) or "—")
+
     # -- proposals --------------------------------------------------------------------
 
     async def propose(self, user_id: int, text: str, chat_id: int | None) -> Proposal:

@@ -18,7 +18,7 @@ from bot.i18n import Markup, esc, number, t
 from bot.meetings import MeetingService
 from bot.notifier import Button, Outgoing
 from bot.report_notices import local_time
-from bot.timing import resolve_within
+from bot.timing import quiet_hours_end, resolve_within
 from bot.when import parse_day_end
 from storage.consultation import Decision, Meeting
 from storage.db import Tx
@@ -217,6 +217,7 @@ class FollowUpService:
     async def _prompt(self, tx: Tx, meeting: Meeting, decision: Decision, user_ids: list[int],
                       key: str, tag: str = "new") -> None:
         group = self.settings.language
+        wait_until = quiet_hours_end(self.settings, self.clock.now())  # leaders sleep at night
         for user_id in user_ids:
             lang = await self.c.lang_of(user_id)
             name = await self.c.name_of(user_id)
@@ -229,7 +230,7 @@ class FollowUpService:
                 fallback=Outgoing(meeting.chat_id, t(group, "consult.owner_mention",
                                                      mention=mention, number=number(decision.id)),
                                   thread_id=meeting.thread_id),
-                dedup_key=f"decision:{decision.id}:{tag}:{user_id}"))
+                not_before=wait_until, dedup_key=f"decision:{decision.id}:{tag}:{user_id}"))
 
     async def owner_name(self, decision: Decision) -> str:
         if decision.partner_id is not None:

@@ -156,18 +156,23 @@ async def topicpoll(update: Update, context: LinliContext) -> None:
     assert user is not None and chat is not None
     linli = context.linli
     await linli.consultation.require_leader(user.id)
-    if is_private(update):
-        raise BadInput("consult.topicpoll_in_group")
     ids, when = parse_poll_args(command_text(update))
+    target, thread = chat.id, thread_of(update)
+    if is_private(update):  # the group: named by its node's key, or the only one in scope
+        words = when.split()
+        key = None
+        if len(words) > 1 and re.fullmatch(r"[a-z0-9-]{1,32}", words[-1].lower()) and (
+                await linli.org_repo.node_by_key(words[-1].lower())):
+            key, when = words[-1], " ".join(words[:-1])
+        target, thread = await linli.consultation.chat_in_scope(user.id, key), None
     closes_at = parse_when(when, linli.clock.now(), linli.settings.tz)
-    poll = await linli.consultation.open_poll(user.id, chat.id, thread_of(update), ids,
-                                              closes_at)
+    poll = await linli.consultation.open_poll(user.id, target, thread, ids, closes_at)
     await linli.notifier.send(Outgoing(
         user.id, t(context.lang, "consult.poll_opened", poll=number(poll.id),
                    at=local_time(linli.settings, context.lang, poll.closes_at)),
         buttons=[[Button(t(context.lang, "consult.btn_stop_poll"), data=f"cp:stop:{poll.id}")]],
-        fallback=Outgoing(chat.id, t(context.lang, "consult.poll_opened_group",
-                                     poll=number(poll.id)), thread_id=thread_of(update))))
+        fallback=Outgoing(poll.chat_id, t(context.lang, "consult.poll_opened_group",
+                                          poll=number(poll.id)), thread_id=poll.thread_id)))
 
 
 async def stop_pressed(update: Update, context: LinliContext) -> None:

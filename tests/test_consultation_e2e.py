@@ -419,3 +419,17 @@ async def test_decisions_followed_up_until_residents_hear_back(
     final = tg.message(FORUM, feedback["message_id"])
     assert "全部 2 项决定都已办结" in final["text"]
     assert sum("恳谈结果反馈" in t for t in texts(tg, FORUM)) == 1  # one post, edited
+
+
+async def test_topic_poll_from_private_names_the_group(tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    await propose_three(tg)
+    tg.user_sends(COMPOUND, COMPOUND, "/topicpoll 1,3 2h")
+    refusal = await said(tg, COMPOUND, "多个居民群")
+    assert "b3、sunshine" in refusal["text"]
+    tg.user_sends(BUILDING, BUILDING, "/topicpoll 1,3 2h sunshine")
+    await said(tg, BUILDING, "不在您负责的范围内")  # the compound's group is above him
+    tg.user_sends(BUILDING, BUILDING, "/topicpoll #1 #3 2h b3")
+    message = await tg.wait_for(lambda m: m["method"] == "sendPoll")
+    assert message["chat"]["id"] == GROUP
+    await said(tg, BUILDING, "议题投票 #1 已发出")
