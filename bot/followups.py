@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.errors import BadInput, NotAllowed, NotFound
 from bot.i18n import Markup, esc, number, t
@@ -27,6 +28,7 @@ from storage.org import Node
 
 DECISION_SUBJECT = "decision"
 TEXT_MAX, NOTE_MAX = 500, 500
+OVERDUE_REMINDER = timedelta(days=1)  # at the top of the chain, like the reports' digest
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +182,13 @@ class FollowUpService:
             return
         before = await self.handlers(decision)
         target = await self._next_rung(decision)
-        if target is None:  # the top: flagged 超期, nothing goes further
-            if await self.repo.flag_overdue(tx, decision.id):
-                await self._prompt(tx, meeting, decision, before, "consult.prompt_overdue_top",
-                                   tag="overdue")
+        if target is None:  # the top: flagged 超期, nothing goes further; reminded daily
+            await self.repo.flag_overdue(tx, decision.id)
+            today = self.clock.now().astimezone(self.settings.tz).date().isoformat()
+            await self._prompt(tx, meeting, decision, before, "consult.prompt_overdue_top",
+                               tag=f"overdue:{today}")
+            await self.scheduler.arm(tx, DECISION_SUBJECT, decision.id, "due",
+                                     self.clock.now() + OVERDUE_REMINDER)
             await self.refresh_feedback(tx, meeting)
             return
         if not await self.repo.escalate_decision(tx, decision, target.id):

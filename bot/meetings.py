@@ -74,6 +74,8 @@ class MeetingService:
                 if starts_at - before > now:
                     await self.scheduler.arm(tx, MEETING_SUBJECT, meeting_id, f"remind{index}",
                                              starts_at - before)
+            # at the start the card loses its buttons
+            await self.scheduler.arm(tx, MEETING_SUBJECT, meeting_id, "start", starts_at)
             if is_forum:
                 await self.notifier.enqueue(tx, Outgoing(
                     chat.chat_id, method="create_forum_topic",
@@ -164,6 +166,9 @@ class MeetingService:
     async def _on_deadline(self, tx: Tx, deadline: Deadline) -> None:
         meeting = await self.repo.meeting(deadline.subject_id, tx)
         if meeting is None or meeting.state != "scheduled":
+            return
+        if deadline.kind == "start":
+            await self.refresh_card(tx, meeting)
             return
         group = self.settings.language
         for user_id in await self.repo.attendees(meeting.id, tx):

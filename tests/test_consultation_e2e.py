@@ -433,3 +433,40 @@ async def test_topic_poll_from_private_names_the_group(tg: FakeTelegram, linli: 
     message = await tg.wait_for(lambda m: m["method"] == "sendPoll")
     assert message["chat"]["id"] == GROUP
     await said(tg, BUILDING, "议题投票 #1 已发出")
+
+
+async def test_overdue_follow_ups_climb_from_a_partner_and_stop_at_the_top(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    card = await schedule_meeting(tg, linli)
+    linli.clock.advance(timedelta(hours=34))  # after the meeting: the card has no buttons
+    await linli.linli.scheduler.sweep()
+    await settle(linli)
+    assert not tg.message(FORUM, card["message_id"]).get("reply_markup")
+    tg.user_sends(COMPOUND, COMPOUND,
+                  "/decide 1\n1 | 换灯 | 阳光物业 | 11-27\n2 | 挪垃圾点 | 孙书记 | 11-27")
+    await said(tg, COMPOUND, "已记录 2 项决定")
+    await said(tg, COMMUNITY, "决定 #2：挪垃圾点")
+    prompt = await said(tg, PROPERTY, "决定 #1：换灯")
+    query = tg.press_button(PROPERTY, PROPERTY, prompt["message_id"], "cd:done:2")  # not his
+    for _ in range(50):
+        if tg.answers_to(query):
+            break
+        await asyncio.sleep(0.05)
+    assert "只有这项决定的负责人" in tg.answers_to(query)["text"]
+    linli.clock.advance(timedelta(days=1))  # 11-27 20:00: both overdue
+    await linli.linli.scheduler.sweep()
+    # the partner hands over to the first leader above it, 赵片长 of 阳光小区
+    await said(tg, COMPOUND, "决定 #1「换灯」（恳谈会 #1）已超期，转由您督办")
+    await said(tg, PROPERTY, "已上报给 阳光小区 督办")
+    # the community is the top: flagged 超期, reminded, goes nowhere
+    await said(tg, COMMUNITY, "决定 #2「挪垃圾点」（恳谈会 #1）已超期，请尽快督办")
+    assert await linli.linli.db.fetchval("SELECT overdue FROM decisions WHERE id = 2") == 1
+    feedback = await said(tg, FORUM, "恳谈结果反馈")
+    await settle(linli)
+    shown = tg.message(FORUM, feedback["message_id"])["text"]
+    assert "⚠️ 超期，已上报 阳光小区 督办" in shown and "— ⚠️ 超期\n" in shown + "\n"
+    linli.clock.advance(timedelta(days=1, minutes=1))  # a day later: reminded again
+    await linli.linli.scheduler.sweep()
+    await settle(linli)
+    assert sum("请尽快督办" in t for t in texts(tg, COMMUNITY)) == 2
