@@ -470,3 +470,14 @@ async def test_overdue_follow_ups_climb_from_a_partner_and_stop_at_the_top(
     await linli.linli.scheduler.sweep()
     await settle(linli)
     assert sum("请尽快督办" in t for t in texts(tg, COMMUNITY)) == 2
+
+
+async def test_meeting_card_goes_to_the_chat_when_no_topic_can_be_opened(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    tg.chats[FORUM].bot_status = "member"  # not an admin: Telegram refuses to open topics
+    tg.user_sends(COMPOUND, FORUM, "/forum 11-26 19:00 | 临时恳谈会 | 活动室 | 路灯；垃圾点")
+    card = await said(tg, FORUM, "恳谈会 #1：临时恳谈会")
+    assert not card.get("message_thread_id")
+    assert "1. 路灯" in card["text"] and "2. 垃圾点" in card["text"]
+    assert await linli.linli.db.fetchval("SELECT thread_id FROM meetings WHERE id = 1") is None
