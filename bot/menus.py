@@ -15,9 +15,9 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite"]
-GROUP = ["report", "join", "help"]
-GROUP_ADMINS = ["report", "join", "bind", "help"]
+           "invite", "propose", "topics", "decide"]
+GROUP = ["report", "join", "propose", "help"]
+GROUP_ADMINS = ["report", "join", "bind", "propose", "topicpoll", "forum", "help"]
 
 SCOPES: list[tuple[BotCommandScope, list[str]]] = [
     (BotCommandScopeAllPrivateChats(), PRIVATE),
@@ -47,4 +47,9 @@ HELP: list[tuple[str, str]] = [
     ("org", "leader"),
     ("invite", "leader"),
     ("bind", "leader"),
+    ("propose", "everyone"),
+    ("topics", "leader"),
+    ("topicpoll", "leader"),
+    ("forum", "leader"),
+    ("decide", "leader"),
 ]

@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.clock import Clock
+from bot.consultation import ConsultationService
 from bot.digest import OverdueDigest
+from bot.followups import FollowUpService
 from bot.i18n import pick_language
+from bot.meetings import MeetingService
 from bot.notifier import Notifier
 from bot.org import OrgService
 from bot.report_notices import ReportNotices
 from bot.reports import ReportService
 from bot.scheduler import Scheduler
 from config.settings import Settings
+from storage.consultation import ConsultationRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
@@ -38,6 +42,10 @@ class Linli:
     report_notices: ReportNotices
     reports: ReportService
     digest: OverdueDigest
+    consultation_repo: ConsultationRepo
+    consultation: ConsultationService
+    meetings: MeetingService
+    followups: FollowUpService
     bot_username: str = ""
 
     @classmethod
@@ -48,15 +56,22 @@ class Linli:
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
+        org = OrgService(settings, db, org_repo, clock)
+        consultation_repo = ConsultationRepo(db)
+        consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,
+                                           notifier, scheduler)
+        meetings = MeetingService(consultation)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
-            org=OrgService(settings, db, org_repo, clock), scheduler=scheduler,
+            org=org, scheduler=scheduler,
             report_repo=report_repo, report_notices=notices,
             reports=ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
                                   notices),
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
+            consultation_repo=consultation_repo, consultation=consultation,
+            meetings=meetings, followups=FollowUpService(meetings),
         )
 
     async def close(self) -> None:
