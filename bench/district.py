@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import re
 import sqlite3
@@ -129,15 +130,19 @@ async def replay(day: Day, reporters: list[int], leaders: list[int], rng: random
                     day.count("SELECT count(*) FROM updates"))
 
 
-async def main(reports: int, rate: float) -> None:
+async def main(reports: int, rate: float, keep: bool) -> None:
     tg = FakeTelegram()
     tg.overall_per_second = None
     tg.group_per_minute = None
     await tg.start()
     rng = random.Random(7)
     try:
-        with tempfile.TemporaryDirectory() as name:
+        place = contextlib.nullcontext(tempfile.mkdtemp()) if keep \
+            else tempfile.TemporaryDirectory()
+        with place as name:
             folder = Path(name)
+            if keep:
+                print(f"keeping {folder}")
             (folder / "district.toml").write_text(district_toml(COMPOUNDS, BUILDINGS, RESIDENTS),
                                                   encoding="utf-8")
             (folder / "cfg.toml").write_text('[quiet_hours]\nstart = "00:00"\nend = "00:00"\n')
@@ -159,17 +164,19 @@ async def main(reports: int, rate: float) -> None:
             log = (folder / "linli.log").open("w+")
             proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
                                     stdout=subprocess.DEVNULL, stderr=log)
-            await wait_first_poll(tg, since)
-            day = Day(tg, folder / "linli.db", rate)
-            began = time.perf_counter()
-            for uid in everyone:  # everyone opens the private chat first
-                await day.send(uid, uid, "/start")
-            await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
-            await replay(day, reporters, leaders, rng)
-            elapsed = time.perf_counter() - began
-            rss = peak_rss_mb(proc.pid)
-            db_mb = sum(p.stat().st_size for p in folder.glob("linli.db*")) / 2**20
-            await asyncio.to_thread(stop_process, proc)
+            try:
+                await wait_first_poll(tg, since)
+                day = Day(tg, folder / "linli.db", rate)
+                began = time.perf_counter()
+                for uid in everyone:  # everyone opens the private chat first
+                    await day.send(uid, uid, "/start")
+                await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
+                await replay(day, reporters, leaders, rng)
+                elapsed = time.perf_counter() - began
+                rss = peak_rss_mb(proc.pid)
+                db_mb = sum(p.stat().st_size for p in folder.glob("linli.db*")) / 2**20
+            finally:  # never leave a bot behind
+                await asyncio.to_thread(stop_process, proc)
             log.seek(0)
             summary = re.search(r"handled (\d+) updates: handler time p50 ([\d.]+) ms, "
                                 r"p99 ([\d.]+) ms, max ([\d.]+) ms", log.read())
@@ -192,5 +199,7 @@ if __name__ == "__main__":
     parser.add_argument("--reports", type=int, default=2000)
     parser.add_argument("--rate", type=float, default=50,
                         help="updates sent per second (0: as fast as the bot takes them)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the folder with the database and the bot's log")
     ns = parser.parse_args()
-    asyncio.run(main(ns.reports, ns.rate))
+    asyncio.run(main(ns.reports, ns.rate, ns.keep))

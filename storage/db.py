@@ -49,17 +49,23 @@ handling_update: ContextVar[HandlingUpdate | None] = ContextVar("handling_update
 
 
 class _Queries:
-    """Read helpers shared by the database and an open transaction."""
+    """Read helpers shared by the database and an open transaction.
+
+    Every read runs to its end in one call on the connection's thread. Handlers share
+    the reading connection, and an SQLite statement left open (a cursor still being
+    fetched from) holds the connection's read snapshot: another handler's query would
+    then run inside that old snapshot and miss what was committed since (seen under
+    load as a leader's answer not finding the question just asked).
+    """
 
     _conn: aiosqlite.Connection
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        async with self._conn.execute(sql, params) as cur:
-            return await cur.fetchone()
+        rows = await self._conn.execute_fetchall(sql, params)
+        return next(iter(rows), None)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        async with self._conn.execute(sql, params) as cur:
-            return list(await cur.fetchall())
+        return list(await self._conn.execute_fetchall(sql, params))
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:
         row = await self.fetchone(sql, params)

@@ -63,6 +63,31 @@ async def test_concurrent_transactions_lose_no_write(tmp_path: Path) -> None:
         await db.close()
 
 
+async def test_a_read_sees_what_was_committed_while_other_reads_run(tmp_path: Path) -> None:
+    """Handlers share one reading connection: no read may see an older snapshot."""
+    db = await open_database(tmp_path / "r.db")
+    try:
+        async with db.write() as tx:
+            await tx.execute("CREATE TABLE asked (id INTEGER PRIMARY KEY)")
+            await tx.execute("CREATE TABLE big (n INTEGER)")
+            await tx.executemany("INSERT INTO big VALUES (?)", [(i,) for i in range(2000)])
+
+        async def ask_then_read(n: int) -> bool:  # a question asked, then its answer comes
+            async with db.write() as tx:
+                await tx.execute("INSERT INTO asked VALUES (?)", (n,))
+            return await db.fetchval("SELECT id FROM asked WHERE id = ?", (n,)) == n
+
+        async def browse() -> None:  # another handler reading a long list meanwhile
+            for _ in range(5):
+                assert len(await db.fetchall("SELECT n FROM big")) == 2000
+
+        results = await asyncio.gather(*(ask_then_read(n) for n in range(300)),
+                                       *(browse() for _ in range(30)))
+        assert all(results[:300]), results.count(False)
+    finally:
+        await db.close()
+
+
 async def test_a_failed_transaction_changes_nothing(tmp_path: Path) -> None:
     db = await open_database(tmp_path / "c.db")
     try:
