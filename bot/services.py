@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.broadcasts import BroadcastService
 from bot.clock import Clock
 from bot.digest import OverdueDigest
 from bot.i18n import pick_language
@@ -13,6 +14,7 @@ from bot.report_notices import ReportNotices
 from bot.reports import ReportService
 from bot.scheduler import Scheduler
 from config.settings import Settings
+from storage.broadcasts import BroadcastRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
@@ -38,6 +40,7 @@ class Linli:
     report_notices: ReportNotices
     reports: ReportService
     digest: OverdueDigest
+    broadcasts: BroadcastService
     bot_username: str = ""
 
     @classmethod
@@ -48,15 +51,18 @@ class Linli:
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
+        org = OrgService(settings, db, org_repo, clock)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
-            org=OrgService(settings, db, org_repo, clock), scheduler=scheduler,
+            org=org, scheduler=scheduler,
             report_repo=report_repo, report_notices=notices,
             reports=ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
                                   notices),
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
+            broadcasts=BroadcastService(settings, db, clock, org, BroadcastRepo(db), users,
+                                        notifier, scheduler),
         )
 
     async def close(self) -> None:
