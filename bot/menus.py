@@ -15,9 +15,9 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite", "broadcast", "broadcasts"]
-GROUP = ["report", "join", "help"]
-GROUP_ADMINS = ["report", "join", "bind", "help"]
+           "invite", "events", "event", "broadcast", "broadcasts"]
+GROUP = ["report", "join", "events", "help"]
+GROUP_ADMINS = ["report", "join", "events", "bind", "help"]
 
 SCOPES: list[tuple[BotCommandScope, list[str]]] = [
     (BotCommandScopeAllPrivateChats(), PRIVATE),
@@ -43,10 +43,12 @@ HELP: list[tuple[str, str]] = [
     ("join", "everyone"),
     ("lang", "everyone"),
     ("help", "everyone"),
+    ("events", "everyone"),
     ("queue", "leader"),
     ("org", "leader"),
     ("invite", "leader"),
     ("bind", "leader"),
+    ("event", "leader"),
     ("broadcast", "leader"),
     ("broadcasts", "leader"),
 ]

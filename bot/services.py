@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from bot.broadcasts import BroadcastService
 from bot.clock import Clock
 from bot.digest import OverdueDigest
+from bot.events import EventService
+from bot.holidays import HolidayOffers
 from bot.i18n import pick_language
 from bot.notifier import Notifier
 from bot.org import OrgService
@@ -17,6 +19,7 @@ from config.settings import Settings
 from storage.broadcasts import BroadcastRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
+from storage.events import EventRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingRepo
@@ -41,6 +44,8 @@ class Linli:
     reports: ReportService
     digest: OverdueDigest
     broadcasts: BroadcastService
+    events: EventService
+    holidays: HolidayOffers
     bot_username: str = ""
 
     @classmethod
@@ -52,6 +57,7 @@ class Linli:
         report_repo = ReportRepo(db)
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
         org = OrgService(settings, db, org_repo, clock)
+        event_repo = EventRepo(db)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
@@ -63,6 +69,10 @@ class Linli:
                                  scheduler),
             broadcasts=BroadcastService(settings, db, clock, org, BroadcastRepo(db), users,
                                         notifier, scheduler),
+            events=EventService(settings, db, clock, org, event_repo, outbox, users, notifier,
+                                scheduler),
+            holidays=HolidayOffers(settings, clock, org_repo, event_repo, users, notifier,
+                                   scheduler),
         )
 
     async def close(self) -> None:

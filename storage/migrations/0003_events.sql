@@ -36,3 +36,41 @@ CREATE TABLE broadcast_deliveries (
     finished_at  TEXT,
     PRIMARY KEY (run_id, chat_id)
 );
+
+-- Community events (社区活动) with RSVPs, a waiting list, reminders and recurrence.
+CREATE TABLE events (
+    id          INTEGER PRIMARY KEY,             -- the event's number, #id
+    creator_id  INTEGER NOT NULL,
+    node_id     INTEGER NOT NULL REFERENCES nodes(id),   -- announced to every bound chat below
+    title       TEXT    NOT NULL,
+    description TEXT,
+    place       TEXT    NOT NULL,
+    starts_at   TEXT    NOT NULL,
+    ends_at     TEXT    NOT NULL,
+    capacity    INTEGER,                         -- NULL: no limit
+    recurrence  TEXT    NOT NULL DEFAULT 'none' CHECK (recurrence IN ('none', 'weekly', 'monthly')),
+    previous_id INTEGER REFERENCES events(id),   -- the occurrence this one follows
+    state       TEXT    NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'cancelled')),
+    shown       TEXT,                            -- the counts line last put on the posts
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL
+);
+CREATE INDEX events_upcoming ON events(state, starts_at);
+
+CREATE TABLE event_rsvps (
+    event_id   INTEGER NOT NULL REFERENCES events(id),
+    user_id    INTEGER NOT NULL,
+    answer     TEXT    NOT NULL CHECK (answer IN ('going', 'maybe', 'no', 'waiting')),
+    seq        INTEGER NOT NULL,                 -- order of arrival: the waiting list's order
+    updated_at TEXT    NOT NULL,
+    PRIMARY KEY (event_id, user_id)
+);
+
+-- Holiday drafts offered to leaders (once per holiday, year and leader).
+CREATE TABLE holiday_offers (
+    holiday    TEXT    NOT NULL,
+    year       INTEGER NOT NULL,
+    user_id    INTEGER NOT NULL,
+    offered_at TEXT    NOT NULL,
+    PRIMARY KEY (holiday, year, user_id)
+);
