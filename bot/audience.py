@@ -19,7 +19,7 @@ async def scope_of(org: OrgService, user_id: int, key: str | None) -> Node:
     if key:
         node = await org.node(key)
         if not await org.may_manage(user_id, node):
-            raise NotAllowed("broadcast.scope_not_yours", key=node.key)
+            raise NotAllowed("scope.not_yours", key=node.key)
         return node
     roles = await org.roles(user_id)
     led = roles.led_nodes
@@ -32,8 +32,8 @@ async def scope_of(org: OrgService, user_id: int, key: str | None) -> Node:
     if len(tops) == 1:
         return tops[0]
     if not roles.leader:
-        raise NotAllowed("broadcast.leaders_only")
+        raise NotAllowed("scope.leaders_only")
     roots = await org.org.children(None)
     if roles.admin and not led and len(roots) == 1:
         return roots[0]
-    raise BadInput("broadcast.which_scope", keys=", ".join(n.key for n in tops or roots))
+    raise BadInput("scope.which", keys=", ".join(n.key for n in tops or roots))

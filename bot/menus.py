@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite", "events", "event", "broadcast", "broadcasts"]
+           "invite", "events", "nominate", "event", "family", "broadcast", "broadcasts"]
 GROUP = ["report", "join", "events", "help"]
 GROUP_ADMINS = ["report", "join", "events", "bind", "help"]
 
@@ -44,11 +44,13 @@ HELP: list[tuple[str, str]] = [
     ("lang", "everyone"),
     ("help", "everyone"),
     ("events", "everyone"),
+    ("nominate", "everyone"),
     ("queue", "leader"),
     ("org", "leader"),
     ("invite", "leader"),
     ("bind", "leader"),
     ("event", "leader"),
+    ("family", "leader"),
     ("broadcast", "leader"),
     ("broadcasts", "leader"),
 ]

@@ -8,6 +8,7 @@ from bot.broadcasts import BroadcastService
 from bot.clock import Clock
 from bot.digest import OverdueDigest
 from bot.events import EventService
+from bot.families import FamilyService
 from bot.holidays import HolidayOffers
 from bot.i18n import pick_language
 from bot.notifier import Notifier
@@ -20,6 +21,7 @@ from storage.broadcasts import BroadcastRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
 from storage.events import EventRepo
+from storage.families import FamilyRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingRepo
@@ -46,6 +48,7 @@ class Linli:
     broadcasts: BroadcastService
     events: EventService
     holidays: HolidayOffers
+    families: FamilyService
     bot_username: str = ""
 
     @classmethod
@@ -73,6 +76,7 @@ class Linli:
                                 scheduler),
             holidays=HolidayOffers(settings, clock, org_repo, event_repo, users, notifier,
                                    scheduler),
+            families=FamilyService(settings, db, clock, org, FamilyRepo(db), notifier),
         )
 
     async def close(self) -> None:

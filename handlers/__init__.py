@@ -15,6 +15,7 @@ from handlers import (
     broadcasts,
     errors,
     events,
+    families,
     groups,
     inputs,
     org,
@@ -34,6 +35,7 @@ def register_all(app: Application) -> None:
     groups.register(app)
     broadcasts.register(app)
     events.register(app)
+    families.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -74,3 +74,33 @@ CREATE TABLE holiday_offers (
     offered_at TEXT    NOT NULL,
     PRIMARY KEY (holiday, year, user_id)
 );
+
+-- 最美家庭: nominations by residents, one vote per resident of the scope, a results post.
+CREATE TABLE family_selections (
+    id          INTEGER PRIMARY KEY,
+    creator_id  INTEGER NOT NULL,
+    node_id     INTEGER NOT NULL REFERENCES nodes(id),
+    title       TEXT    NOT NULL,
+    state       TEXT    NOT NULL DEFAULT 'nominating'
+                CHECK (state IN ('nominating', 'voting', 'closed')),
+    created_at  TEXT    NOT NULL,
+    updated_at  TEXT    NOT NULL
+);
+
+CREATE TABLE family_nominations (
+    id           INTEGER PRIMARY KEY,
+    selection_id INTEGER NOT NULL REFERENCES family_selections(id),
+    nominator_id INTEGER NOT NULL,
+    household    TEXT    NOT NULL,
+    reason       TEXT    NOT NULL,
+    created_at   TEXT    NOT NULL,
+    UNIQUE (selection_id, nominator_id)           -- one nomination per resident
+);
+
+CREATE TABLE family_votes (
+    selection_id  INTEGER NOT NULL REFERENCES family_selections(id),
+    voter_id      INTEGER NOT NULL,
+    nomination_id INTEGER NOT NULL REFERENCES family_nominations(id),
+    voted_at      TEXT    NOT NULL,
+    PRIMARY KEY (selection_id, voter_id)          -- one vote per resident
+);
