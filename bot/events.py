@@ -31,6 +31,9 @@ from storage.users import UserRepo
 SUBJECT = "event"
 POST = "evp:"  # ref of each announcement: evp:<event>
 ANSWERS = {"g": "going", "m": "maybe", "n": "no"}
+# Edits of one post at most this often: a group takes 20 messages a minute, and a burst
+# of presses then costs one edit (a queued edit is updated, not followed by another).
+EDIT_GAP = timedelta(seconds=3)
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,16 +170,19 @@ class EventService:
                                 self.settings.language)
         if line == event.shown and not force:
             return
-        await self.repo.change(tx, event.id, self.clock.now(), shown=line)
+        now = self.clock.now()
+        at = max(now, event.edit_after or now)
+        await self.repo.change(tx, event.id, now, shown=line, edit_after=at + EDIT_GAP)
         text, buttons = await self._post(tx, event)
         for chat_id, message_ids in await self.outbox.sent_messages(f"{POST}{event.id}", tx):
             for message_id in message_ids[-1:]:
-                await self._edit(tx, event, chat_id, message_id, text, buttons)
+                await self._edit(tx, event, chat_id, message_id, text, buttons, at)
 
     async def _edit(self, tx: Tx, event: Event, chat_id: int, message_id: int, text: str,
-                    buttons: list[list[Button]] | None) -> None:
+                    buttons: list[list[Button]] | None, at: datetime | None = None) -> None:
         edit = Outgoing(chat_id, text, buttons=buttons, method="edit_text",
-                        message_id=message_id, ref=f"eve:{event.id}:{message_id}")
+                        message_id=message_id, ref=f"eve:{event.id}:{message_id}",
+                        not_before=at)
         assert edit.ref is not None
         if not await self.outbox.replace_pending(tx, edit.ref, chat_id, edit.payload()):
             await self.notifier.enqueue(tx, edit)

@@ -25,6 +25,7 @@ class Event:
     previous_id: int | None
     state: str
     shown: str | None
+    edit_after: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +41,7 @@ def _event(r: sqlite3.Row) -> Event:
     assert starts is not None and ends is not None
     return Event(r["id"], r["creator_id"], r["node_id"], r["title"], r["description"], r["place"],
                  starts, ends, r["capacity"], r["recurrence"], r["previous_id"], r["state"],
-                 r["shown"])
+                 r["shown"], from_db(r["edit_after"]))
 
 
 class EventRepo:

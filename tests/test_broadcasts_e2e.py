@@ -153,3 +153,16 @@ async def test_refusals_change_nothing(tg: FakeTelegram, linli: BotHarness) -> N
     assert await linli.linli.broadcasts.repo.scheduled(None) == []
     for chat in chats:
         assert not tg.sent(chat)
+
+
+async def test_broadcast_with_a_photo(tg: FakeTelegram, linli: BotHarness) -> None:
+    chats = await _world(tg, linli, 2)
+    tg.user_sends(CHIEF, CHIEF, photo=True,
+                  caption="/broadcast now 消防演练照片，请大家看看逃生路线")
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达 0 个" in (m["text"] or ""))
+    for chat in chats:
+        sent = [m for m in tg.sent(chat) if m.get("photo")]
+        assert len(sent) == 1 and "逃生路线" in sent[0]["caption"]
+    # a caption has a shorter limit than a message
+    tg.user_sends(CHIEF, CHIEF, photo=True, caption="/broadcast now " + "长" * 1100)
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "最多 1024 字" in (m["text"] or ""))

@@ -132,9 +132,13 @@ async def _wait_new(tg: FakeTelegram, expect: str) -> dict[str, Any]:
 
 
 async def _settle(linli: BotHarness) -> None:
-    async with asyncio.timeout(10):
-        while not await linli.linli.notifier.idle():
-            await asyncio.sleep(0.02)
+    """Everything queued has gone out, including edits held back to space them."""
+    async with asyncio.timeout(15):
+        while True:
+            counts = await linli.linli.outbox.counts()
+            if not counts.get("pending") and not counts.get("sending"):
+                return
+            await asyncio.sleep(0.05)
 
 
 async def test_event_rsvp_capacity_waiting_list_reminders_ics_and_recurrence(
@@ -166,6 +170,10 @@ async def test_event_rsvp_capacity_waiting_list_reminders_ics_and_recurrence(
         assert shown is not None
         assert "参加 2/2 · 可能参加 1 · 不参加 0 · 候补 1" in shown["text"], shown["text"]
     assert not [c for c in tg.calls if c.error and "not modified" in c.error]
+    # four changes in quick succession: edits held back and merged, not one per press
+    edits = [c for c in tg.calls if c.method == "editMessageText"
+             and c.params["chat_id"] == CHATS[0]]
+    assert 1 <= len(edits) < 4, len(edits)
 
     # a seat frees up: the first on the waiting list is promoted and told
     assert "不参加" in (await press(R1, CHATS[0], "不参加"))["text"]

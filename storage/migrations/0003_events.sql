@@ -52,6 +52,7 @@ CREATE TABLE events (
     previous_id INTEGER REFERENCES events(id),   -- the occurrence this one follows
     state       TEXT    NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'cancelled')),
     shown       TEXT,                            -- the counts line last put on the posts
+    edit_after  TEXT,                            -- the posts' next edit goes out no sooner
     created_at  TEXT    NOT NULL,
     updated_at  TEXT    NOT NULL
 );
