@@ -19,7 +19,7 @@ from bot.errors import BadInput, NotAllowed, NotFound
 from bot.i18n import number, pick_language, t
 from bot.notifier import Button, Delivery, Notifier, Outgoing
 from bot.org import OrgService
-from bot.recurrence import add_months
+from bot.recurrence import parse_local, shift
 from bot.scheduler import Scheduler
 from config.settings import Settings
 from storage.db import Database, Tx
@@ -278,21 +278,11 @@ class EventService:
         elif deadline.kind == "next":
             await self._next_occurrence(tx, event)
 
-    def next_start(self, event: Event) -> tuple[datetime, datetime]:
-        start, end = self.local(event.starts_at), self.local(event.ends_at)
-        if event.recurrence == "weekly":
-            new_start = start + timedelta(days=7)
-        else:
-            new_start = start.replace(year=(d := add_months(start.date(), 1)).year,
-                                      month=d.month, day=d.day)
-        # same local wall-clock time (across a DST change), same length
-        return new_start.astimezone(event.starts_at.tzinfo), (
-            new_start + (end - start)).astimezone(event.starts_at.tzinfo)
-
     async def _next_occurrence(self, tx: Tx, event: Event) -> None:
         if await self.repo.following(event.id, tx) is not None:
             return
-        starts, ends = self.next_start(event)
+        starts, ends = shift(event.starts_at, event.ends_at, event.recurrence,
+                             self.settings.tz)
         draft = Draft(event.node_id, event.title, event.description, event.place, starts, ends,
                       event.capacity, event.recurrence)
         following = await self._create(tx, event.creator_id, draft, event.id)
@@ -386,22 +376,7 @@ class EventService:
 
     def parse_time(self, text: str, day_of: datetime | None = None) -> datetime:
         """"2026-12-05 14:00", "12-05 14:00", or "16:00" (the day of ``day_of``)."""
-        cleaned = " ".join(text.replace("：", ":").replace("/", "-").split())
-        tz = self.settings.tz
-        now = self.local(self.clock.now())
-        for fmt in ("%Y-%m-%d %H:%M", "%m-%d %H:%M", "%H:%M"):
-            try:
-                parsed = datetime.strptime(cleaned, fmt)
-            except ValueError:
-                continue
-            if fmt == "%H:%M":
-                if day_of is None:
-                    break
-                base = self.local(day_of)
-                parsed = parsed.replace(year=base.year, month=base.month, day=base.day)
-            elif fmt == "%m-%d %H:%M":
-                parsed = parsed.replace(year=now.year)
-                if parsed.replace(tzinfo=tz) < now:
-                    parsed = parsed.replace(year=now.year + 1)
-            return parsed.replace(tzinfo=tz).astimezone(self.clock.now().tzinfo)
-        raise BadInput("event.time_invalid")
+        parsed = parse_local(text, self.clock.now(), self.settings.tz, day_of)
+        if parsed is None:
+            raise BadInput("event.time_invalid")
+        return parsed

@@ -67,3 +67,45 @@ def parse_weekdays(text: str) -> tuple[int, ...] | None:
             return None
         days.append(WEEKDAY_NAMES[part])
     return tuple(sorted(set(days))) or None
+
+
+def shift(starts: datetime, ends: datetime, recurrence: str,
+          tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The next occurrence of an event (weekly, monthly): same local wall-clock time, same
+    length; a monthly event on the 31st falls on the last day of shorter months."""
+    start, end = starts.astimezone(tz), ends.astimezone(tz)
+    if recurrence == "weekly":
+        day = start.date() + timedelta(days=7)
+    elif recurrence == "monthly":
+        day = add_months(start.date(), 1)
+    else:
+        raise ValueError(f"not a recurrence: {recurrence!r}")
+    new_start = datetime.combine(day, start.timetz().replace(tzinfo=None), tzinfo=tz)
+    return new_start.astimezone(UTC), (new_start + (end - start)).astimezone(UTC)
+
+
+def parse_local(text: str, now: datetime, tz: ZoneInfo,
+                day_of: datetime | None = None) -> datetime | None:
+    """"2026-12-05 14:00", "12-05 14:00" (the next such date), or "16:00" (on the local day
+    of ``day_of``) as an aware UTC datetime; None when it is none of these."""
+    cleaned = " ".join(text.replace("：", ":").replace("/", "-").split())
+    local_now = now.astimezone(tz)
+    for fmt in ("%Y-%m-%d %H:%M", "%m-%d %H:%M", "%H:%M"):
+        try:
+            parsed = datetime.strptime(cleaned, fmt)
+        except ValueError:
+            continue
+        if fmt == "%H:%M":
+            if day_of is None:
+                return None
+            base = day_of.astimezone(tz)
+            parsed = parsed.replace(year=base.year, month=base.month, day=base.day)
+        elif fmt == "%m-%d %H:%M":
+            try:
+                parsed = parsed.replace(year=local_now.year)
+                if parsed.replace(tzinfo=tz) < local_now:
+                    parsed = parsed.replace(year=local_now.year + 1)
+            except ValueError:  # 29 February
+                return None
+        return parsed.replace(tzinfo=tz).astimezone(UTC)
+    return None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.recurrence import Rule, add_months, next_after, parse_weekdays
+from bot.recurrence import Rule, add_months, next_after, parse_local, parse_weekdays, shift
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -53,3 +53,28 @@ def test_weekday_names() -> None:
     assert parse_weekdays("7,1") == (0, 6)
     assert parse_weekdays("mon,funday") is None
     assert parse_weekdays("") is None
+
+
+def test_next_occurrence_of_weekly_and_monthly_events() -> None:
+    starts, ends = local(SHANGHAI, 2027, 1, 31, 14, 0), local(SHANGHAI, 2027, 1, 31, 16, 30)
+    weekly = shift(starts, ends, "weekly", SHANGHAI)
+    assert weekly == (local(SHANGHAI, 2027, 2, 7, 14, 0), local(SHANGHAI, 2027, 2, 7, 16, 30))
+    monthly = shift(starts, ends, "monthly", SHANGHAI)
+    assert monthly[0] == local(SHANGHAI, 2027, 2, 28, 14, 0)
+    assert monthly[1] - monthly[0] == timedelta(hours=2, minutes=30)
+    # across the change to summer time the event stays at 14:00 local
+    spring = shift(local(BERLIN, 2026, 3, 26, 14, 0), local(BERLIN, 2026, 3, 26, 15, 0),
+                   "weekly", BERLIN)
+    assert spring[0].astimezone(BERLIN).hour == 14 and spring[0].hour == 12
+
+
+def test_parse_local_times() -> None:
+    now = local(SHANGHAI, 2026, 11, 25, 10, 0)
+    assert parse_local("2026-12-05 14:00", now, SHANGHAI) == local(SHANGHAI, 2026, 12, 5, 14, 0)
+    assert parse_local("12-05 14：00", now, SHANGHAI) == local(SHANGHAI, 2026, 12, 5, 14, 0)
+    assert parse_local("01-05 09:00", now, SHANGHAI) == local(SHANGHAI, 2027, 1, 5, 9, 0)
+    assert parse_local("16:00", now, SHANGHAI, day_of=local(SHANGHAI, 2026, 12, 5, 14, 0)) == (
+        local(SHANGHAI, 2026, 12, 5, 16, 0))
+    assert parse_local("16:00", now, SHANGHAI) is None  # a start needs a date
+    assert parse_local("明天下午", now, SHANGHAI) is None
+    assert parse_local("2026-13-01 10:00", now, SHANGHAI) is None
