@@ -21,6 +21,7 @@ from bot.notifier import Button, Delivery, Notifier, Outgoing
 from bot.org import OrgService
 from bot.recurrence import Rule, next_after, parse_weekdays
 from bot.scheduler import Scheduler
+from bot.timing import quiet_hours_end
 from config.settings import Settings
 from storage.broadcasts import Broadcast, BroadcastRepo
 from storage.db import Database, Tx
@@ -248,7 +249,9 @@ class BroadcastService:
             broadcast.sender_id,
             t(lang, "broadcast.report", number=number(broadcast.id), total=len(rows),
               sent=len(sent), failed=len(failed), lines=Markup("\n".join(lines))),
-            ref=f"bcr:{run_id}", dedup_key=f"bcr:{run_id}"))
+            ref=f"bcr:{run_id}", dedup_key=f"bcr:{run_id}",
+            # a private ping to a leader: it waits for the end of quiet hours
+            not_before=quiet_hours_end(self.settings, self.clock.now())))
 
     async def _language(self, user_id: int) -> str:
         user = await self.users.get(user_id)

@@ -21,6 +21,7 @@ from bot.notifier import Button, Delivery, Notifier, Outgoing
 from bot.org import OrgService
 from bot.recurrence import parse_local, shift
 from bot.scheduler import Scheduler
+from bot.timing import quiet_hours_end
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
@@ -292,7 +293,8 @@ class EventService:
             event.creator_id, t(lang, "event.next_published", number=number(following.id),
                                 previous=number(event.id), title=event.title,
                                 when=self.when(following, lang)),
-            buttons=self.leader_buttons(following, lang), dedup_key=f"evnext:{following.id}"))
+            buttons=self.leader_buttons(following, lang), dedup_key=f"evnext:{following.id}",
+            not_before=quiet_hours_end(self.settings, self.clock.now())))
 
     # -- listing --------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ listed and cancelled, refusals."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -124,8 +125,6 @@ async def test_recurring_broadcast_runs_again_and_is_cancelled(
 
 
 async def _alert(tg: FakeTelegram, query_id: str) -> dict[str, Any]:
-    import asyncio
-
     for _ in range(250):
         answer = tg.answers_to(query_id)
         if answer is not None:
@@ -166,3 +165,18 @@ async def test_broadcast_with_a_photo(tg: FakeTelegram, linli: BotHarness) -> No
     # a caption has a shorter limit than a message
     tg.user_sends(CHIEF, CHIEF, photo=True, caption="/broadcast now " + "长" * 1100)
     await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "最多 1024 字" in (m["text"] or ""))
+
+
+async def test_report_of_a_night_broadcast_waits_for_the_morning(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    chats = await _world(tg, linli, 2)
+    tg.user_sends(CHIEF, CHIEF, "/broadcast 2026-11-25 23:00 明早6点停电检修")
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "已安排群发 #1" in m["text"])
+    linli.clock.advance(timedelta(hours=13, seconds=1))  # 23:00 local, inside quiet hours
+    await linli.linli.scheduler.sweep()
+    for chat in chats:  # the groups get it at the time chosen
+        await tg.wait_for(lambda m, c=chat: m["chat"]["id"] == c and "停电检修" in m["text"])
+    await asyncio.sleep(1.5)
+    assert not _texts(tg, CHIEF, "未送达")  # the leader's report waits until 07:00
+    linli.clock.advance(timedelta(hours=8))
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达 0 个" in m["text"])
