@@ -16,7 +16,7 @@ from typing import Any
 from bot.audience import bound_chats
 from bot.clock import Clock
 from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import number, pick_language, t
+from bot.i18n import Markup, esc, number, pick_language, t
 from bot.notifier import Button, Delivery, Notifier, Outgoing
 from bot.org import OrgService
 from bot.recurrence import parse_local, shift
@@ -244,13 +244,9 @@ class EventService:
 
     async def _promote(self, tx: Tx, event: Event) -> None:
         promoted = await self.repo.promote(tx, event.id, self.clock.now())
-        if promoted is None:
-            return
-        lang = await self._language(promoted)
-        await self.notifier.enqueue(tx, Outgoing(
-            promoted, t(lang, "event.promoted", number=number(event.id), title=event.title,
-                        when=self.when(event, lang), place=event.place),
-            dedup_key=f"evpromo:{event.id}:{promoted}:{self.clock.now().timestamp()}"))
+        if promoted is not None:
+            await self._tell(tx, event, [promoted], "event.promoted",
+                             f"evpromo:{event.id}:{self.clock.now().timestamp()}")
 
     async def _language(self, user_id: int) -> str:
         user = await self.users.get(user_id)
@@ -259,12 +255,30 @@ class EventService:
 
     async def _tell(self, tx: Tx, event: Event, user_ids: list[int], key: str, dedup: str,
                     **params: object) -> None:
+        """Private messages to residents; one who never opened a private chat (most
+        answer in the group) is mentioned in their building's chat instead."""
         for user_id in user_ids:
             lang = await self._language(user_id)
+            text = t(lang, key, number=number(event.id), title=event.title,
+                     when=self.when(event, lang), place=event.place, **params)
             await self.notifier.enqueue(tx, Outgoing(
-                user_id, t(lang, key, number=number(event.id), title=event.title,
-                           when=self.when(event, lang), place=event.place, **params),
-                dedup_key=f"{dedup}:{user_id}"))
+                user_id, text, dedup_key=f"{dedup}:{user_id}",
+                fallback=await self._mention(user_id, event, key, **params)))
+
+    async def _mention(self, user_id: int, event: Event, key: str,
+                       **params: object) -> Outgoing | None:
+        resident = await self.org.org.resident(user_id)
+        chat = await self.org.org.bound_chat_near(resident.node_id) if resident else None
+        if chat is None:
+            return None
+        user = await self.users.get(user_id)
+        name = user.display_name if user else str(user_id)
+        lang = self.settings.language
+        mention = Markup(f'<a href="tg://user?id={user_id}">{esc(name)}</a>')
+        text = t(lang, key, number=number(event.id), title=event.title,
+                 when=self.when(event, lang), place=event.place, **params)
+        return Outgoing(chat.chat_id, t(lang, "event.mention", mention=mention,
+                                        text=Markup(text)))
 
     # -- deadlines: reminders and the next occurrence --------------------------------
 
