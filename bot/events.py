@@ -27,7 +27,7 @@ from storage.db import Database, Tx
 from storage.deadlines import Deadline
 from storage.events import Counts, Event, EventRepo
 from storage.outbox import OutboxRepo, OutboxRow
-from storage.users import UserRepo
+from storage.users import UserRepo, UserRow
 
 SUBJECT = "event"
 POST = "evp:"  # ref of each announcement: evp:<event>
@@ -255,30 +255,46 @@ class EventService:
 
     async def _tell(self, tx: Tx, event: Event, user_ids: list[int], key: str, dedup: str,
                     **params: object) -> None:
-        """Private messages to residents; one who never opened a private chat (most
-        answer in the group) is mentioned in their building's chat instead."""
+        """Private messages to residents. Those who never opened a private chat (most
+        answer in the group) are mentioned in their building's chat instead: one message
+        per chat naming them all, not one each."""
+        mentions: dict[int, list[str]] = {}
         for user_id in user_ids:
+            user = await self.users.get(user_id)
+            chat = await self._chat_near(user_id)
+            if user is None or not user.started or user.unreachable:
+                if chat is not None:
+                    mentions.setdefault(chat, []).append(self._mention(user_id, user))
+                continue
             lang = await self._language(user_id)
-            text = t(lang, key, number=number(event.id), title=event.title,
-                     when=self.when(event, lang), place=event.place, **params)
+            fallback = None
+            if chat is not None:  # in case they blocked the bot since
+                fallback = Outgoing(chat, t(self.settings.language, "event.mention",
+                                            mention=Markup(self._mention(user_id, user)),
+                                            text=Markup(self._text(event, key, None, params))))
             await self.notifier.enqueue(tx, Outgoing(
-                user_id, text, dedup_key=f"{dedup}:{user_id}",
-                fallback=await self._mention(user_id, event, key, **params)))
+                user_id, self._text(event, key, lang, params), dedup_key=f"{dedup}:{user_id}",
+                fallback=fallback))
+        for chat, names in mentions.items():
+            await self.notifier.enqueue(tx, Outgoing(
+                chat, t(self.settings.language, "event.mention", mention=Markup("、".join(names)),
+                        text=Markup(self._text(event, key, None, params))),
+                dedup_key=f"{dedup}:chat:{chat}"))
 
-    async def _mention(self, user_id: int, event: Event, key: str,
-                       **params: object) -> Outgoing | None:
+    def _text(self, event: Event, key: str, lang: str | None, params: dict[str, object]) -> str:
+        lang = lang or self.settings.language
+        return t(lang, key, number=number(event.id), title=event.title,
+                 when=self.when(event, lang), place=event.place, **params)
+
+    async def _chat_near(self, user_id: int) -> int | None:
         resident = await self.org.org.resident(user_id)
         chat = await self.org.org.bound_chat_near(resident.node_id) if resident else None
-        if chat is None:
-            return None
-        user = await self.users.get(user_id)
+        return chat.chat_id if chat else None
+
+    @staticmethod
+    def _mention(user_id: int, user: UserRow | None) -> str:
         name = user.display_name if user else str(user_id)
-        lang = self.settings.language
-        mention = Markup(f'<a href="tg://user?id={user_id}">{esc(name)}</a>')
-        text = t(lang, key, number=number(event.id), title=event.title,
-                 when=self.when(event, lang), place=event.place, **params)
-        return Outgoing(chat.chat_id, t(lang, "event.mention", mention=mention,
-                                        text=Markup(text)))
+        return f'<a href="tg://user?id={user_id}">{esc(name)}</a>'
 
     # -- deadlines: reminders and the next occurrence --------------------------------
 

@@ -239,7 +239,18 @@ async def test_leader_changes_and_cancels_an_event(tg: FakeTelegram, linli: BotH
     post = await tg.wait_for(lambda m: m["chat"]["id"] == CHATS[0] and "社区活动 #1" in m["text"])
     assert "参加 0 · 可能参加 0" in post["text"]
     await _answer(tg, tg.press_button(R1, CHATS[0], post["message_id"], "ev:r:1:g"))
-    await _answer(tg, tg.press_button(R4, CHATS[0], post["message_id"], "ev:r:1:m"))
+    await _answer(tg, tg.press_button(R4, CHATS[0], post["message_id"], "ev:r:1:g"))
+    await _answer(tg, tg.press_button(R2, CHATS[1], post["message_id"], "ev:r:1:g"))
+    # the reminder: in private to those who opened a chat with the bot, in the group else
+    linli.clock.advance(timedelta(hours=1, minutes=50, seconds=1))
+    await linli.linli.scheduler.sweep()
+    await tg.wait_for(lambda m: m["chat"]["id"] == R1 and "活动提醒" in m["text"])
+    await tg.wait_for(lambda m: m["chat"]["id"] == R2 and "活动提醒" in m["text"])
+    reminder = await tg.wait_for(lambda m: m["chat"]["id"] == CHATS[0]
+                                 and "活动提醒" in m["text"])
+    assert "刘哥" in reminder["text"] and "张阿姨" not in reminder["text"]
+    assert f"tg://user?id={R4}" in reminder.get("html", "")
+    assert not [m for m in tg.sent(R4)]
 
     tg.press_button(CHIEF, CHIEF, card["message_id"], _button(card, "改地点"))
     await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "新的地点" in m["text"])
@@ -249,6 +260,16 @@ async def test_leader_changes_and_cancels_an_event(tg: FakeTelegram, linli: BotH
     await _settle(linli)
     shown = tg.message(CHATS[2], post["message_id"])
     assert shown is not None and "社区服务中心二楼" in shown["text"]
+
+    # a new time: those going are told, the reminders follow it
+    tg.press_button(CHIEF, CHIEF, card["message_id"], _button(card, "改时间"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "新的开始时间" in m["text"])
+    tg.user_sends(CHIEF, CHIEF, "12-01 15:00")
+    await tg.wait_for(lambda m: m["chat"]["id"] == R1 and "有变动" in m["text"]
+                      and "2026-12-01（周二）15:00–16:30" in m["text"])
+    armed = await linli.linli.scheduler.deadlines.armed_for("event", 1)
+    shanghai = [d.due_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M") for d in armed]
+    assert shanghai == ["12-01 14:50", "12-01 14:55"]
 
     # a resident cannot cancel it, even with forged data
     refused = await _answer(tg, tg.press_button(R1, R1, tg.sent(R1)[-1]["message_id"],
