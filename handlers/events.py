@@ -125,6 +125,13 @@ async def flow_answer(update: Update, context: LinliContext, pending: PendingInp
         p.update(place=events.check_text(text, 100), step="scope")
         await _save(context, user.id, p)
         await _ask_scope(context, user.id)
+    elif step == "scope":  # a node further down, by its key
+        node = await context.linli.org.node(text)
+        if not await context.linli.org.may_manage(user.id, node):
+            raise NotAllowed("scope.not_yours", key=node.key)
+        p.update(node_id=node.id, step="capacity")
+        await _save(context, user.id, p)
+        await _ask(context, user.id, "event.ask_capacity")
     elif step == "capacity":
         if text in NO_VALUE:
             capacity = None

@@ -286,5 +286,24 @@ async def test_leader_changes_and_cancels_an_event(tg: FakeTelegram, linli: BotH
     assert shown is not None and "活动已取消" in shown["text"]
     assert not shown.get("reply_markup")
     assert await linli.linli.scheduler.deadlines.armed_for("event", 1) == []
+    # a scope by key, one level further down than the buttons go
+    _SEEN["chief"] = tg.sent(CHIEF)[-1]["message_id"]
+    await _step(tg, "/event", "第 1 步")
+    await _step(tg, "楼道清洁日", "第 2 步")
+    await _step(tg, "无", "第 3 步")
+    await _step(tg, "2026-11-28 09:00", "第 4 步")
+    await _step(tg, "10:00", "第 5 步")
+    await _step(tg, "楼下", "第 6 步")
+    await _step(tg, "moon", "没有找到")
+    await _step(tg, "harmony", "不在您的负责范围")
+    await _step(tg, "b2", "第 7 步")
+    recurrence = await _step(tg, "不限", "第 8 步")
+    tg.press_button(CHIEF, CHIEF, recurrence["message_id"], "ev:rc:none")
+    confirm = await _wait_new(tg, "请确认活动信息")
+    tg.press_button(CHIEF, CHIEF, confirm["message_id"], "ev:ok")
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHATS[1] and "楼道清洁日" in m["text"])
+    await _settle(linli)
+    assert not [m for m in tg.sent(CHATS[0]) if "楼道清洁日" in m["text"]]
+
     tg.user_sends(STRANGER, STRANGER, "/event")
     await tg.wait_for(lambda m: m["chat"]["id"] == STRANGER and "负责人权限" in m["text"])
