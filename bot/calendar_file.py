@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar
@@ -10,7 +11,9 @@ from icalendar import Event as IcsEvent
 from storage.events import Event
 
 
-def ics(event: Event, tz: ZoneInfo, domain: str = "linli.bot") -> bytes:
+def ics(event: Event, tz: ZoneInfo, stamp: datetime, domain: str = "linli.bot") -> bytes:
+    """``stamp``: when the file is made (DTSTAMP); a later file for the same UID replaces
+    an earlier one in calendars that import it again."""
     cal = Calendar()
     cal.add("prodid", "-//Linli//邻里//ZH")
     cal.add("version", "2.0")
@@ -24,7 +27,8 @@ def ics(event: Event, tz: ZoneInfo, domain: str = "linli.bot") -> bytes:
     # local times with a TZID (and the VTIMEZONE below), as calendars expect
     item.add("dtstart", event.starts_at.astimezone(tz))
     item.add("dtend", event.ends_at.astimezone(tz))
-    item.add("dtstamp", event.starts_at)
+    item.add("dtstamp", stamp)
+    item.add("last-modified", stamp)
     if event.recurrence in ("weekly", "monthly"):
         item.add("rrule", {"freq": event.recurrence})
     if event.state == "cancelled":

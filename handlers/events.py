@@ -282,7 +282,7 @@ async def ics_pressed(update: Update, context: LinliContext) -> None:
     await query.answer()
     await linli.notifier.send(Outgoing(
         user.id, t(lang, "event.ics_caption", number=number(event.id), title=event.title),
-        method="send_document", document=ics(event, linli.settings.tz),
+        method="send_document", document=ics(event, linli.settings.tz, linli.clock.now()),
         filename=f"event-{event.id}.ics",
         fallback=Outgoing(chat.id, t(lang, "event.start_private"), thread_id=thread_of(update))
         if chat.id != user.id else None))

@@ -196,7 +196,8 @@ async def test_event_rsvp_capacity_waiting_list_reminders_ics_and_recurrence(
     calendar = Calendar.from_ical(tg.files[sent["document"]["file_id"]].data)
     assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == ["Asia/Shanghai"]
     item = calendar.walk("VEVENT")[0]
-    assert str(item["SUMMARY"]) == "重阳节包饺子"
+    assert str(item["SUMMARY"]) == "重阳节包饺子" and str(item["UID"]) == "event-1@linli.bot"
+    assert str(item["LOCATION"]) == "3号楼一楼活动室" and "RRULE" in item
     assert item["DTSTART"].params["TZID"] == "Asia/Shanghai"
     starts = item.decoded("DTSTART")
     assert starts.replace(tzinfo=None) == datetime(2026, 11, 25, 12, 0)
