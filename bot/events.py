@@ -345,6 +345,10 @@ class EventService:
 
     # -- leaders: cancel and edit ---------------------------------------------------
 
+    async def may_manage(self, user_id: int, event: Event) -> bool:
+        node = await self.org.org.node(event.node_id)
+        return node is not None and await self.org.may_manage(user_id, node)
+
     async def managed(self, user_id: int, event_id: int) -> Event:
         event = await self.repo.get(event_id)
         if event is None:

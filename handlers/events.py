@@ -30,6 +30,7 @@ SCOPE = re.compile(r"^ev:s:(\d{1,9})$")
 REPEAT = re.compile(r"^ev:rc:(none|weekly|monthly)$")
 ICS = re.compile(r"^ev:ics:(\d{1,9})$")
 CANCEL = re.compile(r"^ev:c:(\d{1,9})$")
+MANAGE = re.compile(r"^ev:m:(\d{1,9})$")
 CHANGE = re.compile(r"^ev:e:(\d{1,9}):(time|place)$")
 HOLIDAY = re.compile(r"^ev:h:([a-z_]{1,16}):(\d{4}-\d{2}-\d{2})$")
 NO_VALUE = {"-", "无", "不限", "none", "no", "0"}
@@ -264,10 +265,17 @@ async def list_events(update: Update, context: LinliContext) -> None:
         return
     lines, buttons = [], []
     for event in upcoming:
-        lines.append(t(lang, "event.list_line", number=number(event.id), title=event.title,
-                       when=linli.events.when(event, lang), place=event.place))
-        buttons.append([Button(t(lang, "event.btn_ics_n", number=number(event.id)),
-                               data=f"ev:ics:{event.id}")])
+        line = t(lang, "event.list_line", number=number(event.id), title=event.title,
+                 when=linli.events.when(event, lang), place=event.place)
+        row = [Button(t(lang, "event.btn_ics_n", number=number(event.id)),
+                      data=f"ev:ics:{event.id}")]
+        if is_private(update) and await linli.events.may_manage(user.id, event):
+            counts = await linli.events.repo.counts(event.id)
+            line += "\n" + linli.events.counts_line(event, counts, lang)
+            row.append(Button(t(lang, "event.btn_manage_n", number=number(event.id)),
+                              data=f"ev:m:{event.id}"))
+        lines.append(line)
+        buttons.append(row)
     await reply(update, context, "event.list", lines=Markup("\n\n".join(lines)),
                 buttons=buttons)
 
@@ -289,6 +297,20 @@ async def ics_pressed(update: Update, context: LinliContext) -> None:
 
 
 # -- leaders: cancel and edit -------------------------------------------------------------
+
+
+async def manage_pressed(update: Update, context: LinliContext) -> None:
+    """The leader's card again (from /events): change the time or place, or cancel."""
+    user, query = update.effective_user, update.callback_query
+    assert user is not None and query is not None
+    events, lang = context.linli.events, context.lang
+    event = await events.managed(user.id, int(_data(update, MANAGE).group(1)))
+    await query.answer()
+    await context.linli.notifier.send(Outgoing(
+        user.id, t(lang, "event.card", number=number(event.id), title=event.title,
+                   when=events.when(event, lang), place=event.place,
+                   counts=events.counts_line(event, await events.repo.counts(event.id), lang)),
+        buttons=events.leader_buttons(event, lang)))
 
 
 async def cancel_pressed(update: Update, context: LinliContext) -> None:
@@ -333,6 +355,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(stop_pressed, pattern=r"^ev:no$"))
     app.add_handler(CallbackQueryHandler(ics_pressed, pattern=r"^ev:ics:"))
     app.add_handler(CallbackQueryHandler(cancel_pressed, pattern=r"^ev:c:"))
+    app.add_handler(CallbackQueryHandler(manage_pressed, pattern=r"^ev:m:"))
     app.add_handler(CallbackQueryHandler(change_pressed, pattern=r"^ev:e:"))
     app.add_handler(CallbackQueryHandler(holiday_pressed, pattern=r"^ev:h:"))
     on_answer(FLOW, flow_answer)

@@ -262,6 +262,19 @@ async def test_leader_changes_and_cancels_an_event(tg: FakeTelegram, linli: BotH
     shown = tg.message(CHATS[2], post["message_id"])
     assert shown is not None and "社区服务中心二楼" in shown["text"]
 
+    # the leader finds it again in /events, with the counts and a way to manage it
+    tg.user_sends(CHIEF, CHIEF, "/events")
+    listing = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "近期社区活动" in m["text"])
+    assert "参加 3 · 可能参加 0 · 不参加 0" in listing["text"]
+    tg.press_button(CHIEF, CHIEF, listing["message_id"], _button(listing, "管理 #1"))
+    again = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "活动 #1：" in m["text"])
+    assert _button(again, "改时间") == "ev:e:1:time"
+    tg.user_sends(R1, R1, "/events")
+    mine = await tg.wait_for(lambda m: m["chat"]["id"] == R1 and "近期社区活动" in m["text"])
+    assert "管理" not in str(mine["reply_markup"])  # residents get the calendar file only
+    refused = await _answer(tg, tg.press_button(R1, R1, mine["message_id"], "ev:m:1"))
+    assert "不在您的负责范围" in refused["text"]
+
     # a new time: those going are told, the reminders follow it
     tg.press_button(CHIEF, CHIEF, card["message_id"], _button(card, "改时间"))
     await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "新的开始时间" in m["text"])
