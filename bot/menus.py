@@ -15,9 +15,10 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite", "events", "nominate", "event", "family", "broadcast", "broadcasts"]
-GROUP = ["report", "join", "events", "help"]
-GROUP_ADMINS = ["report", "join", "events", "bind", "help"]
+           "invite", "propose", "topics", "decide", "events", "nominate", "event", "family",
+           "broadcast", "broadcasts"]
+GROUP = ["report", "join", "propose", "events", "help"]
+GROUP_ADMINS = ["report", "join", "bind", "propose", "topicpoll", "forum", "events", "help"]
 
 SCOPES: list[tuple[BotCommandScope, list[str]]] = [
     (BotCommandScopeAllPrivateChats(), PRIVATE),
@@ -49,6 +50,11 @@ HELP: list[tuple[str, str]] = [
     ("org", "leader"),
     ("invite", "leader"),
     ("bind", "leader"),
+    ("propose", "everyone"),
+    ("topics", "leader"),
+    ("topicpoll", "leader"),
+    ("forum", "leader"),
+    ("decide", "leader"),
     ("event", "leader"),
     ("family", "leader"),
     ("broadcast", "leader"),

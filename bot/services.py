@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 from bot.broadcasts import BroadcastService
 from bot.clock import Clock
+from bot.consultation import ConsultationService
 from bot.digest import OverdueDigest
 from bot.events import EventService
 from bot.families import FamilyService
+from bot.followups import FollowUpService
 from bot.holidays import HolidayOffers
 from bot.i18n import pick_language
+from bot.meetings import MeetingService
 from bot.notifier import Notifier
 from bot.org import OrgService
 from bot.report_notices import ReportNotices
@@ -18,6 +21,7 @@ from bot.reports import ReportService
 from bot.scheduler import Scheduler
 from config.settings import Settings
 from storage.broadcasts import BroadcastRepo
+from storage.consultation import ConsultationRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
 from storage.events import EventRepo
@@ -45,6 +49,10 @@ class Linli:
     report_notices: ReportNotices
     reports: ReportService
     digest: OverdueDigest
+    consultation_repo: ConsultationRepo
+    consultation: ConsultationService
+    meetings: MeetingService
+    followups: FollowUpService
     broadcasts: BroadcastService
     events: EventService
     holidays: HolidayOffers
@@ -60,6 +68,10 @@ class Linli:
         report_repo = ReportRepo(db)
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
         org = OrgService(settings, db, org_repo, clock)
+        consultation_repo = ConsultationRepo(db)
+        consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,
+                                           notifier, scheduler)
+        meetings = MeetingService(consultation)
         event_repo = EventRepo(db)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
@@ -70,6 +82,8 @@ class Linli:
                                   notices),
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
+            consultation_repo=consultation_repo, consultation=consultation,
+            meetings=meetings, followups=FollowUpService(meetings),
             broadcasts=BroadcastService(settings, db, clock, org, BroadcastRepo(db), users,
                                         notifier, scheduler),
             events=EventService(settings, db, clock, org, event_repo, outbox, users, notifier,

@@ -13,6 +13,8 @@ from telegram.ext import Application
 
 from handlers import (
     broadcasts,
+    consult_meetings,
+    consultation,
     errors,
     events,
     families,
@@ -33,6 +35,8 @@ def register_all(app: Application) -> None:
     reports.register(app)
     report_actions.register(app)
     groups.register(app)
+    consultation.register(app)
+    consult_meetings.register(app)
     broadcasts.register(app)
     events.register(app)
     families.register(app)

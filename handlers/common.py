@@ -34,6 +34,25 @@ async def reply(
     )
 
 
+async def reply_private(
+    update: Update, context: LinliContext, key: str, /, **params: object,
+) -> None:
+    """Answer what is personal (lists, histories) only in private.
+
+    Typed in a group, the answer goes to the user's private chat; the group sees at most a
+    hint to open that chat (when the user never started the bot), never the content.
+    """
+    if is_private(update):
+        await reply(update, context, key, **params)
+        return
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    hint = Outgoing(chat.id, t(context.lang, "group.open_private_for_details"),
+                    thread_id=thread_of(update))
+    await context.linli.notifier.send(
+        Outgoing(user.id, t(context.lang, key, **params), fallback=hint))
+
+
 async def tell_user(context: LinliContext, user_id: int, key: str, /, *,
                     buttons: list[list[Button]] | None = None, **params: object) -> None:
     """A private message to a user, in their language (no update at hand)."""

@@ -14,7 +14,7 @@ from bot.i18n import Markup, number, t
 from bot.notifier import Button, Outgoing
 from bot.report_notices import local_time
 from bot.reports import StaleAction
-from handlers.common import args, edit, reply, rows
+from handlers.common import args, edit, reply, reply_private, rows
 from handlers.inputs import on_answer
 from storage.pending import PendingInput
 from storage.reports import Report
@@ -163,7 +163,7 @@ async def my_reports(update: Update, context: LinliContext) -> None:
     linli, lang = context.linli, context.lang
     mine = await linli.report_repo.by_reporter(user.id)
     if not mine:
-        await reply(update, context, "report.none_yet")
+        await reply_private(update, context, "report.none_yet")
         return
     lines = []
     for r in mine:
@@ -174,7 +174,7 @@ async def my_reports(update: Update, context: LinliContext) -> None:
                        handler=await linli.report_notices.handler_title(r, lang),
                        due=local_time(linli.settings, lang, due[0].due_at) if due and r.active
                        else "—"))
-    await reply(update, context, "report.my_list", lines=Markup("\n".join(lines)))
+    await reply_private(update, context, "report.my_list", lines=Markup("\n".join(lines)))
 
 
 async def queue(update: Update, context: LinliContext) -> None:
@@ -191,14 +191,14 @@ async def queue(update: Update, context: LinliContext) -> None:
         entries.append((due[0].due_at if due else now, r))
     entries.sort(key=lambda e: e[0])
     if not entries:
-        await reply(update, context, "report.queue_empty")
+        await reply_private(update, context, "report.queue_empty")
         return
     lines = [t(lang, "report.queue_line", number=number(r.id),
                category=t(lang, f"category.{r.category}"), state=t(lang, f"state.{r.state}"),
                due=local_time(linli.settings, lang, due),
                overdue=t(lang, "report.overdue_mark") if r.overdue or due <= now else "",
                text=r.text[:40]) for due, r in entries]
-    await reply(update, context, "report.queue", lines=Markup("\n".join(lines)))
+    await reply_private(update, context, "report.queue", lines=Markup("\n".join(lines)))
 
 
 async def status(update: Update, context: LinliContext) -> None:
@@ -218,7 +218,7 @@ async def status(update: Update, context: LinliContext) -> None:
                          at=local_time(linli.settings, lang, event.at),
                          action=t(lang, f"action.{event.action}"), who=who,
                          note=linli.report_notices.event_note(lang, event.note)))
-    await reply(update, context, "report.status", card=Markup(card),
+    await reply_private(update, context, "report.status", card=Markup(card),
                 history=Markup("\n".join(history)))
 
 

@@ -1,8 +1,9 @@
 """`linli run` killed with SIGKILL at random points while residents and leaders act.
 
 Each seed runs a real `linli run` process against the fake Telegram server and keeps
-residents reporting (in groups and in private) and leaders pressing 受理 (sometimes
-twice: a replayed press) while the process is killed and restarted at random moments.
+residents reporting (in groups and in private), leaders pressing 受理 (sometimes
+twice: a replayed press) and residents voting in a topic poll (changing and retracting
+votes), while the process is killed and restarted at random moments.
 Afterwards, with the last process settled:
 
 - every report a resident sent exists exactly once, with a consistent event log;
@@ -11,7 +12,9 @@ Afterwards, with the last process settled:
   has no idempotency key: no bot can know whether a request cut off mid-way arrived);
 - every deadline fired once (a report never climbs twice from the same level) and none
   that fell due was lost;
-- every update was handled, and none twice (a replayed press acknowledges once).
+- every update was handled, and none twice (a replayed press acknowledges once);
+- each voter's recorded vote is the last one they cast, counted only for residents of
+  the poll's building.
 """
 
 from __future__ import annotations
@@ -141,6 +144,8 @@ class Run:
         self.texts: list[str] = []
         self.in_flight: Counter[tuple[int, str]] = Counter()  # (chat, text) cut off by a kill
         self.kills = 0
+        self.poll_id: str | None = None
+        self.votes: dict[int, list[int]] = {}  # each voter's last answer
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=self.env,
@@ -185,13 +190,34 @@ class Run:
                                          button["callback_data"])
                     return
 
+    async def open_poll(self) -> None:
+        """Three residents of b1 propose topics; b1's building leader polls them."""
+        for uid in (4001, 4002, 4003):
+            self.tg.user_sends(uid, uid, f"/propose 第{uid}号议题：楼下增设充电桩")
+        await self.tg.wait_for(lambda m: m["chat"]["id"] == 4003 and "#" in m.get("text", ""),
+                               timeout=20)
+        self.tg.user_sends(BUILDINGS["b1"], GROUPS["b1"], "/topicpoll 1,2,3 2h")
+        poll = await self.tg.wait_for(lambda m: "poll" in m and m["chat"]["id"] == GROUPS["b1"],
+                                      timeout=20)
+        self.poll_id = poll["poll"]["id"]
+
+    def vote(self) -> None:
+        assert self.poll_id is not None
+        uid = self.rng.choice(list(RESIDENTS))  # b2's residents vote too: not counted
+        choice = sorted(self.rng.sample(range(3), self.rng.randint(0, 3)))
+        self.tg.vote(uid, self.poll_id, choice)
+        self.votes[uid] = choice
+
     async def stream(self, steps: int) -> None:
         kill_at = sorted(self.rng.sample(range(5, steps), KILLS_PER_SEED))
         for step in range(steps):
-            if self.rng.random() < 0.6:
+            roll = self.rng.random()
+            if roll < 0.5:
                 self.report(step)
-            else:
+            elif roll < 0.8:
                 self.press()
+            else:
+                self.vote()
             await asyncio.sleep(self.rng.uniform(0.01, 0.12))
             if kill_at and step == kill_at[0]:
                 kill_at.pop(0)
@@ -233,6 +259,7 @@ async def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(
     try:
         for uid in people:
             tg.user_sends(uid, uid, "/start")
+        await run.open_poll()
         await run.stream(steps=45)
         await run.settle()
     finally:
@@ -277,6 +304,18 @@ async def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(
         assert delivered[key] <= times + run.in_flight[key], f"delivered twice: {key}"
         twice += delivered[key] - times
     print(f"{summary}; {twice} message(s) cut off mid-request by a kill arrived twice")
+
+    # each vote as last cast; only b1's residents count
+    recorded = {r["user_id"]: (json.loads(r["option_ids"]), r["counted"])
+                for r in _query(run.db, "SELECT user_id, option_ids, counted FROM"
+                                " topic_poll_votes")}
+    assert run.votes, "nobody voted"
+    for uid, choice in run.votes.items():
+        assert uid in recorded, f"the vote of {uid} was lost"
+        assert sorted(recorded[uid][0]) == choice, (uid, recorded[uid], choice)
+        if choice:
+            assert bool(recorded[uid][1]) == (RESIDENTS[uid] == "b1-g"), (uid, recorded[uid])
+    assert _query(run.db, "SELECT count(*) FROM topic_polls WHERE state = 'open'")[0][0] == 1
 
     # every update handled, none twice
     assert _query(run.db, "SELECT count(*) FROM updates WHERE status != 'done'")[0][0] == 0

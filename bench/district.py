@@ -1,0 +1,196 @@
+"""A whole district's day through the fake server.
+
+    python bench/district.py [--reports 2000] [--rate 50]
+
+Imports a district (1 community, 20 compounds, 400 buildings, 800 grids, 20,000
+residents, 400 bound chats), runs `linli run` as a real process and replays a day:
+2,000 reports (half typed in the building groups, half in private); for each, the
+building leader presses 受理, presses it again (a stale button), a neighbour forges the
+leader's button, the leader presses 办结 and writes the note, and the reporter rates it:
+10,000 button presses in all, sent at --rate updates per second (a real day's peak hour
+is far calmer; --rate 0 sends as fast as the bot takes them). Prints updates per second
+over the day, the handler time p50/p99 (logged by the bot at shutdown), peak RSS and the
+database size.
+
+Telegram's flood limits are off in the fake server: the bot, not the limits, sets the
+pace (the notifier's sends still go through its own rate limiter, after handling).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import re
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import (
+    FakeTelegram,
+    district_toml,
+    linli_env,
+    peak_rss_mb,
+    stop_process,
+    wait_first_poll,
+)
+
+COMPOUNDS, BUILDINGS, RESIDENTS = 20, 400, 20_000
+PER_COMPOUND = BUILDINGS // COMPOUNDS
+
+
+def building_of(resident: int) -> tuple[int, int]:
+    """(compound, building) of a resident of `district_toml`."""
+    grid = (resident - 1_000_000) % (BUILDINGS * 2)
+    return divmod(grid // 2, PER_COMPOUND)
+
+
+def leader_of(resident: int) -> int:
+    c, b = building_of(resident)
+    return 200_000 + c * 1000 + b
+
+
+def chat_of(resident: int) -> int:
+    c, b = building_of(resident)
+    return -(1_000_000_000_000 + c * 1000 + b)
+
+
+class Day:
+    def __init__(self, tg: FakeTelegram, db: Path, rate: float) -> None:
+        self.tg, self.db, self.updates, self.rate = tg, db, 0, rate
+        self._next = time.perf_counter()
+
+    async def pace(self) -> None:
+        """Residents do not all press at once: updates arrive at `rate` per second."""
+        if self.rate <= 0:
+            return
+        self._next = max(self._next + 1 / self.rate, time.perf_counter() - 1)
+        if (pause := self._next - time.perf_counter()) > 0.002:
+            await asyncio.sleep(pause)
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30) as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def count(self, sql: str) -> int:
+        return int(self.query(sql)[0][0])  # type: ignore[call-overload]
+
+    async def until(self, sql: str, expected: int, timeout: float = 600) -> None:
+        began = time.perf_counter()
+        while self.count(sql) < expected:
+            if time.perf_counter() - began > timeout:
+                raise TimeoutError(f"{sql}: {self.count(sql)} of {expected}")
+            await asyncio.sleep(0.05)
+
+    async def send(self, user: int, chat: int, text: str) -> None:
+        await self.pace()
+        self.tg.user_sends(user, chat, text)
+        self.updates += 1
+
+    async def press(self, user: int, message_id: int, data: str) -> None:
+        await self.pace()
+        self.tg.press_button(user, user, message_id, data)
+        self.updates += 1
+
+
+async def replay(day: Day, reporters: list[int], leaders: list[int], rng: random.Random) -> None:
+    tg = day.tg
+    for i, resident in enumerate(reporters):  # the morning: reports, in groups and private
+        chat = chat_of(resident) if i % 2 else resident
+        await day.send(resident, chat, f"/report {i}号问题：楼道灯不亮，晚上走路看不清")
+    total = len(reporters)
+    await day.until("SELECT count(*) FROM reports", total)
+    last: dict[int, int] = {}  # a bot message in each private chat, for the buttons
+    while not all(uid in last for uid in (*reporters, *leaders)):
+        await asyncio.sleep(0.1)
+        last = {m["chat"]["id"]: m["message_id"] for m in tg.sent() if m["chat"]["id"] > 0}
+    reports = day.query("SELECT id, reporter_id, version FROM reports ORDER BY id")
+    for number, reporter, version in reports:  # the leaders acknowledge
+        await day.press(leader_of(reporter), last[leader_of(reporter)],
+                  f"r:ack:{number}:{version}")
+    await day.until("SELECT count(*) FROM reports WHERE state = 'acknowledged'", total)
+    for number, reporter, version in reports:  # a stale button, and a neighbour's forgery
+        await day.press(leader_of(reporter), last[leader_of(reporter)], f"r:ack:{number}:{version}")
+        forger = rng.choice(reporters)
+        await day.press(forger, last[forger], f"r:ack:{number}:{version}")
+    versions = dict(day.query("SELECT id, version FROM reports"))
+    for number, reporter, _ in reports:  # resolved, each with its note
+        leader = leader_of(reporter)
+        await day.press(leader, last[leader], f"r:res:{number}:{versions[number]}")
+        await day.send(leader, leader, f"#{number} 已更换灯泡")
+    await day.until("SELECT count(*) FROM reports WHERE state = 'resolved'", total)
+    for number, reporter, _ in reports:  # and rated
+        await day.press(reporter, last[reporter], f"r:rate:{number}:s")
+    await day.until("SELECT count(*) FROM reports WHERE state = 'closed'", total)
+    await day.until("SELECT count(*) FROM updates WHERE status != 'new'",
+                    day.count("SELECT count(*) FROM updates"))
+
+
+async def main(reports: int, rate: float) -> None:
+    tg = FakeTelegram()
+    tg.overall_per_second = None
+    tg.group_per_minute = None
+    await tg.start()
+    rng = random.Random(7)
+    try:
+        with tempfile.TemporaryDirectory() as name:
+            folder = Path(name)
+            (folder / "district.toml").write_text(district_toml(COMPOUNDS, BUILDINGS, RESIDENTS),
+                                                  encoding="utf-8")
+            (folder / "cfg.toml").write_text('[quiet_hours]\nstart = "00:00"\nend = "00:00"\n')
+            env = linli_env(tg, folder, LINLI_CONFIG=str(folder / "cfg.toml"))
+            subprocess.run([sys.executable, "-m", "bot", "org", "import",
+                            str(folder / "district.toml")], env=env, check=True,
+                           capture_output=True)
+            reporters = rng.sample(range(1_000_000, 1_000_000 + RESIDENTS), reports)
+            leaders = sorted({leader_of(r) for r in reporters})
+            everyone = sorted({*reporters, *leaders})
+            for uid in everyone:
+                tg.add_user(uid, f"用户{uid}")
+            members: dict[int, list[int]] = {}
+            for r in reporters:
+                members.setdefault(chat_of(r), []).append(r)
+            for chat, people in members.items():
+                tg.add_group(chat, f"楼群{chat}", members=[*people, leader_of(people[0])])
+            since = len(tg.calls)
+            log = (folder / "linli.log").open("w+")
+            proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=log)
+            await wait_first_poll(tg, since)
+            day = Day(tg, folder / "linli.db", rate)
+            began = time.perf_counter()
+            for uid in everyone:  # everyone opens the private chat first
+                await day.send(uid, uid, "/start")
+            await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
+            await replay(day, reporters, leaders, rng)
+            elapsed = time.perf_counter() - began
+            rss = peak_rss_mb(proc.pid)
+            db_mb = sum(p.stat().st_size for p in folder.glob("linli.db*")) / 2**20
+            await asyncio.to_thread(stop_process, proc)
+            log.seek(0)
+            summary = re.search(r"handled (\d+) updates: handler time p50 ([\d.]+) ms, "
+                                r"p99 ([\d.]+) ms, max ([\d.]+) ms", log.read())
+    finally:
+        await tg.stop()
+    print(f"district: {COMPOUNDS} compounds, {BUILDINGS} buildings, {RESIDENTS:,} residents, "
+          f"{BUILDINGS} bound chats")
+    print(f"day: {reports:,} reports, {5 * reports:,} button presses, {reports:,} notes, "
+          f"{len(everyone):,} /start — {day.updates:,} updates in {elapsed:.1f} s: "
+          f"{day.updates / elapsed:.0f} updates/s"
+          f" ({'sent as fast as taken' if rate <= 0 else f'sent at {rate:.0f}/s'})")
+    if summary:
+        print(f"handler time over {int(summary[1]):,} updates: p50 {summary[2]} ms, "
+              f"p99 {summary[3]} ms (target < 100), max {summary[4]} ms")
+    print(f"peak RSS {rss:.0f} MB (target < 300), database {db_mb:.1f} MB")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reports", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=50,
+                        help="updates sent per second (0: as fast as the bot takes them)")
+    ns = parser.parse_args()
+    asyncio.run(main(ns.reports, ns.rate))
