@@ -16,7 +16,7 @@ from typing import Any
 from bot.audience import bound_chats, scope_of
 from bot.clock import Clock
 from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, number, pick_language, t
+from bot.i18n import Markup, esc, number, pick_language, t
 from bot.notifier import Button, Delivery, Notifier, Outgoing
 from bot.org import OrgService
 from bot.recurrence import Rule, next_after, parse_weekdays
@@ -207,8 +207,9 @@ class BroadcastService:
         for chat_id in chats:
             ref = f"{REF}{run_id}:{chat_id}"
             await self.notifier.enqueue(tx, Outgoing(
-                chat_id, broadcast.text, method=method, photo=broadcast.photo_file_id, ref=ref,
-                dedup_key=ref))
+                # the leader's words are plain text, not markup
+                chat_id, esc(broadcast.text), method=method, photo=broadcast.photo_file_id,
+                ref=ref, dedup_key=ref))
         if not chats:
             await self._report(tx, broadcast, run_id)
 

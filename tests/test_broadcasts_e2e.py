@@ -180,3 +180,10 @@ async def test_report_of_a_night_broadcast_waits_for_the_morning(
     assert not _texts(tg, CHIEF, "未送达")  # the leader's report waits until 07:00
     linli.clock.advance(timedelta(hours=8))
     await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达 0 个" in m["text"])
+
+
+async def test_broadcast_text_is_plain_text_not_markup(tg: FakeTelegram, linli: BotHarness) -> None:
+    chats = await _world(tg, linli, 1)
+    tg.user_sends(CHIEF, CHIEF, "/broadcast now 本月水费<5元 & 电费>3元的住户请到<b>物业</b>登记")
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达 0 个" in m["text"])
+    assert _texts(tg, chats[0], "水费")[0] == "本月水费<5元 & 电费>3元的住户请到<b>物业</b>登记"
