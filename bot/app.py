@@ -49,7 +49,10 @@ def build_application(settings: Settings, clock: Clock | None = None) -> LinliAp
         base_file_url=settings.api_base_file_url,
         defaults=Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.tz),
         # max_retries is 0 unless set: let the limiter sit out short flood waits itself
-        rate_limiter=AIORateLimiter(max_retries=3),
+        # evenly spaced sends (no bursts): a bucket of 30 lets 60 through in a second after
+        # a pause, which Telegram answers with 429 and a stop of the whole bot
+        rate_limiter=AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 29.5,
+                                    max_retries=3),
         # the pool sizes ApplicationBuilder would choose
         request=HTTPXRequest(connection_pool_size=256),
         get_updates_request=RawUpdatesRequest(connection_pool_size=1),
@@ -82,6 +85,7 @@ async def _post_init(app: LinliApp) -> None:
     await app.bot_data["inbox"].open(InboxRepo(linli.db), linli.clock, app.bot)
     await linli.notifier.start(app.bot)
     await linli.digest.ensure_armed()
+    await linli.holidays.ensure_armed()
     await linli.scheduler.start(app.job_queue)  # acts on deadlines missed while down
     try:
         await publish_commands(app.bot, settings.language)

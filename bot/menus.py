@@ -15,9 +15,10 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite", "propose", "topics", "decide"]
-GROUP = ["report", "join", "propose", "help"]
-GROUP_ADMINS = ["report", "join", "bind", "propose", "topicpoll", "forum", "help"]
+           "invite", "propose", "topics", "decide", "events", "nominate", "event", "family",
+           "broadcast", "broadcasts"]
+GROUP = ["report", "join", "propose", "events", "help"]
+GROUP_ADMINS = ["report", "join", "bind", "propose", "topicpoll", "forum", "events", "help"]
 
 SCOPES: list[tuple[BotCommandScope, list[str]]] = [
     (BotCommandScopeAllPrivateChats(), PRIVATE),
@@ -43,6 +44,8 @@ HELP: list[tuple[str, str]] = [
     ("join", "everyone"),
     ("lang", "everyone"),
     ("help", "everyone"),
+    ("events", "everyone"),
+    ("nominate", "everyone"),
     ("queue", "leader"),
     ("org", "leader"),
     ("invite", "leader"),
@@ -52,4 +55,8 @@ HELP: list[tuple[str, str]] = [
     ("topicpoll", "leader"),
     ("forum", "leader"),
     ("decide", "leader"),
+    ("event", "leader"),
+    ("family", "leader"),
+    ("broadcast", "leader"),
+    ("broadcasts", "leader"),
 ]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.broadcasts import BroadcastService
 from bot.clock import Clock
 from bot.consultation import ConsultationService
 from bot.digest import OverdueDigest
+from bot.events import EventService
+from bot.families import FamilyService
 from bot.followups import FollowUpService
+from bot.holidays import HolidayOffers
 from bot.i18n import pick_language
 from bot.meetings import MeetingService
 from bot.notifier import Notifier
@@ -16,9 +20,12 @@ from bot.report_notices import ReportNotices
 from bot.reports import ReportService
 from bot.scheduler import Scheduler
 from config.settings import Settings
+from storage.broadcasts import BroadcastRepo
 from storage.consultation import ConsultationRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
+from storage.events import EventRepo
+from storage.families import FamilyRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingRepo
@@ -46,6 +53,10 @@ class Linli:
     consultation: ConsultationService
     meetings: MeetingService
     followups: FollowUpService
+    broadcasts: BroadcastService
+    events: EventService
+    holidays: HolidayOffers
+    families: FamilyService
     bot_username: str = ""
 
     @classmethod
@@ -61,6 +72,7 @@ class Linli:
         consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,
                                            notifier, scheduler)
         meetings = MeetingService(consultation)
+        event_repo = EventRepo(db)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
@@ -72,6 +84,13 @@ class Linli:
                                  scheduler),
             consultation_repo=consultation_repo, consultation=consultation,
             meetings=meetings, followups=FollowUpService(meetings),
+            broadcasts=BroadcastService(settings, db, clock, org, BroadcastRepo(db), users,
+                                        notifier, scheduler),
+            events=EventService(settings, db, clock, org, event_repo, outbox, users, notifier,
+                                scheduler),
+            holidays=HolidayOffers(settings, clock, org_repo, event_repo, users, notifier,
+                                   scheduler),
+            families=FamilyService(settings, db, clock, org, FamilyRepo(db), notifier),
         )
 
     async def close(self) -> None:

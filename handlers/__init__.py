@@ -12,9 +12,12 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    broadcasts,
     consult_meetings,
     consultation,
     errors,
+    events,
+    families,
     groups,
     inputs,
     org,
@@ -34,6 +37,9 @@ def register_all(app: Application) -> None:
     groups.register(app)
     consultation.register(app)
     consult_meetings.register(app)
+    broadcasts.register(app)
+    events.register(app)
+    families.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -142,6 +142,14 @@ class OutboxRepo:
         )
         return [(r["chat_id"], json.loads(r["message_ids"] or "[]")) for r in rows]
 
+    async def replace_pending(self, tx: Tx, ref: str, chat_id: int,
+                              payload: dict[str, Any]) -> bool:
+        """Update a queued, not yet sent message in place (coalescing live edits)."""
+        return await tx.update(
+            "UPDATE outbox SET payload = ? WHERE ref = ? AND chat_id = ? AND status = 'pending'",
+            (json.dumps(payload, ensure_ascii=False), ref, chat_id),
+        ) > 0
+
     async def counts(self) -> dict[str, int]:
         rows = await self.db.fetchall("SELECT status, count(*) FROM outbox GROUP BY status")
         return {r[0]: r[1] for r in rows}

@@ -117,10 +117,13 @@ NASTY = st.sampled_from([
 ])
 ARGUMENT = st.lists(st.one_of(NASTY, st.text(max_size=12)), max_size=6).map("".join)
 COMMANDS = ["start", "help", "lang", "report", "cancel", "myreports", "queue", "status",
-            "join", "org", "invite", "bind", "unknowncommand"]
+            "join", "org", "invite", "bind", "unknowncommand", "event", "events", "broadcast",
+            "broadcasts", "family", "nominate"]
 PEOPLE = [RESIDENT_A, RESIDENT_B, OUTSIDER, GRID_B, BUILDING_B]
 PREFIXES = ["r:ack", "r:res", "r:esc", "r:cat", "r:rea", "r:to", "r:set", "r:rate", "rf:cat",
-            "rf:ok", "rf:draft", "rf:no", "jn", "ju:skip", "rr", "lang", "x", ""]
+            "rf:ok", "rf:draft", "rf:no", "jn", "ju:skip", "rr", "lang", "x", "",
+            "ev:r", "ev:s", "ev:rc", "ev:ok", "ev:no", "ev:ics", "ev:c", "ev:m", "ev:e", "ev:h",
+            "fm:v", "fm:r", "fm:x", "bc:x"]
 NUMBER = st.one_of(st.integers(-3, 5), st.integers(), st.sampled_from(["", "a", "1.5", "0x1"]))
 FORGED = st.builds(lambda p, parts: ":".join([p, *map(str, parts)]),
                    st.sampled_from(PREFIXES), st.lists(NUMBER, max_size=4))

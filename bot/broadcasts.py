@@ -1,0 +1,292 @@
+"""Broadcasts (群发): a leader's text, optionally with a photo, to every bound chat in
+their subtree — now, at a time, or recurring — with a delivery report to the sender.
+
+A scheduled broadcast is a deadline of the one scheduler, so it survives restarts
+and fires once; every copy is queued in the notifier's outbox in the firing
+transaction, and the notifier tells us how each one ended.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, time
+from typing import Any
+
+from bot.audience import bound_chats, scope_of
+from bot.clock import Clock
+from bot.errors import BadInput, NotAllowed, NotFound
+from bot.i18n import Markup, esc, number, pick_language, t
+from bot.notifier import Button, Delivery, Notifier, Outgoing
+from bot.org import OrgService
+from bot.recurrence import Rule, next_after, parse_weekdays
+from bot.scheduler import Scheduler
+from bot.timing import quiet_hours_end
+from config.settings import Settings
+from storage.broadcasts import Broadcast, BroadcastRepo
+from storage.db import Database, Tx
+from storage.deadlines import Deadline
+from storage.outbox import OutboxRow
+from storage.users import UserRepo
+
+SUBJECT = "broadcast"
+REF = "bc:"  # outbox ref of every copy: bc:<run>:<chat>
+TEXT_MAX = 4000
+CAPTION_MAX = 1024
+REPORT_LISTED = 30  # up to this many chats, the report names each delivered chat too
+_TIME = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
+_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+_REPEAT = {"daily": "daily", "每天": "daily", "weekly": "weekly", "每周": "weekly",
+           "monthly": "monthly", "每月": "monthly"}
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What /broadcast was asked to do."""
+
+    key: str | None
+    rule: Rule | None  # None: now
+    first_at: datetime | None  # a one-off at a time
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    broadcast: Broadcast
+    chats: int
+    now: bool
+
+
+def _time(token: str) -> time | None:
+    match = _TIME.match(token)
+    return time(int(match.group(1)), int(match.group(2))) if match else None
+
+
+class BroadcastService:
+    def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgService,
+                 repo: BroadcastRepo, users: UserRepo, notifier: Notifier,
+                 scheduler: Scheduler) -> None:
+        self.settings, self.db, self.clock, self.org = settings, db, clock, org
+        self.repo, self.users, self.notifier, self.scheduler = repo, users, notifier, scheduler
+        scheduler.on(SUBJECT, self._fire)
+        notifier.on_finished(REF, self._delivered)
+
+    # -- asking ---------------------------------------------------------------------
+
+    def parse(self, text: str) -> Plan:
+        """[@node] now|HH:MM|YYYY-MM-DD HH:MM|daily HH:MM|weekly DAYS HH:MM|monthly D HH:MM TEXT"""
+        words = text.split(maxsplit=1)
+        key = None
+        if words and words[0].startswith("@"):
+            key, text = words[0][1:], words[1] if len(words) > 1 else ""
+        parts = text.split(maxsplit=4)
+        if not parts:
+            raise BadInput("broadcast.usage")
+        head, tz = parts[0].lower(), self.settings.tz
+        if head in ("now", "现在", "立即"):
+            return Plan(key, None, None, self._rest(text, 1))
+        if head in _REPEAT:
+            repeat = _REPEAT[head]
+            if repeat == "daily" and len(parts) > 1 and (at := _time(parts[1])):
+                return Plan(key, Rule("daily", at), None, self._rest(text, 2))
+            if repeat == "weekly" and len(parts) > 2 and (at := _time(parts[2])):
+                days = parse_weekdays(parts[1])
+                if days:
+                    return Plan(key, Rule("weekly", at, weekdays=days), None, self._rest(text, 3))
+            if (repeat == "monthly" and len(parts) > 2 and parts[1].isdigit()
+                    and 1 <= int(parts[1]) <= 31 and (at := _time(parts[2]))):
+                return Plan(key, Rule("monthly", at, month_day=int(parts[1])), None,
+                            self._rest(text, 3))
+            raise BadInput("broadcast.usage")
+        if (at := _time(parts[0])) is not None:  # today (or tomorrow) at HH:MM
+            first = next_after(Rule("daily", at), self.clock.now(), tz)
+            return Plan(key, Rule("once", at), first, self._rest(text, 1))
+        date = _DATE.match(parts[0])
+        if date and len(parts) > 1 and (at := _time(parts[1])):
+            try:
+                local = datetime(int(date.group(1)), int(date.group(2)), int(date.group(3)),
+                                 at.hour, at.minute, tzinfo=tz)
+            except ValueError as exc:
+                raise BadInput("broadcast.usage") from exc
+            if local <= self.clock.now():
+                raise BadInput("broadcast.in_the_past")
+            return Plan(key, Rule("once", at), local, self._rest(text, 2))
+        raise BadInput("broadcast.usage")
+
+    @staticmethod
+    def _rest(text: str, skip: int) -> str:
+        parts = text.split(maxsplit=skip)
+        return parts[skip].strip() if len(parts) > skip else ""
+
+    def check_text(self, text: str, photo: bool) -> str:
+        limit = CAPTION_MAX if photo else TEXT_MAX
+        if not text and not photo:
+            raise BadInput("broadcast.empty")
+        if len(text) > limit:
+            raise BadInput("broadcast.too_long", max=limit, length=len(text))
+        return text
+
+    # -- creating -------------------------------------------------------------------
+
+    async def create(self, sender_id: int, request: str, photo: str | None, *, lang: str,
+                     reply_to: int, thread_id: int | None = None) -> Created:
+        """Record it, confirm to the sender first, then queue the copies (now) or arm it."""
+        plan = self.parse(request)
+        text = self.check_text(plan.text, photo is not None)
+        node = await scope_of(self.org, sender_id, plan.key)
+        chats = await bound_chats(self.org.org, node.id)
+        if not chats:
+            raise BadInput("broadcast.no_chats", node=node.name)
+        now = self.clock.now()
+        rule = plan.rule
+        if rule is None:
+            first = now
+        elif rule.repeat == "once":
+            assert plan.first_at is not None
+            first = plan.first_at
+        else:
+            found = next_after(rule, now, self.settings.tz)
+            if found is None:
+                raise BadInput("broadcast.usage")
+            first = found
+        async with self.db.write() as tx:
+            broadcast_id = await self.repo.create(
+                tx, sender_id=sender_id, node_id=node.id, text=text, photo_file_id=photo,
+                repeat=rule.repeat if rule else "once",
+                at_time=rule.at.strftime("%H:%M") if rule else None,
+                weekdays=rule.weekdays if rule else (), month_day=rule.month_day if rule else None,
+                next_at=first, now=now)
+            created = await self.repo.get(broadcast_id, tx)
+            assert created is not None
+            await self.notifier.enqueue(tx, self._confirmation(
+                created, node.name, len(chats), lang, reply_to, thread_id))
+            if rule is None:
+                broadcast = await self.repo.get(broadcast_id, tx)
+                assert broadcast is not None
+                await self._run(tx, broadcast)
+                await self.repo.set_next(tx, broadcast_id, None, now)
+            else:
+                await self.scheduler.arm(tx, SUBJECT, broadcast_id, "send", first)
+        self.notifier.kick()
+        return Created(created, len(chats), rule is None)
+
+    def _confirmation(self, b: Broadcast, node: str, chats: int, lang: str, chat_id: int,
+                      thread_id: int | None) -> Outgoing:
+        if b.repeat == "once" and b.next_at is not None and b.next_at <= self.clock.now():
+            return Outgoing(chat_id, t(lang, "broadcast.sending", number=number(b.id),
+                                       chats=chats, node=node), thread_id=thread_id)
+        return Outgoing(
+            chat_id, t(lang, "broadcast.scheduled", number=number(b.id), chats=chats, node=node,
+                       when=self.describe_schedule(b, lang)),
+            buttons=[[Button(t(lang, "broadcast.btn_cancel"), data=f"bc:x:{b.id}")]],
+            thread_id=thread_id)
+
+    # -- firing ---------------------------------------------------------------------
+
+    async def _fire(self, tx: Tx, deadline: Deadline) -> None:
+        broadcast = await self.repo.get(deadline.subject_id, tx)
+        if broadcast is None or broadcast.state != "scheduled":
+            return
+        await self._run(tx, broadcast)
+        now = self.clock.now()
+        following = None
+        if broadcast.repeat != "once" and broadcast.at_time:
+            rule = Rule(broadcast.repeat, time.fromisoformat(broadcast.at_time),
+                        broadcast.weekdays, broadcast.month_day)
+            # after a long stop, one catch-up run, then the next regular time
+            following = next_after(rule, max(now, deadline.due_at), self.settings.tz)
+        await self.repo.set_next(tx, broadcast.id, following, now)
+        if following is not None:
+            await self.scheduler.arm(tx, SUBJECT, broadcast.id, "send", following)
+
+    async def _run(self, tx: Tx, broadcast: Broadcast) -> None:
+        now = self.clock.now()
+        chats = [c.chat_id for c in await bound_chats(self.org.org, broadcast.node_id)]
+        run_id = await self.repo.start_run(tx, broadcast.id, chats, now)
+        method = "send_photo" if broadcast.photo_file_id else "send_message"
+        for chat_id in chats:
+            ref = f"{REF}{run_id}:{chat_id}"
+            await self.notifier.enqueue(tx, Outgoing(
+                # the leader's words are plain text, not markup
+                chat_id, esc(broadcast.text), method=method, photo=broadcast.photo_file_id,
+                ref=ref, dedup_key=ref))
+        if not chats:
+            await self._report(tx, broadcast, run_id)
+
+    # -- the delivery report ----------------------------------------------------------
+
+    async def _delivered(self, tx: Tx, row: OutboxRow, delivery: Delivery,
+                         extra: dict[str, Any]) -> None:
+        run_part, _, chat_part = (row.ref or "")[len(REF):].partition(":")
+        if not run_part.isdigit():
+            return
+        run_id, chat_id = int(run_part), int(chat_part)
+        error = extra.get("error") if delivery.status != "sent" else None
+        await self.repo.finish_delivery(tx, run_id, chat_id, delivery.status, error,
+                                        self.clock.now())
+        broadcast_id = await self.repo.run_broadcast(run_id, tx)
+        broadcast = await self.repo.get(broadcast_id, tx) if broadcast_id else None
+        if broadcast is not None:
+            await self._report(tx, broadcast, run_id)
+
+    async def _report(self, tx: Tx, broadcast: Broadcast, run_id: int) -> None:
+        if not await self.repo.claim_report(tx, run_id, self.clock.now()):
+            return  # copies still on their way, or reported already
+        rows = await self.repo.deliveries(run_id, tx)
+        lang = await self._language(broadcast.sender_id)
+        sent = [r for r in rows if r.status == "sent"]
+        failed = [r for r in rows if r.status != "sent"]
+        lines = []
+        for r in failed:
+            # "unreachable": the bot was removed or blocked; else Telegram's own words
+            reason = (t(lang, "broadcast.unreachable") if r.status == "unreachable"
+                      else r.error or "?")
+            lines.append(t(lang, "broadcast.report_failed_line", chat=r.title or r.chat_id,
+                           reason=reason))
+        if len(rows) <= REPORT_LISTED:
+            lines += [t(lang, "broadcast.report_sent_line", chat=r.title or r.chat_id)
+                      for r in sent]
+        await self.notifier.enqueue(tx, Outgoing(
+            broadcast.sender_id,
+            t(lang, "broadcast.report", number=number(broadcast.id), total=len(rows),
+              sent=len(sent), failed=len(failed), lines=Markup("\n".join(lines))),
+            ref=f"bcr:{run_id}", dedup_key=f"bcr:{run_id}",
+            # a private ping to a leader: it waits for the end of quiet hours
+            not_before=quiet_hours_end(self.settings, self.clock.now())))
+
+    async def _language(self, user_id: int) -> str:
+        user = await self.users.get(user_id)
+        return pick_language(user.language if user else None,
+                             user.language_code if user else None, self.settings.language)
+
+    # -- listing and cancelling -------------------------------------------------------
+
+    async def scheduled(self, user_id: int) -> list[Broadcast]:
+        everyone = self.org.is_admin(user_id)
+        return await self.repo.scheduled(None if everyone else user_id)
+
+    async def cancel(self, user_id: int, broadcast_id: int) -> Broadcast:
+        broadcast = await self.repo.get(broadcast_id)
+        if broadcast is None:
+            raise NotFound("broadcast.unknown", number=number(broadcast_id))
+        node = await self.org.org.node(broadcast.node_id)
+        if broadcast.sender_id != user_id and not (node and await self.org.may_manage(user_id,
+                                                                                     node)):
+            raise NotAllowed("broadcast.not_yours", number=number(broadcast_id))
+        async with self.db.write() as tx:
+            if not await self.repo.cancel(tx, broadcast_id, self.clock.now()):
+                raise BadInput("broadcast.not_scheduled", number=number(broadcast_id))
+            await self.scheduler.deadlines.cancel(tx, SUBJECT, broadcast_id)
+        return broadcast
+
+    def describe_schedule(self, broadcast: Broadcast, lang: str) -> str:
+        """When it goes out, in words: "每周一、四 09:00", "2026-12-01 09:00"."""
+        tz = self.settings.tz
+        if broadcast.repeat == "once":
+            if broadcast.next_at is None:
+                return t(lang, "broadcast.when_done")
+            return broadcast.next_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+        days = ("、" if lang == "zh" else ", ").join(
+            t(lang, f"broadcast.weekday.{d}") for d in broadcast.weekdays)
+        return t(lang, f"broadcast.repeat_{broadcast.repeat}", at=broadcast.at_time or "",
+                 days=days, day=broadcast.month_day or "")
