@@ -60,6 +60,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             if handling is not None and self.on_finished is not None:
                 self.on_finished(handling)
 
+    @property
+    def busy(self) -> bool:
+        """Some update is being handled or waits for its chat."""
+        return bool(self._users)
+
     def _timed(self, seconds: float) -> None:
         self.handled += 1
         if len(self._timings) >= KEEP_TIMINGS:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,23 @@ class BotHarness:
     async def restart(self) -> None:
         await self.stop()
         await self.start()
+
+    async def idle(self) -> bool:
+        """Nothing left to do: every update taken, handled, and every message out."""
+        assert self.app is not None
+        waiting = await self.linli.db.fetchval("SELECT count(*) FROM updates WHERE status = 'new'")
+        return (not waiting and self.tg.pending_updates() == 0 and self.app.update_queue.empty()
+                and not self.app.update_processor.busy  # type: ignore[attr-defined]
+                and await self.linli.notifier.idle())
+
+    async def settle(self, timeout: float = 15) -> None:
+        async with asyncio.timeout(timeout):
+            while True:
+                await asyncio.sleep(0.01)
+                if await self.idle():  # twice: a handler may just have queued a message
+                    await asyncio.sleep(0.01)
+                    if await self.idle():
+                        return
 
     async def import_org(self, text: str) -> Any:
         from bot.orgfile import import_org

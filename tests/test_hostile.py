@@ -185,15 +185,7 @@ class World:
 
     async def settle(self) -> None:
         """Every update handled and every message out."""
-        linli = self.bot.linli
-        async with asyncio.timeout(15):
-            while True:
-                await asyncio.sleep(0.01)
-                waiting = await linli.db.fetchval(
-                    "SELECT count(*) FROM updates WHERE status = 'new'")
-                if (not waiting and self.tg.pending_updates() == 0
-                        and await linli.notifier.idle()):
-                    return
+        await self.bot.settle()
 
     async def snapshot(self, queries: dict[str, str]) -> dict[str, list[tuple[Any, ...]]]:
         db = self.bot.linli.db

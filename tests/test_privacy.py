@@ -9,7 +9,6 @@ name, unit number or report text may appear in any of them.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from tests.fakegram import FakeTelegram
@@ -46,14 +45,7 @@ chat_id = {QUIET}
 
 async def _settle(linli: BotHarness) -> None:
     """Every update handled and every message out."""
-    async with asyncio.timeout(10):
-        while True:
-            await asyncio.sleep(0.02)
-            waiting = await linli.linli.db.fetchval(
-                "SELECT count(*) FROM updates WHERE status = 'new'")
-            if not waiting and linli.tg.pending_updates() == 0 \
-                    and await linli.linli.notifier.idle():
-                return
+    await linli.settle()
 
 
 def _to_groups(tg: FakeTelegram) -> list[tuple[int, str]]:
