@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite"]
+           "invite", "stats"]
 GROUP = ["report", "join", "help"]
 GROUP_ADMINS = ["report", "join", "bind", "help"]
 
@@ -47,4 +47,5 @@ HELP: list[tuple[str, str]] = [
     ("org", "leader"),
     ("invite", "leader"),
     ("bind", "leader"),
+    ("stats", "leader"),
 ]

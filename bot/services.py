@@ -12,6 +12,8 @@ from bot.org import OrgService
 from bot.report_notices import ReportNotices
 from bot.reports import ReportService
 from bot.scheduler import Scheduler
+from bot.stats import StatsService
+from bot.stats_report import MonthlyReport
 from config.settings import Settings
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
@@ -19,6 +21,7 @@ from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingRepo
 from storage.reports import ReportRepo
+from storage.stats import StatsRepo
 from storage.users import UserRepo
 
 
@@ -38,6 +41,8 @@ class Linli:
     report_notices: ReportNotices
     reports: ReportService
     digest: OverdueDigest
+    stats: StatsService
+    monthly: MonthlyReport
     bot_username: str = ""
 
     @classmethod
@@ -47,6 +52,7 @@ class Linli:
         notifier = Notifier(db, outbox, users, org_repo, clock)
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
+        stats = StatsService(settings, org_repo, StatsRepo(db))
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
@@ -57,6 +63,8 @@ class Linli:
                                   notices),
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
+            stats=stats,
+            monthly=MonthlyReport(settings, clock, org_repo, users, stats, notifier, scheduler),
         )
 
     async def close(self) -> None:

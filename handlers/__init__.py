@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import errors, groups, inputs, org, report_actions, reports, start, users
+from handlers import errors, groups, inputs, org, report_actions, reports, start, stats, users
 
 
 def register_all(app: Application) -> None:
@@ -21,6 +21,7 @@ def register_all(app: Application) -> None:
     reports.register(app)
     report_actions.register(app)
     groups.register(app)
+    stats.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)
