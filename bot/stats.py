@@ -131,8 +131,8 @@ def month_period(settings: Settings, year: int, month: int) -> Period:
                   datetime.combine(following, datetime.min.time(), tzinfo=tz))
 
 
-def _median(values: list[timedelta]) -> timedelta | None:
-    return statistics.median(values) if values else None
+def _median(seconds: list[float]) -> timedelta | None:
+    return timedelta(seconds=statistics.median(seconds)) if seconds else None
 
 
 class StatsService:
@@ -170,26 +170,24 @@ class StatsService:
     async def _reports(self, result: Assessment, period: Period,
                        node_ids: list[int] | None) -> None:
         grid = self.settings.level_keys[-1]
-        tree = await self.org.tree()
         acks, resolves = [], []
         for f in await self.repo.report_facts(period.start, period.end, node_ids):
             result.received += 1
-            if f.acknowledged_at is not None or f.missed_acknowledge:
+            if f.acknowledge_s is not None or f.missed_acknowledge:
                 result.response_decided += 1
                 if not f.missed_acknowledge:
                     result.responded_in_time += 1
-            if f.acknowledged_at is not None:
-                acks.append(f.acknowledged_at - f.created_at)
+            if f.acknowledge_s is not None:
+                acks.append(f.acknowledge_s)
             if f.missed:
                 result.overdue += 1
             if f.rating in ("satisfied", "acceptable", "unsatisfied"):
                 result.rated += 1
                 result.satisfied += f.rating != "unsatisfied"
-            if f.state in ("resolved", "closed") and f.resolved_at is not None:
+            if f.state in ("resolved", "closed") and f.resolve_s is not None:
                 result.resolved += 1
-                resolves.append(f.resolved_at - f.created_at)
-                node = tree.nodes.get(f.resolved_node) if f.resolved_node else None
-                result.resolved_at_grid += node is not None and node.level == grid
+                resolves.append(f.resolve_s)
+                result.resolved_at_grid += f.resolved_level == grid
                 result.within_community += not f.flagged
         result.median_acknowledge = _median(acks)
         result.median_resolve = _median(resolves)
