@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite", "stats"]
+           "invite", "stats", "care"]
 GROUP = ["report", "join", "help"]
 GROUP_ADMINS = ["report", "join", "bind", "help"]
 
@@ -48,4 +48,5 @@ HELP: list[tuple[str, str]] = [
     ("invite", "leader"),
     ("bind", "leader"),
     ("stats", "leader"),
+    ("care", "leader"),
 ]

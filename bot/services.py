@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.care import CareService
 from bot.clock import Clock
 from bot.digest import OverdueDigest
 from bot.i18n import pick_language
@@ -15,6 +16,7 @@ from bot.scheduler import Scheduler
 from bot.stats import StatsService
 from bot.stats_report import MonthlyReport
 from config.settings import Settings
+from storage.care import CareRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
@@ -43,6 +45,7 @@ class Linli:
     digest: OverdueDigest
     stats: StatsService
     monthly: MonthlyReport
+    care: CareService
     bot_username: str = ""
 
     @classmethod
@@ -53,11 +56,12 @@ class Linli:
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
         stats = StatsService(settings, org_repo, StatsRepo(db))
+        org = OrgService(settings, db, org_repo, clock)
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
-            org=OrgService(settings, db, org_repo, clock), scheduler=scheduler,
+            org=org, scheduler=scheduler,
             report_repo=report_repo, report_notices=notices,
             reports=ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
                                   notices),
@@ -65,6 +69,8 @@ class Linli:
                                  scheduler),
             stats=stats,
             monthly=MonthlyReport(settings, clock, org_repo, users, stats, notifier, scheduler),
+            care=CareService(settings, db, clock, org_repo, org, CareRepo(db), users, notifier,
+                             scheduler),
         )
 
     async def close(self) -> None:

@@ -11,7 +11,18 @@ from __future__ import annotations
 
 from telegram.ext import Application
 
-from handlers import errors, groups, inputs, org, report_actions, reports, start, stats, users
+from handlers import (
+    care,
+    errors,
+    groups,
+    inputs,
+    org,
+    report_actions,
+    reports,
+    start,
+    stats,
+    users,
+)
 
 
 def register_all(app: Application) -> None:
@@ -22,6 +33,7 @@ def register_all(app: Application) -> None:
     report_actions.register(app)
     groups.register(app)
     stats.register(app)
+    care.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)
