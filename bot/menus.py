@@ -15,7 +15,7 @@ from bot.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
-           "invite", "stats", "care"]
+           "invite", "stats", "care", "volunteer", "help_request"]
 GROUP = ["report", "join", "help"]
 GROUP_ADMINS = ["report", "join", "bind", "help"]
 
@@ -43,6 +43,8 @@ HELP: list[tuple[str, str]] = [
     ("join", "everyone"),
     ("lang", "everyone"),
     ("help", "everyone"),
+    ("volunteer", "everyone"),
+    ("help_request", "everyone"),
     ("queue", "leader"),
     ("org", "leader"),
     ("invite", "leader"),

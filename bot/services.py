@@ -15,6 +15,7 @@ from bot.reports import ReportService
 from bot.scheduler import Scheduler
 from bot.stats import StatsService
 from bot.stats_report import MonthlyReport
+from bot.volunteers import VolunteerService
 from config.settings import Settings
 from storage.care import CareRepo
 from storage.db import Database, open_database
@@ -25,6 +26,7 @@ from storage.pending import PendingRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo
 from storage.users import UserRepo
+from storage.volunteers import VolunteerRepo
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Linli:
     stats: StatsService
     monthly: MonthlyReport
     care: CareService
+    volunteers: VolunteerService
     bot_username: str = ""
 
     @classmethod
@@ -71,6 +74,8 @@ class Linli:
             monthly=MonthlyReport(settings, clock, org_repo, users, stats, notifier, scheduler),
             care=CareService(settings, db, clock, org_repo, org, CareRepo(db), users, notifier,
                              scheduler),
+            volunteers=VolunteerService(settings, db, clock, org_repo, org, VolunteerRepo(db),
+                                        users, notifier, scheduler),
         )
 
     async def close(self) -> None:

@@ -22,6 +22,7 @@ from handlers import (
     start,
     stats,
     users,
+    volunteers,
 )
 
 
@@ -34,6 +35,7 @@ def register_all(app: Application) -> None:
     groups.register(app)
     stats.register(app)
     care.register(app)
+    volunteers.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)
