@@ -165,6 +165,10 @@ class StatsService:
         result.care = await self.repo.care(period.start, period.end, node_ids,
                                            self.settings.services.care_overdue.total_seconds(),
                                            now)
+        result.follow_ups_done, result.follow_ups = await self.repo.follow_ups(
+            period.start, period.end, node_ids)
+        result.attendance_going, result.attendance_events = await self.repo.attendance(
+            period.start, period.end, node_ids)
         return result
 
     async def _reports(self, result: Assessment, period: Period,
