@@ -111,3 +111,19 @@ async def test_care_data_refused_to_residents_groups_and_other_buildings(
     entries = await linli.linli.care.repo.entries_in(
         [n.id for n in await linli.linli.org_repo.all_nodes()])
     assert [(e.user_id, e.kind) for e in entries] == [(ELDER, "elderly_alone")]
+
+
+async def test_a_visit_that_fell_due_while_stopped_is_reminded_once_after_restart(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    tg.user_sends(GRID, GRID, "/care_add 3002 elderly_alone P7D")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "关爱名单 #1" in m["text"])
+    await linli.stop()
+    linli.clock.advance(timedelta(days=7, hours=1))
+    await linli.start()
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "走访提醒 #1" in m["text"])
+    await linli.restart()
+    await linli.linli.scheduler.sweep()
+    await settle(linli)
+    assert sum("走访提醒" in x for x in texts(tg, GRID)) == 1
+    assert sum("走访" in x for x in texts(tg, BUILDING)) == 0  # not overdue yet
