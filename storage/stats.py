@@ -57,18 +57,20 @@ WHERE r.created_at >= ? AND r.created_at < ? {scope}
 GROUP BY r.created_at, r.id  -- the order of the reports_created index: no sort
 """
 
-# Per node: reports that reached it, deadlines missed there; per actor: what they did.
+# Per node: reports that reached it, deadlines missed there (the node of the event before
+# the escalation, looked up for those few events only); per actor: what they did.
 _PER_LEADER = """
-WITH r AS (SELECT id FROM reports WHERE created_at >= ? AND created_at < ? {scope}),
-ev AS (
-  SELECT e.report_id, e.action, e.actor_id, e.node_id, e.note,
-         lag(e.node_id) OVER (PARTITION BY e.report_id ORDER BY e.id) AS prev_node
-  FROM report_events e JOIN r ON r.id = e.report_id
+WITH ev AS (
+  SELECT e.id, e.report_id, e.action, e.actor_id, e.node_id, e.note
+  FROM reports r JOIN report_events e ON e.report_id = r.id
+  WHERE r.created_at >= ? AND r.created_at < ? {scope}
 )
 SELECT 'reached', node_id, count(DISTINCT report_id) FROM ev
   WHERE action IN ('filed', 'escalated', 'reassigned', 'recategorised') GROUP BY node_id
 UNION ALL
-SELECT 'missed', CASE WHEN action = 'overdue' THEN node_id ELSE prev_node END, count(*) FROM ev
+SELECT 'missed', CASE WHEN action = 'overdue' THEN node_id ELSE
+    (SELECT p.node_id FROM report_events p WHERE p.report_id = ev.report_id AND p.id < ev.id
+     ORDER BY p.id DESC LIMIT 1) END, count(*) FROM ev
   WHERE action IN ('escalated', 'overdue') AND note LIKE 'missed:%' GROUP BY 2
 UNION ALL
 SELECT 'acknowledged', actor_id, count(*) FROM ev
@@ -101,7 +103,7 @@ class StatsRepo:
     async def per_leader(self, start: datetime, end: datetime,
                          node_ids: list[int] | None) -> dict[str, dict[int, int]]:
         """{'reached'|'missed': {node_id: n}, 'acknowledged'|'resolved': {user_id: n}}."""
-        sql = _PER_LEADER.format(scope=self._scope("node_id", node_ids))
+        sql = _PER_LEADER.format(scope=self._scope("r.node_id", node_ids))
         rows = await self.db.fetchall(sql, (to_db(start), to_db(end), *(node_ids or [])))
         out: dict[str, dict[int, int]] = {k: {} for k in
                                           ("reached", "missed", "acknowledged", "resolved")}
