@@ -66,16 +66,16 @@ class VolunteerService:
         name = user.display_name if user else str(user_id)
         return Markup(f'<a href="tg://user?id={user_id}">{esc(name)}</a>')
 
-    async def home(self, user_id: int) -> int:
+    async def home(self, user_id: int, why: str = "helpreq.join_first") -> int:
         resident = await self.org_repo.resident(user_id)
         if resident is None:
-            raise NotFound("helpreq.join_first")
+            raise NotFound(why)
         return resident.node_id
 
     # -- volunteers -----------------------------------------------------------------------
 
     async def register(self, user_id: int, skills_text: str, hours: str | None) -> Volunteer:
-        node_id = await self.home(user_id)
+        node_id = await self.home(user_id, "volunteer.join_first")
         skills = sorted({parse_skill(s) for s in re.split(r"[,，、;；/]+", skills_text)
                          if s.strip()})
         if not skills:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from tests.fakegram import FakeTelegram
-from tests.harness import BotHarness
+from tests.harness import ADMIN, BotHarness
 from tests.services_world import (
     GRID,
     GROUP,
@@ -144,4 +144,16 @@ async def test_volunteer_pause_leave_and_refusals(tg: FakeTelegram, linli: BotHa
     forged = tg.press_button(VOL_OTHER, VOL_OTHER, welcome["message_id"], "hr:ok:1")
     assert "不是您的求助" in await _answer(tg, forged)
     assert (await linli.linli.volunteers.repo.request(1)).state == "open"
-    assert await linli.linli.volunteers.repo.request(4) is None
+    assert await linli.linli.volunteers.repo.request(3) is None
+    # not registered where they live; an unknown skill; pausing without registering
+    tg.user_sends(ADMIN, ADMIN, "/help_request 维修 门坏了")
+    await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "请先发送 /join" in m["text"])
+    tg.user_sends(ADMIN, ADMIN, "/volunteer 维修 周末")
+    await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "再来登记志愿者" in m["text"])
+    tg.user_sends(RESIDENT, RESIDENT, "/volunteer 唱歌 周末")
+    await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT
+                      and len([x for x in texts(tg, RESIDENT) if "没有这个服务类别" in x]) == 2)
+    tg.user_sends(RESIDENT, RESIDENT, "/volunteer pause")
+    await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "您还不是志愿者" in m["text"])
+    assert await linli.linli.volunteers.repo.get(RESIDENT) is None
+    assert await linli.linli.volunteers.repo.get(ADMIN) is None
