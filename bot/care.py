@@ -11,6 +11,7 @@ Care data is shown only to the leaders of the resident's chain (and admins).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
@@ -39,6 +40,15 @@ NOTE_MAX = 500
 MIN_CADENCE = timedelta(days=1)
 TOP_REPEAT = timedelta(days=1)
 _DURATION: TypeAdapter[timedelta] = TypeAdapter(Duration)
+
+
+@dataclass(frozen=True, slots=True)
+class CareDraft:
+    user_id: int
+    node: Node
+    kind: str
+    cadence: timedelta
+    note: str | None
 
 
 def prompt_ref(visit_id: int) -> str:
@@ -101,8 +111,9 @@ class CareService:
             raise NotFound("care.no_such_resident", who=ref)
         return found
 
-    async def add(self, by: int, who: str, kind_text: str, cadence_text: str,
-                  note: str | None) -> tuple[CareEntry, Node]:
+    async def prepare(self, by: int, who: str, kind_text: str, cadence_text: str,
+                      note: str | None) -> CareDraft:
+        """Check one entry without storing it: the leader may add this resident."""
         await self.require_leader(by)
         kind, cadence = self.parse_kind(kind_text), self.parse_cadence(cadence_text)
         user_id = await self.resolve_person(who)
@@ -112,17 +123,28 @@ class CareService:
                 raise NotAllowed("care.not_yours")  # nothing learnt about who is registered
             raise NotFound("care.no_such_resident", who=who)
         node = await self.require_chain(by, resident.node_id)
-        note = (note or "").strip()[:NOTE_MAX] or None
+        return CareDraft(user_id, node, kind, cadence, (note or "").strip()[:NOTE_MAX] or None)
+
+    async def add(self, by: int, who: str, kind_text: str, cadence_text: str,
+                  note: str | None) -> tuple[CareEntry, Node]:
+        draft = await self.prepare(by, who, kind_text, cadence_text, note)
+        return (await self.add_all(by, [draft]))[0]
+
+    async def add_all(self, by: int, drafts: list[CareDraft]) -> list[tuple[CareEntry, Node]]:
+        """Store checked entries in one transaction (a list pasted at once: all or nothing)."""
         now = self.clock.now()
+        added = []
         async with self.db.write() as tx:
-            entry_id = await self.repo.add(tx, user_id=user_id, node_id=node.id, kind=kind,
-                                           cadence=cadence, note=note, first_due=now + cadence,
-                                           by=by, now=now)
-            await self.scheduler.deadlines.cancel(tx, ENTRY, entry_id, "due")
-            await self.scheduler.arm(tx, ENTRY, entry_id, "due", now + cadence)
-            entry = await self.repo.entry(entry_id, tx)
-        assert entry is not None
-        return entry, node
+            for d in drafts:
+                entry_id = await self.repo.add(tx, user_id=d.user_id, node_id=d.node.id,
+                                               kind=d.kind, cadence=d.cadence, note=d.note,
+                                               first_due=now + d.cadence, by=by, now=now)
+                await self.scheduler.deadlines.cancel(tx, ENTRY, entry_id, "due")
+                await self.scheduler.arm(tx, ENTRY, entry_id, "due", now + d.cadence)
+                entry = await self.repo.entry(entry_id, tx)
+                assert entry is not None
+                added.append((entry, d.node))
+        return added
 
     async def remove(self, by: int, entry_id: int) -> CareEntry:
         await self.require_leader(by)

@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.errors import BadInput
+from bot.errors import BadInput, LinliError
 from bot.i18n import Markup, number, t
 from bot.report_notices import local_time
 from handlers.common import args, is_private, reply
@@ -48,19 +48,37 @@ async def care(update: Update, context: LinliContext) -> None:
 
 
 async def care_add(update: Update, context: LinliContext) -> None:
-    user = update.effective_user
-    assert user is not None
+    """One entry, or several pasted at once (one per line after the command)."""
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
     if not await _private(update, context):
         return
-    given = args(context)
-    if len(given) < 3:
-        await context.linli.care.require_leader(user.id)
+    linli, lang = context.linli, context.lang
+    first, *more = (message.text or "").split("\n")
+    lines = [ln.split() for ln in [" ".join(first.split()[1:]), *more]]
+    lines = [ln for ln in lines if ln]
+    if not lines or any(len(ln) < 3 for ln in lines):
+        await linli.care.require_leader(user.id)
         raise BadInput("care.usage_add")
-    entry, node = await context.linli.care.add(user.id, given[0], given[1], given[2],
-                                               " ".join(given[3:]) or None)
-    d = await context.linli.care.describe(entry, context.lang)
+    drafts = []
+    for n, words in enumerate(lines, start=1):
+        try:
+            drafts.append(await linli.care.prepare(user.id, words[0], words[1], words[2],
+                                                   " ".join(words[3:]) or None))
+        except LinliError as problem:
+            if len(lines) == 1:
+                raise
+            await reply(update, context, "care.import_rejected", line=n, text=" ".join(words),
+                        reason=Markup(t(lang, problem.key, **problem.params)))
+            return
+    added = await linli.care.add_all(user.id, drafts)
+    if len(added) > 1:
+        await reply(update, context, "care.imported", count=len(added))
+        return
+    entry = added[0][0]
+    d = await linli.care.describe(entry, lang)
     await reply(update, context, "care.added", number=number(entry.id),
-                due=local_time(context.linli.settings, context.lang, entry.next_due_at), **d)
+                due=local_time(linli.settings, lang, entry.next_due_at), **d)
 
 
 async def care_remove(update: Update, context: LinliContext) -> None:

@@ -127,3 +127,20 @@ async def test_a_visit_that_fell_due_while_stopped_is_reminded_once_after_restar
     await settle(linli)
     assert sum("走访提醒" in x for x in texts(tg, GRID)) == 1
     assert sum("走访" in x for x in texts(tg, BUILDING)) == 0  # not overdue yet
+
+
+async def test_a_pasted_list_is_added_whole_or_not_at_all(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await world(tg, linli)
+    tg.user_sends(BUILDING, BUILDING, "/care_add 3002 独居老人 P7D 腿脚不便\n3001 低收入 P30D\n"
+                                      "3004 残疾人 P7D")  # the last one does not live here
+    await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "第 3 行" in m["text"]
+                      and "整批都没有登记" in m["text"])
+    assert await linli.linli.care.repo.entries_in(
+        [n.id for n in await linli.linli.org_repo.all_nodes()]) == []
+    tg.user_sends(BUILDING, BUILDING, "/care_add 3002 独居老人 P7D 腿脚不便\n3001 低收入 P30D")
+    await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "已登记 2 位" in m["text"])
+    entries = await linli.linli.care.repo.entries_in(
+        [n.id for n in await linli.linli.org_repo.all_nodes()])
+    assert sorted((e.user_id, e.kind, e.cadence.days) for e in entries) == [
+        (RESIDENT, "low_income", 30), (ELDER, "elderly_alone", 7)]
