@@ -86,6 +86,7 @@ async def _post_init(app: LinliApp) -> None:
     await linli.notifier.start(app.bot)
     await linli.digest.ensure_armed()
     await linli.holidays.ensure_armed()
+    await linli.monthly.ensure_armed()
     await linli.scheduler.start(app.job_queue)  # acts on deadlines missed while down
     try:
         await publish_commands(app.bot, settings.language)

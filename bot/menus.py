@@ -16,7 +16,7 @@ from bot.i18n import LANGUAGES, t
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
            "invite", "propose", "topics", "decide", "events", "nominate", "event", "family",
-           "broadcast", "broadcasts"]
+           "broadcast", "broadcasts", "stats", "care", "volunteer", "help_request"]
 GROUP = ["report", "join", "propose", "events", "help"]
 GROUP_ADMINS = ["report", "join", "bind", "propose", "topicpoll", "forum", "events", "help"]
 
@@ -46,6 +46,8 @@ HELP: list[tuple[str, str]] = [
     ("help", "everyone"),
     ("events", "everyone"),
     ("nominate", "everyone"),
+    ("volunteer", "everyone"),
+    ("help_request", "everyone"),
     ("queue", "leader"),
     ("org", "leader"),
     ("invite", "leader"),
@@ -59,4 +61,6 @@ HELP: list[tuple[str, str]] = [
     ("family", "leader"),
     ("broadcast", "leader"),
     ("broadcasts", "leader"),
+    ("stats", "leader"),
+    ("care", "leader"),
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.broadcasts import BroadcastService
+from bot.care import CareService
 from bot.clock import Clock
 from bot.consultation import ConsultationService
 from bot.digest import OverdueDigest
@@ -19,8 +20,12 @@ from bot.org import OrgService
 from bot.report_notices import ReportNotices
 from bot.reports import ReportService
 from bot.scheduler import Scheduler
+from bot.stats import StatsService
+from bot.stats_report import MonthlyReport
+from bot.volunteers import VolunteerService
 from config.settings import Settings
 from storage.broadcasts import BroadcastRepo
+from storage.care import CareRepo
 from storage.consultation import ConsultationRepo
 from storage.db import Database, open_database
 from storage.deadlines import DeadlineRepo
@@ -30,7 +35,9 @@ from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingRepo
 from storage.reports import ReportRepo
+from storage.stats import StatsRepo
 from storage.users import UserRepo
+from storage.volunteers import VolunteerRepo
 
 
 @dataclass
@@ -57,6 +64,10 @@ class Linli:
     events: EventService
     holidays: HolidayOffers
     families: FamilyService
+    stats: StatsService
+    monthly: MonthlyReport
+    care: CareService
+    volunteers: VolunteerService
     bot_username: str = ""
 
     @classmethod
@@ -66,6 +77,7 @@ class Linli:
         notifier = Notifier(db, outbox, users, org_repo, clock)
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
+        stats = StatsService(settings, org_repo, StatsRepo(db))
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
         org = OrgService(settings, db, org_repo, clock)
         consultation_repo = ConsultationRepo(db)
@@ -91,6 +103,12 @@ class Linli:
             holidays=HolidayOffers(settings, clock, org_repo, event_repo, users, notifier,
                                    scheduler),
             families=FamilyService(settings, db, clock, org, FamilyRepo(db), notifier),
+            stats=stats,
+            monthly=MonthlyReport(settings, clock, org_repo, users, stats, notifier, scheduler),
+            care=CareService(settings, db, clock, org_repo, org, CareRepo(db), users, notifier,
+                             scheduler),
+            volunteers=VolunteerService(settings, db, clock, org_repo, org, VolunteerRepo(db),
+                                        users, notifier, scheduler),
         )
 
     async def close(self) -> None:

@@ -143,6 +143,12 @@ class ReminderSettings(_Section):
     follow_up: list[Duration] = Field(default_factory=lambda: [timedelta(days=1)])
 
 
+class ServiceSettings(_Section):
+    help_unanswered: Duration = timedelta(hours=2)  # then a help request goes to the grid leader
+    care_overdue: Duration = timedelta(days=1)  # a care visit not checked in by then escalates
+    monthly_report_time: time = time(9, 0)  # on the 1st, local time
+
+
 class QuietHours(_Section):
     start: time = time(22, 0)
     end: time = time(7, 0)
@@ -192,6 +198,7 @@ class Settings(BaseSettings):
     reports: ReportSettings = Field(default_factory=ReportSettings)
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
+    services: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -13,6 +13,7 @@ from telegram.ext import Application
 
 from handlers import (
     broadcasts,
+    care,
     consult_meetings,
     consultation,
     errors,
@@ -24,7 +25,9 @@ from handlers import (
     report_actions,
     reports,
     start,
+    stats,
     users,
+    volunteers,
 )
 
 
@@ -40,6 +43,9 @@ def register_all(app: Application) -> None:
     broadcasts.register(app)
     events.register(app)
     families.register(app)
+    stats.register(app)
+    care.register(app)
+    volunteers.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

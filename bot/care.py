@@ -1,0 +1,299 @@
+"""The care list (关爱名单) and care visits (走访).
+
+Leaders keep a list of residents who need regular visits (elderly living alone,
+disabled, low-income) with a cadence. When a visit falls due, the leaders of the
+first rung of the resident's chain (the grid leader, else the nearest above) are
+reminded with a check-in button; the check-in takes a short note and schedules the
+next visit. A visit not checked in within ``services.care_overdue`` climbs one rung,
+like a report; at the top it is repeated daily to the community's leaders.
+Care data is shown only to the leaders of the resident's chain (and admins).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from pydantic import TypeAdapter, ValidationError
+
+from bot.clock import Clock
+from bot.errors import BadInput, NotAllowed, NotFound
+from bot.i18n import number, pick_language, t
+from bot.notifier import Button, Notifier, Outgoing
+from bot.org import OrgService
+from bot.report_notices import local_time
+from bot.scheduler import Scheduler
+from bot.timing import quiet_hours_end
+from config.settings import Duration, Settings
+from storage.care import CareEntry, CareRepo, CareVisit
+from storage.db import Database, Tx
+from storage.deadlines import Deadline
+from storage.org import Node, OrgRepo
+from storage.users import UserRepo
+
+ENTRY = "care_entry"  # kind "due": the entry's next visit falls due
+VISIT = "care_visit"  # kind "overdue": a visit not checked in in time
+KINDS = ("elderly_alone", "disabled", "low_income")
+ALIASES = {"独居老人": "elderly_alone", "残疾人": "disabled", "低收入": "low_income",
+           "elderly": "elderly_alone"}
+NOTE_MAX = 500
+MIN_CADENCE = timedelta(days=1)
+TOP_REPEAT = timedelta(days=1)
+_DURATION: TypeAdapter[timedelta] = TypeAdapter(Duration)
+
+
+@dataclass(frozen=True, slots=True)
+class CareDraft:
+    user_id: int
+    node: Node
+    kind: str
+    cadence: timedelta
+    note: str | None
+
+
+def prompt_ref(visit_id: int) -> str:
+    return f"care:{visit_id}:prompt"
+
+
+class CareService:
+    def __init__(self, settings: Settings, db: Database, clock: Clock, org_repo: OrgRepo,
+                 org: OrgService, repo: CareRepo, users: UserRepo, notifier: Notifier,
+                 scheduler: Scheduler) -> None:
+        self.settings, self.db, self.clock = settings, db, clock
+        self.org_repo, self.org, self.repo, self.users = org_repo, org, repo, users
+        self.notifier, self.scheduler = notifier, scheduler
+        scheduler.on(ENTRY, self.on_entry_due)
+        scheduler.on(VISIT, self.on_visit_overdue)
+
+    # -- who may see what ---------------------------------------------------------------
+
+    async def require_leader(self, user_id: int) -> list[Node]:
+        roles = await self.org.roles(user_id)
+        if not roles.leader:
+            raise NotAllowed("care.leaders_only")
+        return roles.led_nodes
+
+    async def require_chain(self, user_id: int, node_id: int) -> Node:
+        """The resident's node, if this user leads at or above it; else a refusal."""
+        node = await self.org_repo.node(node_id)
+        if node is None or not await self.org.may_manage(user_id, node):
+            raise NotAllowed("care.not_yours")
+        return node
+
+    async def chain(self, node_id: int) -> list[Node]:
+        """The rungs, bottom up: the node and its ancestors that have leaders."""
+        return [n for n in await self.org_repo.ancestors(node_id)
+                if await self.org_repo.leaders_of(n.id)]
+
+    # -- the list -----------------------------------------------------------------------
+
+    def parse_kind(self, text: str) -> str:
+        kind = ALIASES.get(text.strip(), text.strip().lower())
+        if kind not in KINDS:
+            raise BadInput("care.usage_add")
+        return kind
+
+    def parse_cadence(self, text: str) -> timedelta:
+        try:
+            cadence = _DURATION.validate_python(text.strip().upper())
+        except ValidationError as exc:
+            raise BadInput("care.usage_add") from exc
+        if cadence < MIN_CADENCE:
+            raise BadInput("care.cadence_too_short")
+        return cadence
+
+    async def resolve_person(self, ref: str) -> int:
+        ref = ref.strip()
+        if ref.lstrip("-").isdigit():
+            return int(ref)
+        found = await self.repo.user_by_username(ref.lstrip("@"))
+        if found is None:
+            raise NotFound("care.no_such_resident", who=ref)
+        return found
+
+    async def prepare(self, by: int, who: str, kind_text: str, cadence_text: str,
+                      note: str | None) -> CareDraft:
+        """Check one entry without storing it: the leader may add this resident."""
+        await self.require_leader(by)
+        kind, cadence = self.parse_kind(kind_text), self.parse_cadence(cadence_text)
+        user_id = await self.resolve_person(who)
+        resident = await self.org_repo.resident(user_id)
+        if resident is None:
+            if not self.org.is_admin(by):
+                raise NotAllowed("care.not_yours")  # nothing learnt about who is registered
+            raise NotFound("care.no_such_resident", who=who)
+        node = await self.require_chain(by, resident.node_id)
+        return CareDraft(user_id, node, kind, cadence, (note or "").strip()[:NOTE_MAX] or None)
+
+    async def add(self, by: int, who: str, kind_text: str, cadence_text: str,
+                  note: str | None) -> tuple[CareEntry, Node]:
+        draft = await self.prepare(by, who, kind_text, cadence_text, note)
+        return (await self.add_all(by, [draft]))[0]
+
+    async def add_all(self, by: int, drafts: list[CareDraft]) -> list[tuple[CareEntry, Node]]:
+        """Store checked entries in one transaction (a list pasted at once: all or nothing)."""
+        now = self.clock.now()
+        added = []
+        async with self.db.write() as tx:
+            for d in drafts:
+                entry_id = await self.repo.add(tx, user_id=d.user_id, node_id=d.node.id,
+                                               kind=d.kind, cadence=d.cadence, note=d.note,
+                                               first_due=now + d.cadence, by=by, now=now)
+                await self.scheduler.deadlines.cancel(tx, ENTRY, entry_id, "due")
+                await self.scheduler.arm(tx, ENTRY, entry_id, "due", now + d.cadence)
+                entry = await self.repo.entry(entry_id, tx)
+                assert entry is not None
+                added.append((entry, d.node))
+        return added
+
+    async def remove(self, by: int, entry_id: int) -> CareEntry:
+        await self.require_leader(by)
+        entry = await self.repo.entry(entry_id)
+        if entry is None or not entry.active:
+            raise NotFound("care.no_entry", number=number(entry_id))
+        await self.require_chain(by, entry.node_id)
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self.repo.deactivate(tx, entry.id, now)
+            await self.scheduler.deadlines.cancel(tx, ENTRY, entry.id, "due")
+            for visit in await self.repo.open_visits_of(entry.id, tx):
+                await self.repo.cancel_visit(tx, visit.id)
+                await self.scheduler.deadlines.cancel(tx, VISIT, visit.id, "overdue")
+        return entry
+
+    async def visible_entries(self, user_id: int) -> list[CareEntry]:
+        """The entries under the nodes this leader leads (everything for admins)."""
+        led = await self.require_leader(user_id)
+        tops = led or await self.org_repo.children(None)
+        ids: set[int] = set()
+        for node in tops:
+            ids.update(n.id for n in await self.org_repo.subtree(node.id))
+        return await self.repo.entries_in(sorted(ids))
+
+    # -- visits -------------------------------------------------------------------------
+
+    async def on_entry_due(self, tx: Tx, deadline: Deadline) -> None:
+        entry = await self.repo.entry(deadline.subject_id, tx)
+        if entry is None or not entry.active:
+            return
+        chain = await self.chain(entry.node_id)
+        rung = chain[0] if chain else (await self.org_repo.ancestors(entry.node_id))[-1]
+        visit_id = await self.repo.open_visit(tx, entry, rung.id)
+        if visit_id is None:
+            return
+        visit = await self.repo.visit(visit_id, tx)
+        assert visit is not None
+        await self._remind(tx, visit, entry, rung, "care.due")
+        await self.scheduler.arm(tx, VISIT, visit.id, "overdue",
+                                 entry.next_due_at + self.settings.services.care_overdue)
+
+    async def on_visit_overdue(self, tx: Tx, deadline: Deadline) -> None:
+        visit = await self.repo.visit(deadline.subject_id, tx)
+        if visit is None or visit.state != "due":
+            return
+        entry = await self.repo.entry(visit.entry_id, tx)
+        assert entry is not None
+        now = self.clock.now()
+        chain = await self.chain(visit.node_id)
+        ids = [n.id for n in chain]
+        old = await self.org_repo.node(visit.rung_node_id)
+        assert old is not None
+        if visit.rung_node_id in ids and ids.index(visit.rung_node_id) + 1 < len(chain):
+            rung = chain[ids.index(visit.rung_node_id) + 1]
+            await self.repo.move(tx, visit.id, rung.id)
+            moved = await self.repo.visit(visit.id, tx)
+            assert moved is not None
+            for leader in await self.org_repo.leaders_of(old.id):
+                lang = await self._lang(leader.user_id)
+                await self.notifier.enqueue(tx, Outgoing(
+                    leader.user_id, t(lang, "care.told_old_missed", number=number(visit.id),
+                                      node=rung.name),
+                    dedup_key=f"care:{visit.id}:e{moved.escalations}:old:{leader.user_id}"))
+            await self._remind(tx, moved, entry, rung, "care.due_escalated")
+        else:  # the top of the chain: remind its leaders daily until someone checks in
+            await self.repo.move(tx, visit.id, visit.rung_node_id)
+            moved = await self.repo.visit(visit.id, tx)
+            assert moved is not None
+            await self._remind(tx, moved, entry, old, "care.due_overdue_top")
+        await self.scheduler.arm(tx, VISIT, visit.id, "overdue",
+                                 now + (self.settings.services.care_overdue
+                                        if moved.rung_node_id != visit.rung_node_id
+                                        else TOP_REPEAT))
+
+    async def _lang(self, user_id: int) -> str:
+        user = await self.users.get(user_id)
+        return pick_language(user.language if user else None,
+                             user.language_code if user else None, self.settings.language)
+
+    async def describe(self, entry: CareEntry, lang: str) -> dict[str, str]:
+        person = await self.users.get(entry.user_id)
+        resident = await self.org_repo.resident(entry.user_id)
+        node = await self.org_repo.node(entry.node_id)
+        return {
+            "name": person.display_name if person else str(entry.user_id),
+            "unit": (resident.unit if resident and resident.unit else "—"),
+            "node": node.name if node else "—",
+            "kind": t(lang, f"care.kind.{entry.kind}"),
+            "days": f"{entry.cadence.total_seconds() / 86400:g}",
+            "note": entry.note or "—",
+        }
+
+    async def _remind(self, tx: Tx, visit: CareVisit, entry: CareEntry, rung: Node,
+                      key: str) -> None:
+        now = self.clock.now()
+        for leader in await self.org_repo.leaders_of(rung.id):
+            lang = await self._lang(leader.user_id)
+            text = t(lang, key, number=number(visit.id), due=local_time(self.settings, lang,
+                                                                          visit.due_at),
+                     **await self.describe(entry, lang))
+            await self.notifier.enqueue(tx, Outgoing(
+                leader.user_id, text,
+                buttons=[[Button(t(lang, "care.btn_check_in"), data=f"cv:in:{visit.id}")]],
+                ref=prompt_ref(visit.id), not_before=quiet_hours_end(self.settings, now),
+                dedup_key=f"care:{visit.id}:e{visit.escalations}:remind:{leader.user_id}"))
+
+    async def checkable(self, user_id: int, visit_id: int) -> CareVisit:
+        visit = await self.repo.visit(visit_id)
+        if visit is None:
+            raise NotAllowed("care.not_yours")
+        await self.require_chain(user_id, visit.node_id)
+        if visit.state != "due":
+            raise BadInput("care.already_done", number=number(visit.id))
+        return visit
+
+    async def check_in(self, user_id: int, visit_id: int, note: str) -> tuple[CareVisit,
+                                                                              datetime]:
+        note = (note or "").strip()
+        if not note or len(note) > NOTE_MAX:
+            raise BadInput("care.note_invalid", max=NOTE_MAX)
+        visit = await self.checkable(user_id, visit_id)
+        entry = await self.repo.entry(visit.entry_id)
+        assert entry is not None
+        now = self.clock.now()
+        following = now + entry.cadence
+        async with self.db.write() as tx:
+            if not await self.repo.check_in(tx, visit.id, user_id, note, now):
+                raise BadInput("care.already_done", number=number(visit.id))
+            await self.scheduler.deadlines.cancel(tx, VISIT, visit.id, "overdue")
+            if entry.active:
+                await self.repo.set_next_due(tx, entry.id, following, now)
+                await self.scheduler.arm(tx, ENTRY, entry.id, "due", following)
+            await self._close_prompts(tx, visit, user_id)
+        self.notifier.kick()
+        done = await self.repo.visit(visit.id)
+        assert done is not None
+        return done, following
+
+    async def _close_prompts(self, tx: Tx, visit: CareVisit, by: int) -> None:
+        """The reminders already sent lose their button and say who visited."""
+        person = await self.users.get(by)
+        name = person.display_name if person else str(by)
+        for chat_id, message_ids in await self.notifier.outbox.sent_messages(
+                prompt_ref(visit.id), tx):
+            if not message_ids:
+                continue
+            lang = await self._lang(chat_id)
+            await self.notifier.enqueue(tx, Outgoing(
+                chat_id, t(lang, "care.prompt_done", number=number(visit.id), name=name),
+                method="edit_text", message_id=message_ids[-1],
+                dedup_key=f"care:{visit.id}:done:{chat_id}:{message_ids[-1]}"))
