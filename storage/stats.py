@@ -131,9 +131,7 @@ class StatsRepo:
 
     async def follow_ups(self, start: datetime, end: datetime,
                          node_ids: list[int] | None) -> tuple[int, int]:
-        """(done, all) of consultation decisions due in [start, end); (0, 0) without them."""
-        if not await self.table_exists("decisions"):
-            return 0, 0
+        """(done, all) of consultation decisions due in [start, end)."""
         row = await self.db.fetchone(
             "SELECT sum(state = 'done'), count(*) FROM decisions WHERE due_at >= ?"
             f" AND due_at < ? {self._scope('rung_node_id', node_ids)}",
@@ -142,9 +140,7 @@ class StatsRepo:
 
     async def attendance(self, start: datetime, end: datetime,
                          node_ids: list[int] | None) -> tuple[int, int]:
-        """(residents going, events) for events starting in [start, end); (0, 0) without them."""
-        if not await self.table_exists("events") or not await self.table_exists("event_rsvps"):
-            return 0, 0
+        """(residents going, events) for events starting in [start, end)."""
         row = await self.db.fetchone(
             "WITH e AS (SELECT id FROM events WHERE state != 'cancelled' AND starts_at >= ?"
             f" AND starts_at < ? {self._scope('node_id', node_ids)})"
@@ -152,10 +148,6 @@ class StatsRepo:
             "   AND event_id IN (SELECT id FROM e)), (SELECT count(*) FROM e)",
             (to_db(start), to_db(end), *(node_ids or [])))
         return (row[0] or 0, row[1] or 0) if row else (0, 0)
-
-    async def table_exists(self, name: str) -> bool:
-        return bool(await self.db.fetchval(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)))
 
     async def count_reports(self) -> int:
         return int(await self.db.fetchval("SELECT count(*) FROM reports"))

@@ -256,36 +256,38 @@ async def test_chart_is_a_png_and_the_csv_opens(fixture: Fixture) -> None:
     assert rows[header + 1] == ["孙书记", "和谐社区", "1", "0", "0", "1"]
 
 
-async def test_follow_ups_and_attendance_when_those_features_exist(fixture: Fixture) -> None:
+async def test_follow_ups_and_attendance(fixture: Fixture) -> None:
     db, nodes = fixture.db, fixture.nodes
     service = _service(fixture)
     october = month_period(fixture.settings, 2026, 10)
     scope = await service.scope_of(COMMUNITY)
-    if not await StatsRepo(db).table_exists("decisions"):
-        a = await service.compute(scope, october, NOW)
-        assert (a.follow_ups_done, a.follow_ups, a.attendance_going) == (0, 0, 0)
-        assert a.follow_up_rate is None
-    if await StatsRepo(db).table_exists("decisions") or await StatsRepo(db).table_exists(
-            "events"):
-        pytest.skip("the real tables exist: their features test their own figures")
-    async with db.write() as tx:  # just the columns the assessment reads
-        await tx.execute("CREATE TABLE decisions (id INTEGER PRIMARY KEY, rung_node_id INTEGER,"
-                         " due_at TEXT, state TEXT)")
-        await tx.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, node_id INTEGER,"
-                         " starts_at TEXT, state TEXT)")
-        await tx.execute("CREATE TABLE event_rsvps (event_id INTEGER, user_id INTEGER,"
-                         " answer TEXT)")
-        for state in ("done", "done", "open"):
-            await tx.execute("INSERT INTO decisions(rung_node_id, due_at, state) VALUES"
-                             " (?, ?, ?)", (nodes["b3"], to_db(T0), state))
-        await tx.execute("INSERT INTO decisions(rung_node_id, due_at, state) VALUES (?, ?, ?)",
-                         (nodes["b3"], to_db(NOW + 30 * timedelta(days=1)), "open"))  # Nov
-        await tx.execute("INSERT INTO events(id, node_id, starts_at, state) VALUES"
-                         " (1, ?, ?, 'open'), (2, ?, ?, 'cancelled')",
-                         (nodes["b3"], to_db(T0), nodes["b3"], to_db(T0)))
-        for user, answer in ((1, "going"), (2, "going"), (3, "maybe")):
-            await tx.execute("INSERT INTO event_rsvps VALUES (1, ?, ?)", (user, answer))
-        await tx.execute("INSERT INTO event_rsvps VALUES (2, 1, 'going')")
+    a = await service.compute(scope, october, NOW)
+    assert (a.follow_ups_done, a.follow_ups, a.attendance_going) == (0, 0, 0)
+    assert a.follow_up_rate is None
+    at = to_db(T0)
+    async with db.write() as tx:
+        await tx.execute("INSERT INTO meetings(id, node_id, chat_id, created_by, title, place,"
+                         " starts_at, created_at) VALUES (1, ?, -1, 1, '恳谈会', '活动室', ?, ?)",
+                         (nodes["b3"], at, at))
+        for position, state in enumerate(("done", "done", "open"), start=1):
+            await tx.execute("INSERT INTO decisions(meeting_id, position, text, owner_id,"
+                             " rung_node_id, due_at, state, created_at)"
+                             " VALUES (1, ?, '决定', 1, ?, ?, ?, ?)",
+                             (position, nodes["b3"], at, state, at))
+        await tx.execute("INSERT INTO decisions(meeting_id, position, text, owner_id,"
+                         " rung_node_id, due_at, state, created_at)"
+                         " VALUES (1, 4, '下月的决定', 1, ?, ?, 'open', ?)",
+                         (nodes["b3"], to_db(NOW + 30 * timedelta(days=1)), at))  # November
+        for event, state in ((1, "open"), (2, "cancelled")):
+            await tx.execute("INSERT INTO events(id, creator_id, node_id, title, place,"
+                             " starts_at, ends_at, state, created_at, updated_at)"
+                             " VALUES (?, 1, ?, '活动', '广场', ?, ?, ?, ?, ?)",
+                             (event, nodes["b3"], at, at, state, at, at))
+        for seq, (event, user, answer) in enumerate(
+                ((1, 1, "going"), (1, 2, "going"), (1, 3, "maybe"), (2, 1, "going"))):
+            await tx.execute("INSERT INTO event_rsvps(event_id, user_id, answer, seq,"
+                             " updated_at) VALUES (?, ?, ?, ?, ?)",
+                             (event, user, answer, seq, at))
     a = await service.compute(scope, october, NOW)
     assert (a.follow_ups_done, a.follow_ups) == (2, 3) and a.follow_up_rate == 2 / 3
     assert (a.attendance_going, a.attendance_events) == (2, 1)
