@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+import asyncio
+import io
 import os
+import sys
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -8,6 +12,31 @@ import pytest
 
 from tests.fakegram import FakeTelegram
 from tests.harness import BotHarness
+
+STUCK_AFTER = 100.0  # seconds: no test here takes half of that
+
+
+@pytest.fixture(autouse=True)
+async def _report_a_stuck_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """A test stuck in an await prints where every task of its loop waits, then fails."""
+    loop = asyncio.get_running_loop()
+    done = threading.Event()
+
+    def watch() -> None:
+        if done.wait(STUCK_AFTER):
+            return
+        out = io.StringIO()
+        for task in asyncio.all_tasks(loop):
+            task.print_stack(limit=12, file=out)
+        sys.stderr.write(f"\n{request.node.nodeid} stuck; its tasks:\n{out.getvalue()}\n")
+        sys.stderr.flush()
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
 
 
 @pytest.fixture(autouse=True)
