@@ -74,3 +74,30 @@ async def _settle_long(linli: BotHarness) -> None:
         await asyncio.sleep(0.5)
         while not await linli.linli.notifier.idle():
             await asyncio.sleep(0.05)
+
+
+async def test_a_broadcast_through_errors_drops_hangs_and_flood_control(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    """Each of 40 chats gets the notice once, whatever Telegram does meanwhile."""
+    from tests.test_broadcasts_e2e import CHIEF
+    from tests.test_broadcasts_e2e import _world as broadcast_world
+
+    chats = await broadcast_world(tg, linli, 40)
+    tg.fail_next("sendMessage", 500, count=2)
+    tg.fail_next("sendMessage", 502)
+    tg.drop_next("sendMessage", count=2)
+    tg.hang_next("sendMessage", 6)  # carried out, answered after PTB's read timeout
+    tg.overall_per_second = 5  # and flood control: 429 with retry_after
+    tg.user_sends(CHIEF, CHIEF, "/broadcast now 明早8点起小区停电检修，电梯暂停使用。")
+    report = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达" in m["text"],
+                               timeout=60)
+    assert "共 40 个群：已送达 40 个，未送达 0 个" in report["text"]
+    received = Counter(m["chat"]["id"] for m in tg.sent() if "停电检修" in (m.get("text") or ""))
+    assert received == Counter(chats), received  # every chat exactly once
+    refused = Counter(c.error for c in tg.calls if c.method == "sendMessage" and not c.ok)
+    assert any("Internal" in (e or "") for e in refused), refused
+    assert any("Bad Gateway" in (e or "") for e in refused), refused
+    assert refused["connection dropped"] == 2
+    assert any("Too Many Requests" in (e or "") for e in refused), refused
+    rows = await linli.linli.db.fetchall("SELECT status FROM outbox")
+    assert {r["status"] for r in rows} == {"sent"}
