@@ -7,10 +7,12 @@ residents, 400 bound chats), runs `linli run` as a real process and replays a da
 2,000 reports (half typed in the building groups, half in private); for each, the
 building leader presses 受理, presses it again (a stale button), a neighbour forges the
 leader's button, the leader presses 办结 and writes the note, and the reporter rates it:
-10,000 button presses in all, sent at --rate updates per second (a real day's peak hour
-is far calmer; --rate 0 sends as fast as the bot takes them). Prints updates per second
-over the day, the handler time p50/p99 (logged by the bot at shutdown), peak RSS and the
-database size.
+10,000 button presses in all. Before them, 50 topic polls (residents propose, building
+leaders poll in their groups, residents vote), 20 events published step by step and
+answered in the groups, and 5 broadcasts to a compound each. Updates are sent at --rate
+per second (a real day's peak hour is far calmer; --rate 0 sends as fast as the bot takes
+them). Prints updates per second over the day, the handler time p50/p99 (logged by the
+bot at shutdown), peak RSS and the database size.
 
 Telegram's flood limits are off in the fake server: the bot, not the limits, sets the
 pace (the notifier's sends still go through its own rate limiter, after handling).
@@ -40,6 +42,7 @@ from common import (
 )
 
 COMPOUNDS, BUILDINGS, RESIDENTS = 20, 400, 20_000
+POLLS, EVENTS, BROADCASTS = 50, 20, 5
 PER_COMPOUND = BUILDINGS // COMPOUNDS
 
 
@@ -91,23 +94,99 @@ class Day:
         self.tg.user_sends(user, chat, text)
         self.updates += 1
 
+    async def vote(self, user: int, poll_id: str, options: list[int]) -> None:
+        await self.pace()
+        self.updates += len(self.tg.vote(user, poll_id, options))  # poll_answer and poll
+
     async def press(self, user: int, message_id: int, data: str) -> None:
         await self.pace()
         self.tg.press_button(user, user, message_id, data)
         self.updates += 1
 
 
-async def replay(day: Day, reporters: list[int], leaders: list[int], rng: random.Random) -> None:
+def by_building(people: list[int]) -> dict[tuple[int, int], list[int]]:
+    out: dict[tuple[int, int], list[int]] = {}
+    for uid in people:
+        out.setdefault(building_of(uid), []).append(uid)
+    return out
+
+
+def busiest(reporters: list[int], count: int) -> list[tuple[tuple[int, int], list[int]]]:
+    """The `count` buildings with the most of these residents (three at least)."""
+    ranked = sorted(by_building(reporters).items(), key=lambda b: (-len(b[1]), b[0]))
+    return [b for b in ranked if len(b[1]) >= 3][:count]
+
+
+async def polls(day: Day, reporters: list[int], count: int) -> int:
+    """Residents propose topics; building leaders poll them in their groups; residents vote."""
+    buildings = busiest(reporters, count)
+    count = len(buildings)
+    for (c, b), people in buildings:
+        for uid in people[:3]:
+            await day.send(uid, uid, f"/propose {c}区{b}号楼：楼下增设电动车充电桩")
+    proposals = 3 * count
+    await day.until("SELECT count(*) FROM proposals", proposals)
+    rows = day.query("SELECT p.id, p.proposer_id FROM proposals p ORDER BY p.id")
+    ids: dict[tuple[int, int], list[int]] = {}
+    for number, proposer in rows:
+        ids.setdefault(building_of(int(proposer)), []).append(int(number))  # type: ignore[arg-type]
+    for (c, b), people in buildings:
+        numbers = ",".join(map(str, ids[(c, b)]))
+        await day.send(leader_of(people[0]), chat_of(people[0]), f"/topicpoll {numbers} 2h")
+    await day.until("SELECT count(*) FROM topic_polls WHERE tg_poll_id IS NOT NULL", count)
+    poll_of = {int(chat): str(poll) for chat, poll in  # type: ignore[call-overload]
+               day.query("SELECT chat_id, tg_poll_id FROM topic_polls")}
+    for (_, _), people in buildings:
+        for uid in people:  # every resident of the building, and one changes their mind
+            await day.vote(uid, poll_of[chat_of(uid)], [0, 2])
+        await day.vote(people[0], poll_of[chat_of(people[0])], [1])
+    return count
+
+
+async def events(day: Day, reporters: list[int], count: int, last: dict[int, int]) -> int:
+    """Building leaders publish events step by step; residents answer in their groups."""
+    buildings = busiest(reporters, count)
+    count = len(buildings)
+    for (c, b), people in buildings:
+        leader = leader_of(people[0])
+        for text in ("/event", f"{c}区{b}号楼邻里百家宴", "各家带一道拿手菜", "2026-12-20 17:00",
+                     "19:30", "楼下花园", f"c{c}-b{b}", "30"):
+            await day.send(leader, leader, text)
+        await day.press(leader, last[leader], "ev:rc:none")
+        await day.press(leader, last[leader], "ev:ok")
+    await day.until("SELECT count(*) FROM events", count)
+    posts: dict[int, tuple[int, str]] = {}
+    while not all(chat_of(people[0]) in posts for _, people in buildings):
+        await asyncio.sleep(0.1)  # the announcements are on their way
+        for m in day.tg.sent():
+            markup = str(m.get("reply_markup") or "")
+            if m["chat"]["id"] < 0 and "ev:r:" in markup:
+                posts[m["chat"]["id"]] = (m["message_id"], markup.split("ev:r:")[1].split(":")[0])
+    for (_, _), people in buildings:
+        for uid in people:
+            message_id, event = posts[chat_of(uid)]
+            await day.pace()
+            day.tg.press_button(uid, chat_of(uid), message_id, f"ev:r:{event}:g")
+            day.updates += 1
+    return count
+
+
+async def replay(day: Day, reporters: list[int], leaders: list[int],
+                 rng: random.Random) -> tuple[int, int]:
     tg = day.tg
-    for i, resident in enumerate(reporters):  # the morning: reports, in groups and private
-        chat = chat_of(resident) if i % 2 else resident
-        await day.send(resident, chat, f"/report {i}号问题：楼道灯不亮，晚上走路看不清")
-    total = len(reporters)
-    await day.until("SELECT count(*) FROM reports", total)
     last: dict[int, int] = {}  # a bot message in each private chat, for the buttons
     while not all(uid in last for uid in (*reporters, *leaders)):
         await asyncio.sleep(0.1)
         last = {m["chat"]["id"]: m["message_id"] for m in tg.sent() if m["chat"]["id"] > 0}
+    polled = await polls(day, reporters, POLLS)
+    announced = await events(day, reporters, EVENTS, last)
+    for c in range(BROADCASTS):  # area chiefs tell their compound
+        await day.send(100_000 + c, 100_000 + c, "/broadcast now 本周六上午停水，请提前储水。")
+    for i, resident in enumerate(reporters):  # the day's reports, in groups and private
+        chat = chat_of(resident) if i % 2 else resident
+        await day.send(resident, chat, f"/report {i}号问题：楼道灯不亮，晚上走路看不清")
+    total = len(reporters)
+    await day.until("SELECT count(*) FROM reports", total)
     reports = day.query("SELECT id, reporter_id, version FROM reports ORDER BY id")
     for number, reporter, version in reports:  # the leaders acknowledge
         await day.press(leader_of(reporter), last[leader_of(reporter)],
@@ -128,6 +207,7 @@ async def replay(day: Day, reporters: list[int], leaders: list[int], rng: random
     await day.until("SELECT count(*) FROM reports WHERE state = 'closed'", total)
     await day.until("SELECT count(*) FROM updates WHERE status != 'new'",
                     day.count("SELECT count(*) FROM updates"))
+    return polled, announced
 
 
 async def main(reports: int, rate: float, keep: bool) -> None:
@@ -151,15 +231,21 @@ async def main(reports: int, rate: float, keep: bool) -> None:
                             str(folder / "district.toml")], env=env, check=True,
                            capture_output=True)
             reporters = rng.sample(range(1_000_000, 1_000_000 + RESIDENTS), reports)
-            leaders = sorted({leader_of(r) for r in reporters})
+            leaders = sorted({leader_of(r) for r in reporters} | {100_000 + c for c in
+                                                                   range(BROADCASTS)})
             everyone = sorted({*reporters, *leaders})
-            for uid in everyone:
+            all_leaders = {200_000 + c * 1000 + b for c in range(COMPOUNDS)
+                           for b in range(PER_COMPOUND)}
+            for uid in sorted(set(everyone) | all_leaders):
                 tg.add_user(uid, f"用户{uid}")
             members: dict[int, list[int]] = {}
             for r in reporters:
                 members.setdefault(chat_of(r), []).append(r)
-            for chat, people in members.items():
-                tg.add_group(chat, f"楼群{chat}", members=[*people, leader_of(people[0])])
+            for c in range(COMPOUNDS):
+                for b in range(PER_COMPOUND):
+                    chat = -(1_000_000_000_000 + c * 1000 + b)
+                    tg.add_group(chat, f"楼群{chat}", members=[*members.get(chat, []),
+                                                             200_000 + c * 1000 + b])
             since = len(tg.calls)
             log = (folder / "linli.log").open("w+")
             proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
@@ -171,7 +257,7 @@ async def main(reports: int, rate: float, keep: bool) -> None:
                 for uid in everyone:  # everyone opens the private chat first
                     await day.send(uid, uid, "/start")
                 await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
-                await replay(day, reporters, leaders, rng)
+                polled, announced = await replay(day, reporters, leaders, rng)
                 elapsed = time.perf_counter() - began
                 rss = peak_rss_mb(proc.pid)
                 db_mb = sum(p.stat().st_size for p in folder.glob("linli.db*")) / 2**20
@@ -184,8 +270,10 @@ async def main(reports: int, rate: float, keep: bool) -> None:
         await tg.stop()
     print(f"district: {COMPOUNDS} compounds, {BUILDINGS} buildings, {RESIDENTS:,} residents, "
           f"{BUILDINGS} bound chats")
-    print(f"day: {reports:,} reports, {5 * reports:,} button presses, {reports:,} notes, "
-          f"{len(everyone):,} /start — {day.updates:,} updates in {elapsed:.1f} s: "
+    print(f"day: {len(everyone):,} /start, {polled} topic polls (with proposals and votes), "
+          f"{announced} events (published step by step, with RSVPs), {BROADCASTS} broadcasts, "
+          f"{reports:,} reports, {5 * reports:,} report button presses, {reports:,} notes")
+    print(f"{day.updates:,} updates in {elapsed:.1f} s: "
           f"{day.updates / elapsed:.0f} updates/s"
           f" ({'sent as fast as taken' if rate <= 0 else f'sent at {rate:.0f}/s'})")
     if summary:
