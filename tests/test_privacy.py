@@ -3,8 +3,10 @@
 Residents report in the group and in private, some never opened a private chat with
 the bot, a leader is unreachable, reports climb to the community, get rated and
 reopened, people type private commands in the group, and the group is upgraded to a
-supergroup. Every message the bot sent into any group is then read: no reporter's
-name, unit number or report text may appear in any of them.
+supergroup; a leader keeps a care list (and types care commands in the group) while
+the visits fall due for an unreachable grid leader. Every message the bot sent into
+any group is then read: no reporter's name, unit number, report text or care-list
+entry may appear in any of them.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tests.test_reports_e2e import (
 QUIET = -100999  # a second bound group of another building, nobody reports there
 REPORTER_NAMES = ("张阿姨", "钱大爷", "Zhang", "Qian")
 UNITS = ("1-502", "2-301")
+CARE = ("腿脚不便", "独居老人", "残疾人", "低收入")  # care notes and kinds: leaders only
 TEXTS = ("楼道堆满杂物", "电梯按钮失灵", "邻居深夜装修", "楼下积水严重", "独居老人家里漏水",
          "垃圾桶满了", "路灯坏了")
 ORG_WITH_QUIET = ORG.replace("[[residents]]", f"""[[nodes]]
@@ -62,7 +65,7 @@ def _to_groups(tg: FakeTelegram) -> list[tuple[int, str]]:
 
 def _leaks(tg: FakeTelegram) -> list[tuple[int, str]]:
     return [(chat, secret) for chat, text in _to_groups(tg)
-            for secret in (*REPORTER_NAMES, *UNITS, *TEXTS) if secret in text]
+            for secret in (*REPORTER_NAMES, *UNITS, *TEXTS, *CARE) if secret in text]
 
 
 async def test_no_reporter_name_unit_or_text_reaches_any_group(
@@ -92,7 +95,13 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     tg.user_sends(NEIGHBOUR, GROUP, "/status 2")
     tg.user_sends(BUILDING, GROUP, "/queue")
     tg.user_sends(BUILDING, GROUP, "/status 1")
+    # the care list: kept in private, typed in the group too; visits fall due below
+    tg.user_sends(BUILDING, BUILDING, f"/care_add {NEIGHBOUR} 独居老人 P1D 腿脚不便")
+    tg.user_sends(BUILDING, BUILDING, f"/care_add {RESIDENT} 残疾人 P2D")
+    tg.user_sends(BUILDING, GROUP, f"/care_add {RESIDENT} 低收入 P1D")
+    tg.user_sends(BUILDING, GROUP, "/care")
     await _settle(linli)
+    assert await linli.linli.db.fetchval("SELECT count(*) FROM care_entries") == 2
 
     # deadlines run out: the unreachable grid leader is mentioned, reports climb
     for hours in (2, 4, 8, 24, 24):
@@ -129,6 +138,9 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     # the scenario happened: reports filed, climbed, groups were written to
     reports = [await linli.linli.report_repo.get(n) for n in range(1, 7)]
     assert all(r is not None for r in reports), reports
+    # care visits fell due for the unreachable grid leader and climbed
+    assert await linli.linli.db.fetchval(
+        "SELECT count(*) FROM care_visits WHERE escalations > 0") == 2
     said = _to_groups(tg)
     assert len(said) >= 10, said
     assert {chat for chat, _ in said} >= {GROUP, new_id}
