@@ -92,6 +92,7 @@ async def test_a_broadcast_through_errors_drops_hangs_and_flood_control(
     report = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达" in m["text"],
                                timeout=60)
     assert "共 40 个群：已送达 40 个，未送达 0 个" in report["text"]
+    await linli.settle(timeout=30)
     received = Counter(m["chat"]["id"] for m in tg.sent() if "停电检修" in (m.get("text") or ""))
     assert received == Counter(chats), received  # every chat exactly once
     refused = Counter(c.error for c in tg.calls if c.method == "sendMessage" and not c.ok)
