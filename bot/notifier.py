@@ -178,7 +178,8 @@ class Notifier:
         future: asyncio.Future[Delivery] = asyncio.get_running_loop().create_future()
         self._waiters.setdefault(outbox_id, []).append(future)
         self.kick()
-        return await asyncio.wait_for(future, timeout)
+        async with asyncio.timeout(timeout):  # not wait_for: see _run
+            return await future
 
     def on_unreachable(self, listener: UnreachableListener) -> None:
         """Features hear of a 403 (in the same transaction that records it)."""
@@ -224,8 +225,11 @@ class Notifier:
                 await self._dispatch_due()
             except Exception:
                 log.exception("notifier dispatch failed; retrying shortly")
+            # asyncio.timeout, not wait_for: on Python 3.11, wait_for swallows a cancellation
+            # that arrives as the event is set, and stop() then waited for this loop forever
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

@@ -222,3 +222,16 @@ async def test_documents_polls_and_forum_topics_go_through_the_outbox(
     await notifier.send(Outgoing(GROUP, method="create_forum_topic", name="x", ref="test:bad"),
                         wait=True)
     assert heard[-1][1] == "failed" and "forum" in heard[-1][2]["error"]
+
+
+async def test_stop_right_after_a_kick_does_not_hang(linli: BotHarness) -> None:
+    """The wake-up and the stop arrive together: the loop must still end (Python 3.11's
+    wait_for swallowed such a cancellation, and the shutdown waited forever)."""
+    notifier = linli.linli.notifier
+    for _ in range(5):
+        await asyncio.sleep(0.05)  # idle: the loop waits for a wake-up
+        notifier.kick()
+        async with asyncio.timeout(3):
+            await notifier.stop()
+        assert notifier._loop_task is None
+        await notifier.start(linli.app.bot)  # type: ignore[union-attr]
