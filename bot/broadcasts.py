@@ -209,7 +209,7 @@ class BroadcastService:
             await self.notifier.enqueue(tx, Outgoing(
                 # the leader's words are plain text, not markup
                 chat_id, esc(broadcast.text), method=method, photo=broadcast.photo_file_id,
-                ref=ref, dedup_key=ref))
+                ref=ref, dedup_key=ref, bulk=True))
         if not chats:
             await self._report(tx, broadcast, run_id)
 

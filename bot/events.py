@@ -114,7 +114,7 @@ class EventService:
         for chat in chats:
             await self.notifier.enqueue(tx, Outgoing(
                 chat.chat_id, text, buttons=buttons, ref=f"{POST}{event.id}",
-                dedup_key=f"{POST}{event.id}:{chat.chat_id}"))
+                dedup_key=f"{POST}{event.id}:{chat.chat_id}", bulk=True))
         await self.repo.change(tx, event.id, self.clock.now(),
                                shown=self.counts_line(event, await self.repo.counts(event.id, tx),
                                                       self.settings.language))

@@ -33,7 +33,7 @@ class FamilyService:
         for chat in await bound_chats(self.org.org, selection.node_id):
             await self.notifier.enqueue(tx, Outgoing(
                 chat.chat_id, t(lang, key, title=selection.title, **params), buttons=buttons,
-                dedup_key=f"fm:{selection.id}:{key}:{chat.chat_id}"))
+                dedup_key=f"fm:{selection.id}:{key}:{chat.chat_id}", bulk=True))
 
     def leader_buttons(self, selection: Selection, lang: str) -> list[list[Button]]:
         if selection.state == "nominating":

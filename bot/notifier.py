@@ -90,6 +90,7 @@ class Outgoing:
     dedup_key: str | None = None
     not_before: datetime | None = None
     fallback: Outgoing | None = None
+    bulk: bool = False  # one of many alike (a broadcast): sent after what people wait for
 
     def payload(self) -> dict[str, Any]:
         buttons = None
@@ -156,6 +157,7 @@ class Notifier:
         return await self.outbox.add(
             tx, chat_id=msg.chat_id, method=msg.method, payload=msg.payload(), fallback=fallback,
             ref=msg.ref, dedup_key=msg.dedup_key, not_before=msg.not_before or now, now=now,
+            bulk=msg.bulk,
         )
 
     async def send(self, msg: Outgoing, *, wait: bool = False,

@@ -41,15 +41,15 @@ class OutboxRepo:
     async def add(
         self, tx: Tx, *, chat_id: int, method: str, payload: dict[str, Any],
         fallback: dict[str, Any] | None, ref: str | None, dedup_key: str | None,
-        not_before: datetime, now: datetime,
+        not_before: datetime, now: datetime, bulk: bool = False,
     ) -> int | None:
         """Queue a message; None when ``dedup_key`` was queued before (never twice)."""
         cur = await tx.execute(
             "INSERT OR IGNORE INTO outbox(dedup_key, chat_id, method, payload, fallback, ref,"
-            " not_before, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " not_before, created_at, bulk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (dedup_key, chat_id, method, json.dumps(payload, ensure_ascii=False),
              json.dumps(fallback, ensure_ascii=False) if fallback else None, ref,
-             to_db(not_before), to_db(now)),
+             to_db(not_before), to_db(now), int(bulk)),
         )
         return int(cur.lastrowid) if cur.rowcount else None
 
@@ -58,10 +58,10 @@ class OutboxRepo:
         return None if r is None else _row(r)
 
     async def due(self, now: datetime, limit: int) -> list[tuple[int, int]]:
-        """(id, chat id) of messages due now, oldest first."""
+        """(id, chat id) of messages due now, oldest first, bulk ones after the rest."""
         rows = await self.db.fetchall(
             "SELECT id, chat_id FROM outbox WHERE status = 'pending' AND not_before <= ?"
-            " ORDER BY id LIMIT ?",
+            " ORDER BY bulk, id LIMIT ?",
             (to_db(now), limit),
         )
         return [(r[0], r[1]) for r in rows]

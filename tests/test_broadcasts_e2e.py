@@ -187,3 +187,24 @@ async def test_broadcast_text_is_plain_text_not_markup(tg: FakeTelegram, linli: 
     tg.user_sends(CHIEF, CHIEF, "/broadcast now 本月水费<5元 & 电费>3元的住户请到<b>物业</b>登记")
     await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达 0 个" in m["text"])
     assert _texts(tg, chats[0], "水费")[0] == "本月水费<5元 & 电费>3元的住户请到<b>物业</b>登记"
+
+
+async def test_people_are_answered_while_a_big_broadcast_goes_out(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    """A broadcast to 200 chats takes seconds at Telegram's limits; a resident's /help
+    sent meanwhile is answered at once, not after the last chat."""
+    chats = await _world(tg, linli, 200)
+    tg.user_sends(CHIEF, CHIEF, "/broadcast now 本周六上午9点到12点停水，请提前储水。")
+    async with asyncio.timeout(20):  # the broadcast is under way
+        while len(_delivered(tg)) < 20:
+            await asyncio.sleep(0.02)
+    tg.user_sends(RESIDENT, RESIDENT, "/help")
+    await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "/report" in m["text"],
+                      timeout=20)
+    assert len(_delivered(tg)) < 120, len(_delivered(tg))  # long before the broadcast ended
+    await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "未送达" in m["text"], timeout=60)
+    assert _delivered(tg) == set(chats)
+
+
+def _delivered(tg: FakeTelegram) -> set[int]:
+    return {m["chat"]["id"] for m in tg.sent() if "停水" in (m.get("text") or "")}
