@@ -38,6 +38,7 @@ from telegram.error import (
 )
 
 from bot.clock import Clock
+from bot.grouplimit import GroupWindow
 from bot.textsplit import split_html
 from storage.db import Database, Tx
 from storage.org import OrgRepo
@@ -143,6 +144,7 @@ class Notifier:
         self._loop_task: asyncio.Task[None] | None = None
         self._listeners: list[UnreachableListener] = []
         self._finished: list[tuple[str, FinishedListener]] = []
+        self.groups = GroupWindow()
 
     # -- queueing -------------------------------------------------------------------
 
@@ -240,13 +242,16 @@ class Notifier:
         if free <= 0:
             return
         chosen: dict[int, int] = {}  # chat id → its oldest due message
-        for outbox_id, chat_id in await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8):
+        due = await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8,
+                                    skip=self.groups.full())
+        for outbox_id, chat_id in due:
             # one send at a time per chat keeps its messages in order
             if chat_id not in self._inflight and chat_id not in chosen:
                 chosen[chat_id] = outbox_id
                 if len(chosen) >= free:
                     break
         for row in await self.outbox.claim_many(list(chosen.values())):
+            self.groups.sent(row.chat_id)
             task = asyncio.create_task(self._deliver(row), name=f"linli-send-{row.id}")
             self._inflight[row.chat_id] = task
             task.add_done_callback(lambda _t, chat=row.chat_id: self._done(chat))

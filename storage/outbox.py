@@ -57,12 +57,15 @@ class OutboxRepo:
         r = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
         return None if r is None else _row(r)
 
-    async def due(self, now: datetime, limit: int) -> list[tuple[int, int]]:
-        """(id, chat id) of messages due now, oldest first, bulk ones after the rest."""
+    async def due(self, now: datetime, limit: int,
+                  skip: list[int] | None = None) -> list[tuple[int, int]]:
+        """(id, chat id) of messages due now, oldest first, bulk ones after the rest;
+        none for the chats in `skip` (groups that reached Telegram's limit)."""
+        skipping = f" AND chat_id NOT IN ({','.join('?' * len(skip))})" if skip else ""
         rows = await self.db.fetchall(
             "SELECT id, chat_id FROM outbox WHERE status = 'pending' AND not_before <= ?"
-            " ORDER BY bulk, id LIMIT ?",
-            (to_db(now), limit),
+            f"{skipping} ORDER BY bulk, id LIMIT ?",
+            (to_db(now), *(skip or []), limit),
         )
         return [(r[0], r[1]) for r in rows]
 

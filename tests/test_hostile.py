@@ -162,6 +162,7 @@ class World:
         await self.tg.start()
         self.bot = BotHarness(self.tg, self.folder)
         await self.bot.start()
+        self.bot.linli.notifier.groups.per_window = None  # the bot's own count of it too
         everyone = [GRID_A, GRID_B, BUILDING_A, BUILDING_B, COMMUNITY, RESIDENT_A, RESIDENT_B,
                     OUTSIDER]
         for uid in everyone:

@@ -235,3 +235,25 @@ async def test_stop_right_after_a_kick_does_not_hang(linli: BotHarness) -> None:
             await notifier.stop()
         assert notifier._loop_task is None
         await notifier.start(linli.app.bot)  # type: ignore[union-attr]
+
+
+async def test_a_busy_group_waits_for_its_window_and_other_chats_go_on(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    """Telegram takes 20 messages a minute into a group (here 5 in 2 s, to keep it quick):
+    the notifier holds the rest back instead of drawing 429s, which would stop every send."""
+    tg.add_user(LEADER, "王")
+    tg.user_sends(LEADER, LEADER, "/start")
+    tg.add_group(GROUP, "1号楼群", members=[LEADER])
+    await linli.import_org(ORG)
+    tg.group_per_minute, tg.group_window = 5, 2.0
+    notifier = linli.linli.notifier
+    notifier.groups.per_window, notifier.groups.seconds = 5, 2.0
+    calls = len(tg.calls)
+    for i in range(12):
+        await notifier.send(Outgoing(GROUP, f"通知 {i}"))
+    await notifier.send(Outgoing(LEADER, "私信照常送达"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == LEADER and "照常" in m["text"], timeout=2)
+    await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and m["text"] == "通知 11", timeout=10)
+    assert [m["text"] for m in tg.sent(GROUP)] == [f"通知 {i}" for i in range(12)]
+    flooded = [c for c in tg.calls[calls:] if c.method == "sendMessage" and not c.ok]
+    assert flooded == [], [(c.method, c.error) for c in flooded]

@@ -17,7 +17,8 @@ class FloodControl:
         self._overall: deque[float] = deque()
         self._groups: dict[int, deque[float]] = {}
 
-    def admit(self, chat_id: int, per_second: int | None, group_per_minute: int | None) -> None:
+    def admit(self, chat_id: int, per_second: int | None, group_per_minute: int | None,
+              group_window: float = 60.0) -> None:
         """Count one send into `chat_id`, or raise 429 with the seconds until a slot frees."""
         now = time.monotonic()
         waits = []
@@ -25,7 +26,7 @@ class FloodControl:
             waits.append(_wait(self._overall, per_second, 1.0, now))
         group = self._groups.setdefault(chat_id, deque()) if chat_id < 0 else None
         if group is not None and group_per_minute is not None:
-            waits.append(_wait(group, group_per_minute, 60.0, now))
+            waits.append(_wait(group, group_per_minute, group_window, now))
         wait = max(waits, default=0.0)
         if wait > 0:
             raise too_many_requests(max(1, math.ceil(wait)))

@@ -103,6 +103,7 @@ class TelegramState:
         self.menu_buttons: dict[int | None, JSON] = {}
         self.overall_per_second: int | None = 30
         self.group_per_minute: int | None = 20
+        self.group_window = 60.0  # seconds over which group_per_minute is counted
         self.flood = FloodControl()
         self._sent: list[JSON] = []
         self.updates = UpdateQueue()
@@ -245,7 +246,8 @@ class TelegramState:
 
     def admit(self, chat: ChatRecord) -> None:
         """Count a send or edit into `chat` against the flood limits (429 when over)."""
-        self.flood.admit(chat.id, self.overall_per_second, self.group_per_minute)
+        self.flood.admit(chat.id, self.overall_per_second, self.group_per_minute,
+                         self.group_window)
 
     def bot_is_admin(self, chat: ChatRecord) -> bool:
         return chat.type == "private" or chat.bot_status in ("administrator", "creator")
