@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from bot.clock import Clock
 from bot.i18n import Markup, number, pick_language, t
 from bot.notifier import Notifier, Outgoing
@@ -25,15 +27,14 @@ class OverdueDigest:
         scheduler.on(SUBJECT, self.send)
 
     async def ensure_armed(self) -> None:
-        """One digest deadline is always armed (created at the first start)."""
-        if await self.scheduler.deadlines.armed_for(SUBJECT, 0):
-            return
-        async with self.scheduler.db.write() as tx:
-            await self._arm_next(tx)
+        await self.scheduler.keep_armed(SUBJECT, "overdue", self._next_at())
+
+    def _next_at(self) -> datetime:
+        return next_local(self.settings, self.clock.now(),
+                          self.settings.reports.overdue_digest_time)
 
     async def _arm_next(self, tx: Tx) -> None:
-        at = next_local(self.settings, self.clock.now(), self.settings.reports.overdue_digest_time)
-        await self.scheduler.arm(tx, SUBJECT, 0, "overdue", at)
+        await self.scheduler.arm(tx, SUBJECT, 0, "overdue", self._next_at())
 
     async def send(self, tx: Tx, _deadline: Deadline) -> None:
         for top in await self.org.children(None):

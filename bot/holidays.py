@@ -57,11 +57,8 @@ class HolidayOffers:
         scheduler.on(SUBJECT, self.check)
 
     async def ensure_armed(self) -> None:
-        """One check is always armed; the first runs at once (a holiday may be near)."""
-        if await self.scheduler.deadlines.armed_for(SUBJECT, 0):
-            return
-        async with self.scheduler.db.write() as tx:
-            await self.scheduler.arm(tx, SUBJECT, 0, "check", self.clock.now())
+        """The first check runs at once (a holiday may be near)."""
+        await self.scheduler.keep_armed(SUBJECT, "check", self.clock.now())
 
     async def check(self, tx: Tx, _deadline: Deadline | None = None) -> int:
         now = self.clock.now()

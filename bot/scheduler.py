@@ -46,6 +46,14 @@ class Scheduler:
         await self.deadlines.arm(tx, subject, subject_id, kind, due_at, self.clock.now())
         self._wake_before(due_at)
 
+    async def keep_armed(self, subject: str, kind: str, first_at: datetime) -> None:
+        """A standing job (a daily digest, a monthly report) has one deadline armed at all
+        times: armed here at the very first start, re-armed by its own action."""
+        if await self.deadlines.armed_for(subject, 0):
+            return
+        async with self.db.write() as tx:
+            await self.arm(tx, subject, 0, kind, first_at)
+
     async def start(self, job_queue: JobQueue[Any] | None) -> None:
         self._job_queue = job_queue
         await self.sweep()  # deadlines that passed while the bot was down: once each, now

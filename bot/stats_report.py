@@ -95,11 +95,8 @@ class MonthlyReport:
         scheduler.on(SUBJECT, self.send)
 
     async def ensure_armed(self) -> None:
-        if await self.scheduler.deadlines.armed_for(SUBJECT, 0):
-            return
-        async with self.scheduler.db.write() as tx:
-            await self.scheduler.arm(tx, SUBJECT, 0, "monthly",
-                                     next_first_of_month(self.settings, self.clock.now()))
+        await self.scheduler.keep_armed(SUBJECT, "monthly",
+                                        next_first_of_month(self.settings, self.clock.now()))
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)
