@@ -71,12 +71,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
             del self._timings[:KEEP_TIMINGS // 2]
         self._timings.append(seconds)
 
-    def latency_ms(self, share: float) -> float:
-        """The handler time (ms) that `share` of recent updates stayed within."""
-        if not self._timings:
-            return 0.0
-        ordered = sorted(self._timings)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+    def latency_ms(self, *shares: float) -> list[float]:
+        """The handler times (ms) that these shares of recent updates stayed within."""
+        ordered = sorted(self._timings) or [0.0]
+        return [ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+                for share in shares]
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -84,5 +83,4 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
     async def shutdown(self) -> None:
         if self.handled:  # one line for the operator (and bench/district.py) at each stop
             log.info("handled %d updates: handler time p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                     self.handled, self.latency_ms(0.5), self.latency_ms(0.99),
-                     self.latency_ms(1.0))
+                     self.handled, *self.latency_ms(0.5, 0.99, 1.0))

@@ -35,7 +35,8 @@ async def reply(
 
 
 async def reply_private(
-    update: Update, context: LinliContext, key: str, /, **params: object,
+    update: Update, context: LinliContext, key: str, /, *,
+    buttons: list[list[Button]] | None = None, **params: object,
 ) -> None:
     """Answer what is personal (lists, histories) only in private.
 
@@ -43,14 +44,14 @@ async def reply_private(
     hint to open that chat (when the user never started the bot), never the content.
     """
     if is_private(update):
-        await reply(update, context, key, **params)
+        await reply(update, context, key, buttons=buttons, **params)
         return
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     hint = Outgoing(chat.id, t(context.lang, "group.open_private_for_details"),
                     thread_id=thread_of(update))
     await context.linli.notifier.send(
-        Outgoing(user.id, t(context.lang, key, **params), fallback=hint))
+        Outgoing(user.id, t(context.lang, key, **params), buttons=buttons, fallback=hint))
 
 
 async def tell_user(context: LinliContext, user_id: int, key: str, /, *,

@@ -14,7 +14,7 @@ from bot.i18n import Markup, number, t
 from bot.notifier import Button, Outgoing
 from bot.report_notices import local_time
 from bot.when import parse_when
-from handlers.common import edit, is_private, reply, thread_of
+from handlers.common import edit, is_private, reply, reply_private, thread_of
 from handlers.inputs import on_answer
 from storage.consultation import Proposal
 from storage.pending import PendingInput
@@ -70,8 +70,8 @@ async def topics(update: Update, context: LinliContext) -> None:
                                data=f"cp:mg:{p.id}"),
                         Button(t(lang, "consult.btn_decline", number=number(p.id)),
                                data=f"cp:dc:{p.id}")])
-    await reply(update, context, "consult.topics", count=len(found),
-                lines=Markup("\n".join(lines)), buttons=buttons)
+    await reply_private(update, context, "consult.topics", count=len(found),
+                        lines=Markup("\n".join(lines)), buttons=buttons)
 
 
 async def topic_pressed(update: Update, context: LinliContext) -> None:
