@@ -59,9 +59,22 @@ async def wait_first_poll(tg: FakeTelegram, since: int, timeout: float = 60) -> 
     raise TimeoutError("the bot never polled")
 
 
-async def start_process(cmd: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+async def start_process(cmd: list[str], env: dict[str, str],
+                        log: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a bot; its log goes to ``log`` (a pipe nobody reads would block it once full)."""
+    return _spawn(cmd, env, log)
+
+
+def _spawn(cmd: list[str], env: dict[str, str], log: Path | None) -> subprocess.Popen[bytes]:
+    with open(log or os.devnull, "ab") as err:  # the child keeps its own copy of the handle
+        return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err)
+
+
+def handler_times(log: Path) -> str:
+    """The bot's own summary of its handler times, logged when it stops."""
+    lines = [ln for ln in log.read_text(encoding="utf-8", errors="replace").splitlines()
+             if "handler time" in ln]
+    return lines[-1].split("handled", 1)[-1].strip() if lines else "(not logged)"
 
 
 def stop_process(proc: subprocess.Popen[bytes]) -> int:

@@ -148,8 +148,9 @@ class Notifier:
 
     # -- queueing -------------------------------------------------------------------
 
-    async def enqueue(self, tx: Tx, msg: Outgoing) -> int | None:
-        """Record a message inside the caller's transaction; call :meth:`kick` after commit."""
+    async def enqueue(self, tx: Tx, msg: Outgoing, *, want_id: bool = False) -> int | None:
+        """Record a message inside the caller's transaction; call :meth:`kick` after commit.
+        With ``want_id`` it returns the message's outbox id (None if queued before)."""
         now = self.clock.now()
         fallback = None
         if msg.fallback is not None:
@@ -159,18 +160,19 @@ class Notifier:
         return await self.outbox.add(
             tx, chat_id=msg.chat_id, method=msg.method, payload=msg.payload(), fallback=fallback,
             ref=msg.ref, dedup_key=msg.dedup_key, not_before=msg.not_before or now, now=now,
-            bulk=msg.bulk,
+            bulk=msg.bulk, want_id=want_id,
         )
 
     async def send(self, msg: Outgoing, *, wait: bool = False,
-                   timeout: float = 30.0) -> Delivery | int | None:
-        """Record and deliver one message; with ``wait`` return how its delivery ended."""
+                   timeout: float = 30.0) -> Delivery | None:
+        """Record and deliver one message; with ``wait`` return how its delivery ended
+        (None if its dedup key was queued before)."""
         async with self.db.write() as tx:
-            outbox_id = await self.enqueue(tx, msg)
+            outbox_id = await self.enqueue(tx, msg, want_id=wait)
         self.kick()
         if wait and outbox_id is not None:
             return await self.wait(outbox_id, timeout)
-        return outbox_id
+        return None
 
     def kick(self) -> None:
         self._wake.set()

@@ -92,11 +92,10 @@ class CareRepo:
 
     async def open_visit(self, tx: Tx, entry: CareEntry, rung_node_id: int) -> int | None:
         """The visit due at the entry's next date (None if it exists already)."""
-        cur = await tx.execute(
+        return await tx.insert_new(
             "INSERT OR IGNORE INTO care_visits(entry_id, node_id, due_at, rung_node_id)"
             " VALUES (?, ?, ?, ?)",
             (entry.id, entry.node_id, to_db(entry.next_due_at), rung_node_id))
-        return int(cur.lastrowid) if cur.rowcount else None
 
     async def visit(self, visit_id: int, tx: Tx | None = None) -> CareVisit | None:
         r = await (tx or self.db).fetchone("SELECT * FROM care_visits WHERE id = ?",

@@ -41,17 +41,19 @@ class OutboxRepo:
     async def add(
         self, tx: Tx, *, chat_id: int, method: str, payload: dict[str, Any],
         fallback: dict[str, Any] | None, ref: str | None, dedup_key: str | None,
-        not_before: datetime, now: datetime, bulk: bool = False,
+        not_before: datetime, now: datetime, bulk: bool = False, want_id: bool = False,
     ) -> int | None:
-        """Queue a message; None when ``dedup_key`` was queued before (never twice)."""
-        cur = await tx.execute(
-            "INSERT OR IGNORE INTO outbox(dedup_key, chat_id, method, payload, fallback, ref,"
-            " not_before, created_at, bulk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (dedup_key, chat_id, method, json.dumps(payload, ensure_ascii=False),
-             json.dumps(fallback, ensure_ascii=False) if fallback else None, ref,
-             to_db(not_before), to_db(now), int(bulk)),
-        )
-        return int(cur.lastrowid) if cur.rowcount else None
+        """Queue a message, never twice for one ``dedup_key``. With ``want_id``, wait for
+        its id (None when the key was queued before); else the insert does not wait."""
+        sql = ("INSERT OR IGNORE INTO outbox(dedup_key, chat_id, method, payload, fallback, ref,"
+               " not_before, created_at, bulk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        params = (dedup_key, chat_id, method, json.dumps(payload, ensure_ascii=False),
+                  json.dumps(fallback, ensure_ascii=False) if fallback else None, ref,
+                  to_db(not_before), to_db(now), int(bulk))
+        if want_id:
+            return await tx.insert_new(sql, params)
+        await tx.execute(sql, params)
+        return None
 
     async def get(self, outbox_id: int) -> OutboxRow | None:
         r = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
