@@ -7,6 +7,7 @@ of an unreachable leader names the leader and the number, nothing else.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from bot.i18n import CATALOG, Markup, esc, number, pick_language, t
@@ -40,6 +41,9 @@ async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
         partner = await org.partner(report.partner_id)
         return list(partner.user_ids) if partner else []
     return [ld.user_id for ld in await org.leaders_of(report.rung_node_id)]
+
+
+Sent = list[tuple[int, list[int]]]  # (chat, message ids) of messages sent
 
 
 def prompt_ref(report_id: int) -> str:
@@ -78,8 +82,13 @@ class ReportNotices:
         user = await self.users.get(user_id)
         return user.display_name if user else str(user_id)
 
-    async def describe(self, report: Report, lang: str, tx: Tx | None = None) -> str:
-        """The full card, for the handling chain only."""
+    async def dues(self, report: Report, tx: Tx | None = None) -> dict[str, datetime]:
+        """When the report's armed deadlines fall due, by kind."""
+        return {d.kind: d.due_at for d in await self.deadlines.armed_for("report", report.id, tx)}
+
+    async def describe(self, report: Report, lang: str, tx: Tx | None = None,
+                       dues: dict[str, datetime] | None = None) -> str:
+        """The full card, for the handling chain only (``dues``: its deadlines, if known)."""
         node = await self.org.node(report.node_id)
         rung = await self.org.node(report.rung_node_id)
         assert node is not None and rung is not None
@@ -104,10 +113,12 @@ class ReportNotices:
         if report.owner_id is not None:
             handler += " " + await self.person(report.owner_id)
         lines.append(t(lang, "report.card_state", state=state, handler=handler, node=rung.name))
-        for deadline in await self.deadlines.armed_for("report", report.id, tx):
-            if deadline.kind in ("acknowledge", "resolve"):
-                lines.append(t(lang, f"report.card_due_{deadline.kind}",
-                               at=local_time(self.settings, lang, deadline.due_at)))
+        if dues is None:
+            dues = await self.dues(report, tx)
+        for kind, due_at in sorted(dues.items(), key=lambda due: due[1]):
+            if kind in ("acknowledge", "resolve"):
+                lines.append(t(lang, f"report.card_due_{kind}",
+                               at=local_time(self.settings, lang, due_at)))
         if report.resolution:
             lines.append(t(lang, "report.card_resolution", resolution_note=report.resolution))
         return "\n".join(lines)
@@ -142,11 +153,14 @@ class ReportNotices:
 
     # -- to leaders -------------------------------------------------------------------
 
-    async def prompt(self, tx: Tx, report: Report, user_ids: list[int]) -> None:
+    async def prompt(self, tx: Tx, report: Report, user_ids: list[int],
+                     dues: dict[str, datetime] | None = None) -> None:
         """A private prompt to each handler; in quiet hours it waits, unless safety."""
         now = report.rung_since
         wait_until = None if report.category == "safety" else quiet_hours_end(self.settings, now)
         can_reassign = await self._above_first_rung(report)
+        if dues is None:
+            dues = await self.dues(report, tx)
         for user_id in user_ids:
             lang = await self._lang(user_id)
             if report.photo_file_id:
@@ -157,7 +171,7 @@ class ReportNotices:
                     dedup_key=f"report:{report.id}:v{report.version}:photo:{user_id}",
                 ))
             await self.notifier.enqueue(tx, Outgoing(
-                user_id, await self.describe(report, lang, tx),
+                user_id, await self.describe(report, lang, tx, dues),
                 buttons=self.buttons(report, lang, can_reassign), ref=prompt_ref(report.id),
                 not_before=wait_until, fallback=await self._mention(report, user_id),
                 dedup_key=f"report:{report.id}:v{report.version}:prompt:{user_id}",
@@ -182,17 +196,26 @@ class ReportNotices:
                  number=number(report.id))
         return Outgoing(chat.chat_id, text)
 
-    async def refresh_prompts(self, tx: Tx, report: Report) -> None:
-        """Bring every prompt already sent for this report up to date (buttons included)."""
+    async def sent_prompts(self, report: Report, tx: Tx | None = None) -> Sent:
+        """(chat, message ids) of the prompts sent for this report."""
+        return await self.outbox.sent_messages(prompt_ref(report.id), tx)
+
+    async def refresh_prompts(self, tx: Tx, report: Report, sent: Sent | None = None,
+                              dues: dict[str, datetime] | None = None) -> None:
+        """Bring every prompt already sent for this report up to date (buttons included).
+        ``sent`` and ``dues``: the prompts and deadlines, when read beforehand."""
         handlers = set(await current_handlers(self.org, report))
         can_reassign = await self._above_first_rung(report)
-        for chat_id, message_ids in await self.outbox.sent_messages(prompt_ref(report.id), tx):
+        if sent is None or dues is None:
+            sent, dues = await asyncio.gather(  # both reads in one trip to the writer's thread
+                self.sent_prompts(report, tx), self.dues(report, tx))
+        for chat_id, message_ids in sent:
             if not message_ids:
                 continue
             lang = await self._lang(chat_id)
             buttons = self.buttons(report, lang, can_reassign) if chat_id in handlers else []
             await self.notifier.enqueue(tx, Outgoing(
-                chat_id, await self.describe(report, lang, tx), buttons=buttons or None,
+                chat_id, await self.describe(report, lang, tx, dues), buttons=buttons or None,
                 method="edit_text", message_id=message_ids[-1],
                 dedup_key=f"report:{report.id}:v{report.version}:edit:{chat_id}:{message_ids[-1]}",
             ))

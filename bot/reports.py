@@ -9,15 +9,17 @@ rung move it one rung up when missed; at the top it is flagged overdue instead.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from bot.clock import Clock
 from bot.errors import BadInput, NotAllowed, NotFound
 from bot.i18n import number
-from bot.notifier import Notifier
-from bot.report_notices import RATINGS, ReportNotices, current_handlers
+from bot.notifier import Notifier, Outgoing
+from bot.report_notices import RATINGS, ReportNotices, Sent, current_handlers
 from bot.scheduler import Scheduler
 from bot.timing import acknowledge_within, quiet_hours_end, resolve_within
 from config.settings import Settings
@@ -27,6 +29,9 @@ from storage.org import Node, OrgRepo, Partner
 from storage.reports import Report, ReportRepo
 
 log = logging.getLogger(__name__)
+
+# what the reporter is told on filing, composed once the report has its number
+Receipt = Callable[[Report], Awaitable[list[Outgoing]]]
 
 SUBJECT = "report"
 TEXT_MAX = 2000
@@ -139,25 +144,27 @@ class ReportService:
     # -- filing ---------------------------------------------------------------------
 
     async def file(self, reporter_id: int, node_id: int, draft: Draft,
-                   source_chat_id: int | None) -> Report:
+                   source_chat_id: int | None, receipt: Receipt | None = None) -> Report:
+        """File a report. ``receipt`` composes what the reporter is told it got; that goes
+        out in the same transaction, so a crash can lose neither the report nor the word."""
         text = self.check_text(draft.text)
         if draft.category not in self.settings.reports.categories:
             raise BadInput("report.unknown_category")
         rung, partner = await self._route(node_id, draft.category)
         now = self.clock.now()
         async with self.db.write() as tx:
-            report_id = await self.reports.create(
+            report = await self.reports.create(
                 tx, reporter_id=reporter_id, node_id=node_id, category=draft.category, text=text,
                 photo_file_id=draft.photo_file_id, latitude=draft.latitude,
                 longitude=draft.longitude, source_chat_id=source_chat_id, rung_node_id=rung.id,
                 partner_id=partner.id if partner else None, now=now,
             )
-            await self.reports.log(tx, report_id, now, reporter_id, "filed", None, "open",
+            await self.reports.log(tx, report.id, now, reporter_id, "filed", None, "open",
                                    rung.id, draft.category)
-            report = await self.reports.get(report_id, tx)
-            assert report is not None
-            await self._arm_rung(tx, report, rung, now)
-            await self.notices.prompt(tx, report, await self.handlers(report))
+            dues = await self._arm_rung(tx, report, rung, now)
+            for message in await receipt(report) if receipt else []:
+                await self.notifier.enqueue(tx, message)
+            await self.notices.prompt(tx, report, await self.handlers(report), dues)
         self.notifier.kick()
         return report
 
@@ -169,13 +176,20 @@ class ReportService:
         top = (await self.org.ancestors(node_id))[-1]  # nobody leads: wait at the top
         return top, partner
 
-    async def _arm_rung(self, tx: Tx, report: Report, rung: Node, start: datetime) -> None:
-        """Full deadlines of the rung from ``start``; the acknowledge clock waits out the night."""
+    async def _arm_rung(self, tx: Tx, report: Report, rung: Node,
+                        start: datetime) -> dict[str, datetime]:
+        """Full deadlines of the rung from ``start``; the acknowledge clock waits out the night.
+        Returns when each falls due."""
         ack_start = start if report.category == "safety" else quiet_hours_end(self.settings, start)
-        ack = ack_start + acknowledge_within(self.settings, rung.level, report.category)
-        due = start + resolve_within(self.settings, rung.level, report.category)
-        await self.scheduler.arm(tx, SUBJECT, report.id, "acknowledge", ack)
-        await self.scheduler.arm(tx, SUBJECT, report.id, "resolve", max(due, ack))
+        dues = {
+            "acknowledge": ack_start + acknowledge_within(self.settings, rung.level,
+                                                          report.category),
+            "resolve": start + resolve_within(self.settings, rung.level, report.category),
+        }
+        dues["resolve"] = max(dues["resolve"], dues["acknowledge"])
+        for kind, due_at in dues.items():
+            await self.scheduler.arm(tx, SUBJECT, report.id, kind, due_at)
+        return dues
 
     # -- a handler's actions ----------------------------------------------------------
 
@@ -193,40 +207,52 @@ class ReportService:
 
     async def acknowledge(self, user_id: int, report_id: int, version: int | None) -> Report:
         report = await self.actionable(user_id, report_id, version, ("open",))
+        sent, dues = await self._prompts_and_dues(report)
+        dues.pop("acknowledge", None)
         now = self.clock.now()
         async with self.db.write() as tx:
-            if not await self.reports.change(tx, report, now, state="acknowledged",
-                                             owner_id=user_id, acknowledged_at=now):
-                raise StaleAction(report)
+            changed = await self.reports.change_queued(
+                tx, report, now, StaleAction(report), state="acknowledged", owner_id=user_id,
+                acknowledged_at=now)
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge")
             await self.reports.log(tx, report.id, now, user_id, "acknowledged", report.state,
                                    "acknowledged", report.rung_node_id)
-            await self._after_change(tx, report.id, "report.told_acknowledged", actor=user_id)
+            await self._after_change(tx, changed, "report.told_acknowledged", actor=user_id,
+                                     sent=sent, dues=dues)
         self.notifier.kick()
-        return await self.get(report_id)
+        return changed
+
+    async def _prompts_and_dues(self, report: Report) -> tuple[Sent, dict[str, datetime]]:
+        """What a change tells about, read before taking the writer so that its transaction
+        only writes. Safe: both change only with the report's version, which the change
+        checks (a prompt sent meanwhile keeps its old buttons, and a press on it is told
+        the report moved on)."""
+        sent, dues = await asyncio.gather(self.notices.sent_prompts(report),
+                                          self.notices.dues(report))
+        return sent, dues
 
     async def resolve(self, user_id: int, report_id: int, version: int | None,
                       note: str) -> Report:
         note = self.check_note(note)
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
+        sent, _ = await self._prompts_and_dues(report)
         now = self.clock.now()
         async with self.db.write() as tx:
-            if not await self.reports.change(
-                tx, report, now, state="resolved", resolution=note, resolved_at=now,
-                owner_id=report.owner_id or user_id,
+            changed = await self.reports.change_queued(
+                tx, report, now, StaleAction(report), state="resolved", resolution=note,
+                resolved_at=now, owner_id=report.owner_id or user_id,
                 acknowledged_at=report.acknowledged_at or now,
-            ):
-                raise StaleAction(report)
+            )
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
             await self.scheduler.arm(tx, SUBJECT, report.id, "rating",
                                      now + self.settings.reports.rating_window)
             await self.reports.log(tx, report.id, now, user_id, "resolved", report.state,
                                    "resolved", report.rung_node_id, note)
-            await self._after_change(tx, report.id, "report.told_resolved", actor=user_id,
-                                     ask_rating=True)
+            await self._after_change(tx, changed, "report.told_resolved", actor=user_id,
+                                     ask_rating=True, sent=sent, dues={})
         self.notifier.kick()
-        return await self.get(report_id)
+        return changed
 
     async def can_escalate(self, report: Report) -> bool:
         return await self._next_rung(report) is not None
@@ -275,10 +301,9 @@ class ReportService:
         rung, partner = await self._route(report.node_id, category)
         now = self.clock.now()
         async with self.db.write() as tx:
-            if not await self.reports.change(tx, report, now, category=category):
+            changed = await self.reports.change(tx, report, now, category=category)
+            if changed is None:
                 raise StaleAction(report)
-            changed = await self.reports.get(report.id, tx)
-            assert changed is not None
             await self._move(tx, changed, rung, partner, now, user_id, "recategorised",
                              f"{report.category} → {category}")
         self.notifier.kick()
@@ -297,12 +322,13 @@ class ReportService:
         async with self.db.write() as tx:
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "rating")
             if rating != "unsatisfied":
-                if not await self.reports.change(tx, report, now, state="closed", rating=rating,
-                                                 closed_at=now):
+                closed = await self.reports.change(tx, report, now, state="closed",
+                                                   rating=rating, closed_at=now)
+                if closed is None:
                     raise StaleAction(report)
                 await self.reports.log(tx, report.id, now, user_id, "rated", "resolved",
                                        "closed", report.rung_node_id, rating)
-                await self._after_change(tx, report.id, "report.told_closed", actor=user_id)
+                await self._after_change(tx, closed, "report.told_closed", actor=user_id)
             else:
                 await self._unsatisfied(tx, report, user_id, now)
         self.notifier.kick()
@@ -311,11 +337,11 @@ class ReportService:
     async def _unsatisfied(self, tx: Tx, report: Report, user_id: int, now: datetime) -> None:
         await self.reports.log(tx, report.id, now, user_id, "rated", "resolved", "reopened",
                                report.rung_node_id, "unsatisfied")
-        if not await self.reports.change(tx, report, now, state="reopened", rating="unsatisfied",
-                                         unsatisfied=report.unsatisfied + 1, resolved_at=None):
+        reopened = await self.reports.change(tx, report, now, state="reopened",
+                                             rating="unsatisfied",
+                                             unsatisfied=report.unsatisfied + 1, resolved_at=None)
+        if reopened is None:
             raise StaleAction(report)
-        reopened = await self.reports.get(report.id, tx)
-        assert reopened is not None
         if report.unsatisfied >= 1 and await self._escalate(tx, reopened, user_id,
                                                             "unsatisfied"):
             return  # the second "unsatisfied" takes it one level up
@@ -327,7 +353,7 @@ class ReportService:
         )
         await self.reports.log(tx, report.id, now, None, "reopened", "resolved", "reopened",
                                report.rung_node_id)
-        await self._after_change(tx, report.id, "report.told_reopened", actor=user_id,
+        await self._after_change(tx, reopened, "report.told_reopened", actor=user_id,
                                  prompt_again=True)
 
     # -- deadlines --------------------------------------------------------------------
@@ -338,11 +364,12 @@ class ReportService:
             return
         if deadline.kind == "rating" and report.state == "resolved":
             now = self.clock.now()
-            await self.reports.change(tx, report, now, state="closed", rating="unrated",
-                                      closed_at=now)
+            closed = await self.reports.change(tx, report, now, state="closed",
+                                               rating="unrated", closed_at=now)
+            assert closed is not None  # read in this transaction
             await self.reports.log(tx, report.id, now, None, "closed_unrated", "resolved",
                                    "closed", report.rung_node_id)
-            await self._after_change(tx, report.id, "report.told_closed_unrated", actor=None)
+            await self._after_change(tx, closed, "report.told_closed_unrated", actor=None)
         elif deadline.kind == "acknowledge" and report.state == "open" or (
             deadline.kind == "resolve" and report.active
         ):
@@ -379,25 +406,25 @@ class ReportService:
     async def _move(self, tx: Tx, report: Report, rung: Node, partner: Partner | None,
                     now: datetime, actor: int | None, action: str, note: str | None) -> None:
         before = await self.handlers(report)
-        if not await self.reports.change(
+        moved = await self.reports.change(
             tx, report, now, rung_node_id=rung.id, partner_id=partner.id if partner else None,
             state="open", owner_id=None, rung_since=now, acknowledged_at=None,
-        ):
+        )
+        if moved is None:
             raise StaleAction(report)
         await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
-        moved = await self.reports.get(report.id, tx)
-        assert moved is not None
         await self._arm_rung(tx, moved, rung, now)
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
                                note)
         await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note)
 
-    async def _after_change(self, tx: Tx, report_id: int, reporter_key: str | None, *,
+    async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
-                            prompt_again: bool = False) -> None:
-        report = await self.reports.get(report_id, tx)
-        assert report is not None
-        await self.notices.refresh_prompts(tx, report)
+                            prompt_again: bool = False, sent: Sent | None = None,
+                            dues: dict[str, datetime] | None = None) -> None:
+        """Tell everyone concerned of the report as it now stands (``sent``, ``dues``: its
+        prompts and deadlines, if read before)."""
+        await self.notices.refresh_prompts(tx, report, sent, dues)
         if prompt_again:
             await self.notices.prompt(tx, report, await self.handlers(report))
         if reporter_key is not None:

@@ -87,6 +87,7 @@ async def _answer_stale(update: Update, context: LinliContext, report: Report) -
     query = update.callback_query
     assert query is not None
     linli, lang = context.linli, context.lang
+    report = await linli.reports.get(report.id)  # as it stands now, after whatever moved it
     who = await linli.report_notices.handler_title(report, lang)
     if report.owner_id:
         who = await linli.report_notices.person(report.owner_id)

@@ -17,6 +17,7 @@ from bot.reports import Draft
 from handlers.common import edit, is_private, reply, rows, thread_of
 from handlers.inputs import on_answer
 from storage.pending import PendingInput
+from storage.reports import Report
 
 FLOW = "report_flow"
 DRAFT = "report_draft"
@@ -62,20 +63,22 @@ async def _file(update: Update, context: LinliContext, node_id: int, draft: Draf
                 source_chat_id: int | None = None) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
-    linli = context.linli
+    linli, lang, thread = context.linli, context.lang, thread_of(update)
     source = source_chat_id if source_chat_id is not None else chat.id
-    filed = await linli.reports.file(user.id, node_id, draft, source)
-    title = await linli.report_notices.handler_title(filed, context.lang)
-    if is_private(update):
-        await reply(update, context, "report.received", number=number(filed.id), title=title)
-    else:  # the group learns the number only; the details go to the reporter in private
-        await reply(update, context, "report.received_group", number=number(filed.id))
-        lang = context.lang
-        # a reporter who never opened a private chat hears how to get the progress
-        await linli.notifier.send(Outgoing(
-            user.id, t(lang, "report.received", number=number(filed.id), title=title),
-            fallback=Outgoing(chat.id, t(lang, "report.start_private", number=number(filed.id)),
-                              thread_id=thread_of(update))))
+
+    async def receipt(filed: Report) -> list[Outgoing]:
+        no = number(filed.id)
+        title = await linli.report_notices.handler_title(filed, lang)
+        received = t(lang, "report.received", number=no, title=title)
+        if is_private(update):
+            return [Outgoing(chat.id, received, thread_id=thread)]
+        # the group learns the number only; the details go to the reporter in private, and
+        # a reporter who never opened a private chat hears how to follow the progress
+        return [Outgoing(chat.id, t(lang, "report.received_group", number=no), thread_id=thread),
+                Outgoing(user.id, received, fallback=Outgoing(
+                    chat.id, t(lang, "report.start_private", number=no), thread_id=thread))]
+
+    await linli.reports.file(user.id, node_id, draft, source, receipt)
 
 
 async def _keep_draft(update: Update, context: LinliContext, draft: Draft) -> None:

@@ -95,12 +95,18 @@ class Tx(_Queries):
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._queued: list[asyncio.Future[Any]] = []
+        self._expected: list[tuple[asyncio.Future[Any], BaseException]] = []
         self._begun = False
         self.after_commit: list[Callable[[], None]] = []  # run once the changes are visible
 
-    async def execute(self, sql: str, params: Params = ()) -> None:
+    async def execute(self, sql: str, params: Params = (), *,
+                      must_change: BaseException | None = None) -> None:
+        """Queue a change; with ``must_change``, the transaction fails with that error
+        if the statement changes no row (a condition checked without waiting for it)."""
         self._begin(sql)
-        self._queue(self._conn.execute(sql, params))
+        future = self._queue(self._conn.execute(sql, params))
+        if must_change is not None:
+            self._expected.append((future, must_change))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         self._begin(sql)
@@ -117,6 +123,11 @@ class Tx(_Queries):
         self._begin(sql)
         cur = await self._in_turn(self._conn.execute(sql, params))
         return int(cur.lastrowid) if cur.rowcount else None
+
+    async def returning(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        """Run a change ending in RETURNING; the first row it returned."""
+        self._begin(sql)
+        return next(iter(await self._rows(sql, params)), None)
 
     async def update(self, sql: str, params: Params = ()) -> int:
         """Run an UPDATE/DELETE and return how many rows it changed."""
@@ -154,10 +165,15 @@ class Tx(_Queries):
         for result in await asyncio.gather(*queued, return_exceptions=True):
             if isinstance(result, BaseException):
                 raise result
+        expected, self._expected = self._expected, []
+        for future, error in expected:
+            if future.result().rowcount == 0:
+                raise error
 
     async def abandon(self) -> None:
         """Let queued statements finish (their errors no longer matter), then roll back."""
         queued, self._queued = self._queued, []
+        self._expected = []
         await asyncio.gather(*queued, return_exceptions=True)
         if self._conn.in_transaction:
             await self._conn.rollback()

@@ -31,14 +31,14 @@ class DeadlineRepo:
 
     async def arm(
         self, tx: Tx, subject: str, subject_id: int, kind: str, due_at: datetime, now: datetime
-    ) -> int:
-        return await tx.insert(
+    ) -> None:
+        await tx.execute(
             "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at)"
             " VALUES (?, ?, ?, ?, ?)",
             (subject, subject_id, kind, to_db(due_at), to_db(now)),
         )
 
-    async def cancel(self, tx: Tx, subject: str, subject_id: int, *kinds: str) -> int:
+    async def cancel(self, tx: Tx, subject: str, subject_id: int, *kinds: str) -> None:
         """Disarm a subject's deadlines (all of them, or only these kinds)."""
         sql = (
             "UPDATE deadlines SET state = 'cancelled' WHERE subject = ? AND subject_id = ?"
@@ -48,7 +48,7 @@ class DeadlineRepo:
         if kinds:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             params += kinds
-        return await tx.update(sql, params)
+        await tx.execute(sql, params)
 
     async def due(self, now: datetime, limit: int = 500) -> list[Deadline]:
         rows = await self.db.fetchall(

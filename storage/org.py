@@ -82,6 +82,7 @@ def _chat(r: sqlite3.Row) -> Chat:
 
 
 RECHECK_SECONDS = 1.0  # how soon a change made by another process (linli org import) shows
+RESIDENTS_CACHED = 50_000  # who lives where, for this many users at most
 
 
 @dataclass
@@ -135,6 +136,8 @@ class OrgRepo:
         self._tree: _Tree | None = None
         self._seen = (-1, -1)  # (this process's changes, the database's org version)
         self._checked_at = 0.0
+        self._residents: dict[int, Resident | None] = {}  # by user id; None: not a resident
+        self._residents_seen = -1  # the residents' version the cache holds
 
     async def tree(self) -> _Tree:
         """The cached tree; reloaded after our own changes, or another process's."""
@@ -142,11 +145,18 @@ class OrgRepo:
         if self._tree is not None and self._seen[0] == self.db.org_changes and (
                 now - self._checked_at < RECHECK_SECONDS):
             return self._tree
-        version = await self.db.fetchval("SELECT version FROM org_version")
+        row = await self.db.fetchone(
+            "SELECT o.version, r.version FROM org_version o, residents_version r")
+        assert row is not None
+        version, residents = row
         self._checked_at = now
         if self._tree is None or self._seen != (self.db.org_changes, version):
             self._seen = (self.db.org_changes, version)
             self._tree = await _load_tree(self.db)
+            self._residents_seen = -1
+        if self._residents_seen != residents:
+            self._residents.clear()
+            self._residents_seen = residents
         return self._tree
 
     def _changed(self, tx: Tx) -> None:
@@ -235,12 +245,24 @@ class OrgRepo:
     # -- residents ------------------------------------------------------------------
 
     async def resident(self, user_id: int) -> Resident | None:
+        """Where a user lives; cached, as every report and reply asks it."""
+        await self.tree()  # clears the cache when residents changed
+        if user_id in self._residents:
+            return self._residents[user_id]
         r = await self.db.fetchone("SELECT * FROM residents WHERE user_id = ?", (user_id,))
-        return None if r is None else Resident(r["user_id"], r["node_id"], r["unit"])
+        found = None if r is None else Resident(r["user_id"], r["node_id"], r["unit"])
+        if len(self._residents) >= RESIDENTS_CACHED:
+            self._residents.clear()
+        self._residents[user_id] = found
+        return found
+
+    def _resident_changed(self, tx: Tx, user_id: int) -> None:
+        tx.after_commit.append(lambda: self._residents.pop(user_id, None))
 
     async def register_resident(
         self, tx: Tx, user_id: int, node_id: int, unit: str | None, now: datetime
     ) -> None:
+        self._resident_changed(tx, user_id)
         await tx.execute(
             "INSERT INTO residents(user_id, node_id, unit, source, created_at, updated_at)"
             " VALUES (?, ?, ?, 'join', ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
@@ -250,12 +272,14 @@ class OrgRepo:
         )
 
     async def set_unit(self, tx: Tx, user_id: int, unit: str | None, now: datetime) -> bool:
+        self._resident_changed(tx, user_id)
         return await tx.update(
             "UPDATE residents SET unit = ?, updated_at = ? WHERE user_id = ?",
             (unit, to_db(now), user_id),
         ) > 0
 
     async def remove_resident(self, tx: Tx, user_id: int, node_id: int) -> bool:
+        self._resident_changed(tx, user_id)
         return await tx.update(
             "DELETE FROM residents WHERE user_id = ? AND node_id = ?", (user_id, node_id)
         ) > 0

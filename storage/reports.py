@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -72,28 +72,47 @@ class ReportRepo:
         self, tx: Tx, *, reporter_id: int, node_id: int, category: str, text: str,
         photo_file_id: str | None, latitude: float | None, longitude: float | None,
         source_chat_id: int | None, rung_node_id: int, partner_id: int | None, now: datetime,
-    ) -> int:
-        return await tx.insert(
+    ) -> Report:
+        row = await tx.returning(
             "INSERT INTO reports(reporter_id, node_id, category, text, photo_file_id, latitude,"
             " longitude, source_chat_id, rung_node_id, partner_id, created_at, rung_since,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (reporter_id, node_id, category, text, photo_file_id, latitude, longitude,
              source_chat_id, rung_node_id, partner_id, to_db(now), to_db(now), to_db(now)),
         )
+        assert row is not None
+        return _report(row)
 
     async def get(self, report_id: int, tx: Tx | None = None) -> Report | None:
         r = await (tx or self.db).fetchone("SELECT * FROM reports WHERE id = ?", (report_id,))
         return None if r is None else _report(r)
 
-    async def change(self, tx: Tx, report: Report, now: datetime, **fields: Any) -> bool:
-        """Apply a change if nobody changed the report since it was read (optimistic lock)."""
+    async def change(self, tx: Tx, report: Report, now: datetime, **fields: Any) -> Report | None:
+        """Apply a change if nobody changed the report since it was read (optimistic lock);
+        the report as changed, or None when it had moved on."""
         sets = ", ".join(f"{name} = ?" for name in fields)
         values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
-        return await tx.update(
+        row = await tx.returning(
+            f"UPDATE reports SET {sets}, version = version + 1, updated_at = ?"
+            " WHERE id = ? AND version = ? RETURNING *",
+            (*values, to_db(now), report.id, report.version),
+        )
+        return None if row is None else _report(row)
+
+    async def change_queued(self, tx: Tx, report: Report, now: datetime, stale: BaseException,
+                            **fields: Any) -> Report:
+        """The same change, queued without waiting: the transaction fails with ``stale`` if
+        the report moved on. Returns the report as the change leaves it."""
+        sets = ", ".join(f"{name} = ?" for name in fields)
+        values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
+        await tx.execute(
             f"UPDATE reports SET {sets}, version = version + 1, updated_at = ?"
             " WHERE id = ? AND version = ?",
-            (*values, to_db(now), report.id, report.version),
-        ) > 0
+            (*values, to_db(now), report.id, report.version), must_change=stale,
+        )
+        if "overdue" in fields:
+            fields["overdue"] = bool(fields["overdue"])
+        return replace(report, **fields, version=report.version + 1)
 
     async def log(
         self, tx: Tx, report_id: int, now: datetime, actor_id: int | None, action: str,

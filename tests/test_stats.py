@@ -96,10 +96,10 @@ class Fixture:
                      state: str, rating: str | None = None) -> int:
         """Filed at ``at``; steps: (after, actor, action, node key, note)."""
         async with self.db.write() as tx:
-            rid = await self.reports.create(
+            rid = (await self.reports.create(
                 tx, reporter_id=900, node_id=self.nodes[node], category="other", text="x",
                 photo_file_id=None, latitude=None, longitude=None, source_chat_id=None,
-                rung_node_id=self.nodes[node], partner_id=None, now=at)
+                rung_node_id=self.nodes[node], partner_id=None, now=at)).id
             await self.reports.log(tx, rid, at, 900, "filed", None, "open", self.nodes[node])
             for after, actor, action, key, note in steps:
                 await self.reports.log(tx, rid, at + after, actor, action, None, None,
