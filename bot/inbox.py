@@ -22,9 +22,9 @@ from typing import Any
 
 from telegram import Bot, Update
 from telegram.ext import ExtBot
-from telegram.request import HTTPXRequest
 
 from bot.clock import Clock
+from bot.http import AiohttpRequest
 from storage.db import HandlingUpdate
 from storage.inbox import InboxRepo
 
@@ -131,7 +131,7 @@ class DurableQueue(asyncio.Queue[Any]):
                 log.exception("could not mark handled updates; retrying")
 
 
-class RawUpdatesRequest(HTTPXRequest):
+class RawUpdatesRequest(AiohttpRequest):
     """getUpdates' connection, keeping the last answer's bytes for the inbox."""
 
     __slots__ = ("last_payload",)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
 from telegram import (
     Bot,
     InlineKeyboardButton,
@@ -39,6 +38,7 @@ from telegram.error import (
 
 from bot.clock import Clock
 from bot.grouplimit import GroupWindow
+from bot.http import answer_lost
 from bot.textsplit import split_html
 from storage.db import Database, Tx
 from storage.org import OrgRepo
@@ -52,11 +52,6 @@ CONCURRENCY = 16
 # New messages that Telegram has most likely made when a request went out whole and its
 # answer did not come back in time: sending them again would show them twice.
 NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document"})
-
-
-def _answer_lost(exc: TimedOut) -> bool:
-    """The request reached Telegram (it was written out whole); only the answer is missing."""
-    return isinstance(exc.__cause__, httpx.ReadTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +284,7 @@ class Notifier:
         except Forbidden as exc:
             await self._unreachable(row, exc.message)
         except TimedOut as exc:
-            if row.method in NOT_REPEATED and _answer_lost(exc):
+            if row.method in NOT_REPEATED and answer_lost(exc):
                 log.warning("outbox #%d to %s: no answer in time; taken as sent, not repeated",
                             row.id, row.chat_id)
                 await self._finish(row, "sent", message_ids=list(row.message_ids),
@@ -344,7 +339,7 @@ class Notifier:
                     link_preview_options=LinkPreviewOptions(is_disabled=True),
                 )
             except TimedOut as exc:
-                if last or not _answer_lost(exc):
+                if last or not answer_lost(exc):
                     raise
                 sent.append(0)  # most likely shown: go on with the next part, do not repeat it
                 await self.outbox.record_part(row.id, sent)
