@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from storage.db import Database, available_migrations, open_database
+from storage.org import RECHECK_SECONDS, OrgRepo
 from storage.timeutil import from_db, to_db
 
 
@@ -113,6 +114,76 @@ async def test_foreign_keys_are_enforced(tmp_path: Path) -> None:
                     " VALUES (999, 1, 'file', '')"
                 )
     finally:
+        await db.close()
+
+
+async def test_a_queued_change_that_fails_undoes_the_whole_transaction(tmp_path: Path) -> None:
+    """Changes are handed to the writer without waiting; one failing still fails them all,
+    those queued before it and the reads and waited-for changes after it."""
+    db = await open_database(tmp_path / "q.db")
+    try:
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            async with db.write() as tx:
+                await tx.execute("INSERT INTO nodes(key, name, level, created_at, updated_at)"
+                                 " VALUES ('a', 'A', 'grid', '', '')")
+                await tx.execute("INSERT INTO leaders(node_id, user_id, source, created_at)"
+                                 " VALUES (999, 1, 'file', '')")  # fails, unseen until commit
+                node = await tx.insert("INSERT INTO nodes(key, name, level, created_at,"
+                                       " updated_at) VALUES ('b', 'B', 'grid', '', '')")
+                assert await tx.fetchval("SELECT count(*) FROM nodes") == 2  # in order
+                assert node > 0
+        assert await db.fetchval("SELECT count(*) FROM nodes") == 0
+        assert await db.fetchval("SELECT count(*) FROM leaders") == 0
+    finally:
+        await db.close()
+
+
+async def test_a_queued_change_that_must_change_a_row_fails_when_it_does_not(
+        tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "m.db")
+    try:
+        async with db.write() as tx:
+            await tx.execute("INSERT INTO nodes(key, name, level, created_at, updated_at)"
+                             " VALUES ('a', 'A', 'grid', '', '')")
+        with pytest.raises(LookupError):
+            async with db.write() as tx:
+                await tx.execute("UPDATE nodes SET name = 'changed' WHERE key = 'a'")
+                await tx.execute("UPDATE nodes SET name = 'x' WHERE key = 'gone'",
+                                 must_change=LookupError("moved on"))
+        assert await db.fetchval("SELECT name FROM nodes WHERE key = 'a'") == "A"
+        async with db.write() as tx:
+            await tx.execute("UPDATE nodes SET name = 'B' WHERE key = 'a'",
+                             must_change=LookupError("moved on"))
+        assert await db.fetchval("SELECT name FROM nodes WHERE key = 'a'") == "B"
+    finally:
+        await db.close()
+
+
+async def test_who_lives_where_is_cached_yet_sees_every_change(tmp_path: Path) -> None:
+    """Residents are cached; a change in this process shows at once, one made by another
+    process (an import) within the organisation's recheck interval."""
+    db = await open_database(tmp_path / "r.db")
+    other = await open_database(tmp_path / "r.db")  # as `linli org import` would
+    try:
+        org = OrgRepo(db)
+        now = datetime.now(UTC)
+        async with db.write() as tx:
+            node = await tx.insert("INSERT INTO nodes(key, name, level, created_at, updated_at)"
+                                   " VALUES ('g', 'G', 'grid', '', '')")
+        assert await org.resident(7) is None
+        async with db.write() as tx:
+            await org.register_resident(tx, 7, node, "1-101", now)
+        assert (await org.resident(7)).unit == "1-101"  # type: ignore[union-attr]
+        async with other.write() as tx:
+            await tx.execute("UPDATE residents SET unit = '2-202' WHERE user_id = 7")
+            await tx.execute("INSERT INTO residents(user_id, node_id, unit, source, created_at,"
+                             " updated_at) VALUES (8, ?, NULL, 'file', '', '')", (node,))
+        assert (await org.resident(7)).unit == "1-101"  # type: ignore[union-attr]  # cached
+        await asyncio.sleep(RECHECK_SECONDS + 0.1)
+        assert (await org.resident(7)).unit == "2-202"  # type: ignore[union-attr]
+        assert await org.resident(8) is not None
+    finally:
+        await other.close()
         await db.close()
 
 
