@@ -64,6 +64,14 @@ def _report(r: sqlite3.Row) -> Report:
     return Report(**values)
 
 
+def _change(report: Report, now: datetime, fields: dict[str, Any]) -> tuple[str, list[Any]]:
+    """The UPDATE for a change, applied only to the version that was read."""
+    sets = ", ".join(f"{name} = ?" for name in fields)
+    values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
+    return (f"UPDATE reports SET {sets}, version = version + 1, updated_at = ?"
+            " WHERE id = ? AND version = ?", [*values, to_db(now), report.id, report.version])
+
+
 class ReportRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -90,26 +98,16 @@ class ReportRepo:
     async def change(self, tx: Tx, report: Report, now: datetime, **fields: Any) -> Report | None:
         """Apply a change if nobody changed the report since it was read (optimistic lock);
         the report as changed, or None when it had moved on."""
-        sets = ", ".join(f"{name} = ?" for name in fields)
-        values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
-        row = await tx.returning(
-            f"UPDATE reports SET {sets}, version = version + 1, updated_at = ?"
-            " WHERE id = ? AND version = ? RETURNING *",
-            (*values, to_db(now), report.id, report.version),
-        )
+        sql, params = _change(report, now, fields)
+        row = await tx.returning(sql + " RETURNING *", params)
         return None if row is None else _report(row)
 
     async def change_queued(self, tx: Tx, report: Report, now: datetime, stale: BaseException,
                             **fields: Any) -> Report:
         """The same change, queued without waiting: the transaction fails with ``stale`` if
         the report moved on. Returns the report as the change leaves it."""
-        sets = ", ".join(f"{name} = ?" for name in fields)
-        values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
-        await tx.execute(
-            f"UPDATE reports SET {sets}, version = version + 1, updated_at = ?"
-            " WHERE id = ? AND version = ?",
-            (*values, to_db(now), report.id, report.version), must_change=stale,
-        )
+        sql, params = _change(report, now, fields)
+        await tx.execute(sql, params, must_change=stale)
         if "overdue" in fields:
             fields["overdue"] = bool(fields["overdue"])
         return replace(report, **fields, version=report.version + 1)
