@@ -29,6 +29,7 @@ def ics(event: Event, tz: ZoneInfo, stamp: datetime, domain: str = "linli.bot") 
     item.add("dtend", event.ends_at.astimezone(tz))
     item.add("dtstamp", stamp)
     item.add("last-modified", stamp)
+    item.add("sequence", event.revision)  # a calendar replaces an older copy by this
     if event.recurrence in ("weekly", "monthly"):
         item.add("rrule", {"freq": event.recurrence})
     if event.state == "cancelled":

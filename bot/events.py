@@ -363,9 +363,9 @@ class EventService:
     async def cancel(self, user_id: int, event_id: int) -> Event:
         event = await self.managed(user_id, event_id)
         async with self.db.write() as tx:
-            await self.repo.change(tx, event.id, self.clock.now(), state="cancelled")
+            await self.repo.change(tx, event.id, self.clock.now(), revise=True, state="cancelled")
             await self.scheduler.deadlines.cancel(tx, SUBJECT, event.id)
-            cancelled = replace(event, state="cancelled")
+            cancelled = replace(event, state="cancelled", revision=event.revision + 1)
             await self._refresh(tx, cancelled, force=True)
             people = [u for a in ("going", "waiting", "maybe")
                       for u in await self.repo.people(event.id, a, tx)]
@@ -387,7 +387,7 @@ class EventService:
         else:
             raise BadInput("error.stale_button")
         async with self.db.write() as tx:
-            await self.repo.change(tx, event.id, self.clock.now(), **fields)
+            await self.repo.change(tx, event.id, self.clock.now(), revise=True, **fields)
             changed = await self.repo.get(event.id, tx)
             assert changed is not None
             if field == "time":

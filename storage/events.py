@@ -26,6 +26,7 @@ class Event:
     state: str
     shown: str | None
     edit_after: datetime | None
+    revision: int = 0  # changes made by a leader since it was announced
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +42,7 @@ def _event(r: sqlite3.Row) -> Event:
     assert starts is not None and ends is not None
     return Event(r["id"], r["creator_id"], r["node_id"], r["title"], r["description"], r["place"],
                  starts, ends, r["capacity"], r["recurrence"], r["previous_id"], r["state"],
-                 r["shown"], from_db(r["edit_after"]))
+                 r["shown"], from_db(r["edit_after"]), r["revision"])
 
 
 class EventRepo:
@@ -80,10 +81,13 @@ class EventRepo:
                                            (event_id,))
         return None if r is None else _event(r)
 
-    async def change(self, tx: Tx, event_id: int, now: datetime, **fields: object) -> None:
+    async def change(self, tx: Tx, event_id: int, now: datetime, *, revise: bool = False,
+                     **fields: object) -> None:
+        """``revise``: a leader's change that people must hear of (counts the revision)."""
         sets = ", ".join(f"{name} = ?" for name in fields)
         values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
-        await tx.execute(f"UPDATE events SET {sets}, updated_at = ? WHERE id = ?",
+        bump = ", revision = revision + 1" if revise else ""
+        await tx.execute(f"UPDATE events SET {sets}{bump}, updated_at = ? WHERE id = ?",
                          (*values, to_db(now), event_id))
 
     # -- RSVPs ----------------------------------------------------------------------

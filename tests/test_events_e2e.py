@@ -284,13 +284,20 @@ async def test_leader_changes_and_cancels_an_event(tg: FakeTelegram, linli: BotH
     armed = await linli.linli.scheduler.deadlines.armed_for("event", 1)
     shanghai = [d.due_at.astimezone(SHANGHAI).strftime("%m-%d %H:%M") for d in armed]
     assert shanghai == ["12-01 14:50", "12-01 14:55"]
+    # a calendar file taken now replaces the one imported before: same UID, a higher SEQUENCE
+    tg.press_button(R1, R1, mine["message_id"], "ev:ics:1")
+    sent = await tg.wait_for(lambda m: m["chat"]["id"] == R1 and "document" in m)
+    item = Calendar.from_ical(tg.files[sent["document"]["file_id"]].data).walk("VEVENT")[0]
+    assert str(item["UID"]) == "event-1@linli.bot" and item.decoded("SEQUENCE") == 2
+    assert item.decoded("DTSTART").replace(tzinfo=None) == datetime(2026, 12, 1, 15, 0)
+    assert str(item["LOCATION"]) == "社区服务中心二楼"
 
     # a resident cannot cancel it, even with forged data
     refused = await _answer(tg, tg.press_button(R1, R1, tg.sent(R1)[-1]["message_id"],
                                                 "ev:c:1"))
     assert "不在您的负责范围" in refused["text"]
     tg.press_button(CHIEF, CHIEF, card["message_id"], "ev:c:1")
-    await tg.wait_for(lambda m: m["chat"]["id"] == R1 and "已取消" in m["text"])
+    await tg.wait_for(lambda m: m["chat"]["id"] == R1 and "已取消" in m.get("text", ""))
     # R4 cannot be written to in private: mentioned in the building's chat instead
     mention = await tg.wait_for(lambda m: m["chat"]["id"] == CHATS[0] and "已取消" in m["text"]
                                 and "刘哥" in m["text"])
