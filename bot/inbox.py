@@ -21,6 +21,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import Bot, Update
+from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import ExtBot
 
 from bot.clock import Clock
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 0.2  # seconds: how often updates that changed nothing are marked handled
 KEEP_HANDLED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
+MAX_PAUSE = 30.0  # seconds: the longest wait between polls while Telegram fails
 
 
 class DurableQueue(asyncio.Queue[Any]):
@@ -131,6 +133,12 @@ class DurableQueue(asyncio.Queue[Any]):
                 log.exception("could not mark handled updates; retrying")
 
 
+def _long_poll(timeout: object) -> bool:
+    if isinstance(timeout, timedelta):
+        return timeout.total_seconds() > 0
+    return isinstance(timeout, int | float) and timeout > 0
+
+
 class RawUpdatesRequest(AiohttpRequest):
     """getUpdates' connection, keeping the last answer's bytes for the inbox."""
 
@@ -154,9 +162,24 @@ class LinliBot(ExtBot[None]):
         super().__init__(*args, get_updates_request=get_updates_request, **kwargs)
         self._inbox = inbox  # PTB lets an underscored attribute be set on its frozen objects
         self._raw_updates = get_updates_request
+        self._pause = 0.0  # seconds between polls while Telegram cannot be reached
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        updates = await super().get_updates(*args, **kwargs)
+        try:
+            updates = await super().get_updates(*args, **kwargs)
+        except NetworkError as exc:
+            if isinstance(exc, (BadRequest, TimedOut)) or not _long_poll(kwargs.get("timeout")):
+                # PTB polls again at once after a timeout; a bad request is a bug; the short
+                # poll PTB makes when stopping (to confirm what it fetched) must not wait
+                raise
+            # Telegram unreachable or failing (5xx): pause here, inside the long poll, which
+            # a stop cuts short; PTB's own pause between polls made SIGTERM wait up to 30 s
+            self._pause = min(MAX_PAUSE, self._pause * 1.5 or 1.0)
+            log.warning("getUpdates failed (%s); polling again in %.1f s", exc.message,
+                        self._pause)
+            await asyncio.sleep(self._pause)
+            return ()
+        self._pause = 0.0
         if self._inbox is None:
             return updates
         raw: dict[int, str] = {}

@@ -57,6 +57,31 @@ async def test_long_polling_asks_for_member_updates_and_stops_cleanly(
     assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
 
 
+async def test_stops_at_once_while_telegram_keeps_failing(
+        tg: FakeTelegram, tmp_path: Path) -> None:
+    """Telegram down (502 on every poll): the bot waits longer between tries, yet SIGTERM
+    stops it at once, not after the pause (PTB's own pause could not be cut short)."""
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=_env(tg, tmp_path),
+                            cwd=ROOT, stderr=subprocess.PIPE)
+    try:
+        await tg.wait_for_call("getUpdates", timeout=30)
+        tg.fail_next("getUpdates", 502, count=1000)
+        tg.add_user(7, "居民")
+        tg.user_sends(7, 7, "/help")  # ends the long poll under way: the next ones fail
+        for _ in range(300):  # 4 failed polls: the pause is now over 3 s
+            if len([c for c in tg.calls if c.method == "getUpdates" and c.error]) >= 4:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the bot stopped polling")
+    finally:
+        began = asyncio.get_running_loop().time()
+        code = await _stop(proc)
+        took = asyncio.get_running_loop().time() - began
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
+    assert took < 2.0, f"SIGTERM took {took:.1f} s"
+
+
 async def test_webhook_mode(tg: FakeTelegram, tmp_path: Path) -> None:
     port = _free_port()
     env = _env(tg, tmp_path, LINLI_WEBHOOK_URL="https://bot.example.org/linli-hook",
