@@ -36,6 +36,7 @@ def linli_env(tg: FakeTelegram, folder: Path, **extra: str) -> dict[str, str]:
         "LINLI_API_BASE_FILE_URL": tg.base_file_url,
         "LINLI_DATABASE": str(folder / "linli.db"), "LINLI_ADMIN_IDS": "1",
         "PYTHONPATH": str(ROOT),
+        "NO_PROXY": "127.0.0.1,localhost",  # the fake server is local, whatever proxy is set
     })
     env.update(extra)
     return env

@@ -50,6 +50,9 @@ class AiohttpRequest(BaseRequest):
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 # no cookies (the Bot API sets none) and no total cap: the timeouts below
                 cookie_jar=aiohttp.DummyCookieJar(), timeout=aiohttp.ClientTimeout(total=None),
+                # HTTPS_PROXY / NO_PROXY from the environment, as httpx does by default:
+                # where api.telegram.org is reached through a proxy, it keeps working
+                trust_env=True,
             )
 
     async def shutdown(self) -> None:

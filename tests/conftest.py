@@ -15,6 +15,11 @@ from tests.harness import BotHarness
 
 STUCK_AFTER = 100.0  # seconds: no test here takes half of that
 
+# the fake Bot API server is local: never reach it through a proxy the machine may set
+# (the bot honours HTTP(S)_PROXY, as deployments behind one need)
+for _name in ("NO_PROXY", "no_proxy"):
+    os.environ[_name] = ",".join(filter(None, [os.environ.get(_name), "127.0.0.1", "localhost"]))
+
 
 @pytest.fixture(autouse=True)
 async def _report_a_stuck_test(request: pytest.FixtureRequest) -> AsyncIterator[None]:

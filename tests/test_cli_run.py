@@ -12,6 +12,8 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from aiohttp import ClientSession, web
+
 from tests.fakegram import FakeTelegram
 from tests.harness import TOKEN
 
@@ -80,6 +82,40 @@ async def test_stops_at_once_while_telegram_keeps_failing(
         took = asyncio.get_running_loop().time() - began
     assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
     assert took < 2.0, f"SIGTERM took {took:.1f} s"
+
+
+async def test_a_proxy_from_the_environment_is_used(tg: FakeTelegram, tmp_path: Path) -> None:
+    """Where api.telegram.org is blocked, deployments reach it through HTTPS_PROXY (or
+    HTTP_PROXY for an http:// API server, as here): every request goes through it."""
+    seen: list[str] = []
+
+    async def forward(request: web.BaseRequest) -> web.StreamResponse:
+        seen.append(str(request.url))  # a proxy is asked for the absolute URL
+        async with ClientSession() as session, session.request(
+                request.method, str(request.url), data=await request.read(),
+                headers={"Content-Type": request.headers.get("Content-Type", "")}) as answer:
+            return web.Response(status=answer.status, body=await answer.read(),
+                                content_type=answer.content_type)
+
+    runner = web.ServerRunner(web.Server(forward))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    proxied = {"HTTP_PROXY": f"http://127.0.0.1:{port}", "NO_PROXY": "", "no_proxy": ""}
+    proc = subprocess.Popen([sys.executable, "-m", "bot", "run"],
+                            env={**_env(tg, tmp_path), **proxied}, cwd=ROOT,
+                            stderr=subprocess.PIPE)
+    try:
+        tg.add_user(7, "居民")
+        tg.user_sends(7, 7, "/help")
+        await tg.wait_for(lambda m: m["chat"]["id"] == 7 and "使用说明" in m["text"], timeout=30)
+        assert any(url.endswith("/getUpdates") for url in seen)
+        assert any(url.endswith("/sendMessage") for url in seen)
+    finally:
+        code = await _stop(proc)
+        await runner.cleanup()
+    assert code == 0, proc.stderr.read().decode() if proc.stderr else ""
 
 
 async def test_webhook_mode(tg: FakeTelegram, tmp_path: Path) -> None:
