@@ -154,10 +154,16 @@ class Tx(_Queries):
         return future
 
     async def _in_turn(self, statement: Awaitable[Any]) -> Any:
-        """A statement whose result is needed, run after those queued before it."""
+        """A statement whose result is needed, run after those queued before it; its error
+        goes to the caller (only), as with any awaited call."""
         if not self._queued:
             return await statement
-        return await self._queue(statement)
+        future = self._queue(statement)
+        try:
+            return await future
+        finally:
+            if future in self._queued:
+                self._queued.remove(future)
 
     async def settle(self) -> None:
         """Wait for every queued statement; raise the first one's error."""

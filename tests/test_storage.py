@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -134,6 +135,23 @@ async def test_a_queued_change_that_fails_undoes_the_whole_transaction(tmp_path:
                 assert node > 0
         assert await db.fetchval("SELECT count(*) FROM nodes") == 0
         assert await db.fetchval("SELECT count(*) FROM leaders") == 0
+    finally:
+        await db.close()
+
+
+async def test_an_error_the_caller_waited_for_is_the_callers_to_handle(tmp_path: Path) -> None:
+    db = await open_database(tmp_path / "w.db")
+    try:
+        async with db.write() as tx:
+            await tx.execute("INSERT INTO nodes(key, name, level, created_at, updated_at)"
+                             " VALUES ('a', 'A', 'grid', '', '')")
+            with pytest.raises(sqlite3.IntegrityError):  # the same key again
+                await tx.insert("INSERT INTO nodes(key, name, level, created_at, updated_at)"
+                                " VALUES ('a', 'again', 'grid', '', '')")
+            await tx.execute("INSERT INTO nodes(key, name, level, created_at, updated_at)"
+                             " VALUES ('b', 'B', 'grid', '', '')")
+        names = [r[0] for r in await db.fetchall("SELECT name FROM nodes ORDER BY key")]
+        assert names == ["A", "B"]
     finally:
         await db.close()
 
