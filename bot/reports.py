@@ -236,7 +236,7 @@ class ReportService:
         note = self.check_note(note)
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
-        sent, _ = await self._prompts_and_dues(report)
+        sent = await self.notices.sent_prompts(report)  # read before taking the writer
         now = self.clock.now()
         async with self.db.write() as tx:
             changed = await self.reports.change_queued(
