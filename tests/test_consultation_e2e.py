@@ -8,96 +8,18 @@ from typing import Any
 
 from tests.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
+from tests.orgs import harmony, harmony_leaders, node, property_company, resident
 
 FORUM, GROUP, MOON_GROUP = -100500, -100300, -100700
 GRID, BUILDING, COMPOUND, COMMUNITY, PROPERTY = 1001, 1002, 1003, 1004, 2001
 ZHANG, QIAN, SUN, LI = 3001, 3002, 3003, 3004
 OUTSIDER, MOON = 3999, 3500
-ORG = f"""
-[[nodes]]
-key = "harmony"
-name = "和谐社区"
-level = "community"
-
-[[nodes]]
-key = "sunshine"
-name = "阳光小区"
-level = "compound"
-parent = "harmony"
-chat_id = {FORUM}
-
-[[nodes]]
-key = "b3"
-name = "3号楼"
-level = "building"
-parent = "sunshine"
-chat_id = {GROUP}
-
-[[nodes]]
-key = "b3-u1"
-name = "3号楼1单元"
-level = "grid"
-parent = "b3"
-
-[[nodes]]
-key = "moon"
-name = "月亮小区"
-level = "compound"
-parent = "harmony"
-
-[[nodes]]
-key = "m1"
-name = "月亮1号楼"
-level = "building"
-parent = "moon"
-
-[[leaders]]
-node = "b3-u1"
-user_id = {GRID}
-name = "王邻长"
-
-[[leaders]]
-node = "b3"
-user_id = {BUILDING}
-name = "李楼长"
-
-[[leaders]]
-node = "sunshine"
-user_id = {COMPOUND}
-name = "赵片长"
-
-[[leaders]]
-node = "harmony"
-user_id = {COMMUNITY}
-name = "孙书记"
-
-[[partners]]
-node = "sunshine"
-kind = "property"
-name = "阳光物业"
-user_ids = [{PROPERTY}]
-categories = ["repair"]
-
-[[residents]]
-user_id = {ZHANG}
-node = "b3-u1"
-
-[[residents]]
-user_id = {QIAN}
-node = "b3-u1"
-
-[[residents]]
-user_id = {SUN}
-node = "b3"
-
-[[residents]]
-user_id = {LI}
-node = "b3-u1"
-
-[[residents]]
-user_id = {MOON}
-node = "m1"
-"""
+ORG = (harmony(building_chat=GROUP, compound_chat=FORUM)
+       + node("moon", "月亮小区", "compound", "harmony")
+       + node("m1", "月亮1号楼", "building", "moon")
+       + harmony_leaders(GRID, BUILDING, COMPOUND, COMMUNITY) + property_company(PROPERTY)
+       + resident(ZHANG, "b3-u1") + resident(QIAN, "b3-u1") + resident(SUN, "b3")
+       + resident(LI, "b3-u1") + resident(MOON, "m1"))
 NAMES = {GRID: "王", BUILDING: "李", COMPOUND: "赵", COMMUNITY: "孙", PROPERTY: "物业小刘",
          ZHANG: "张阿姨", QIAN: "钱大爷", SUN: "孙阿姨", LI: "李叔", OUTSIDER: "路人",
          MOON: "月亮居民", ADMIN: "管理员"}

@@ -11,71 +11,14 @@ import pytest
 
 from tests.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
+from tests.orgs import harmony, harmony_leaders, property_company, resident
 
 GROUP = -100300
 GRID, BUILDING, COMPOUND, COMMUNITY, PROPERTY = 1001, 1002, 1003, 1004, 2001
 RESIDENT, NEIGHBOUR = 3001, 3002
-ORG = f"""
-[[nodes]]
-key = "harmony"
-name = "和谐社区"
-level = "community"
-
-[[nodes]]
-key = "sunshine"
-name = "阳光小区"
-level = "compound"
-parent = "harmony"
-
-[[nodes]]
-key = "b3"
-name = "3号楼"
-level = "building"
-parent = "sunshine"
-chat_id = {GROUP}
-
-[[nodes]]
-key = "b3-u1"
-name = "3号楼1单元"
-level = "grid"
-parent = "b3"
-
-[[leaders]]
-node = "b3-u1"
-user_id = {GRID}
-name = "王邻长"
-
-[[leaders]]
-node = "b3"
-user_id = {BUILDING}
-name = "李楼长"
-
-[[leaders]]
-node = "sunshine"
-user_id = {COMPOUND}
-name = "赵片长"
-
-[[leaders]]
-node = "harmony"
-user_id = {COMMUNITY}
-name = "孙书记"
-
-[[partners]]
-node = "sunshine"
-kind = "property"
-name = "阳光物业"
-user_ids = [{PROPERTY}]
-categories = ["repair"]
-
-[[residents]]
-user_id = {RESIDENT}
-node = "b3-u1"
-unit = "1-502"
-
-[[residents]]
-user_id = {NEIGHBOUR}
-node = "b3-u1"
-"""
+ORG = (harmony(building_chat=GROUP) + harmony_leaders(GRID, BUILDING, COMPOUND, COMMUNITY)
+       + property_company(PROPERTY) + resident(RESIDENT, "b3-u1", "1-502")
+       + resident(NEIGHBOUR, "b3-u1"))
 
 
 async def _world(tg: FakeTelegram, linli: BotHarness, started: tuple[int, ...] = (

@@ -21,59 +21,13 @@ from storage.org import OrgRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo
 from storage.timeutil import to_db
+from tests.orgs import harmony, harmony_leaders, leader, node
 
 GRID, BUILDING, COMPOUND, COMMUNITY, GRID4 = 1, 2, 3, 4, 5
-ORG = """
-[[nodes]]
-key = "harmony"
-name = "和谐社区"
-level = "community"
-[[nodes]]
-key = "sunshine"
-name = "阳光小区"
-level = "compound"
-parent = "harmony"
-[[nodes]]
-key = "b3"
-name = "3号楼"
-level = "building"
-parent = "sunshine"
-[[nodes]]
-key = "g1"
-name = "3号楼1单元"
-level = "grid"
-parent = "b3"
-[[nodes]]
-key = "b4"
-name = "4号楼"
-level = "building"
-parent = "sunshine"
-[[nodes]]
-key = "g4"
-name = "4号楼1单元"
-level = "grid"
-parent = "b4"
-[[leaders]]
-node = "g1"
-user_id = 1
-name = "王邻长"
-[[leaders]]
-node = "b3"
-user_id = 2
-name = "李楼长"
-[[leaders]]
-node = "sunshine"
-user_id = 3
-name = "赵片长"
-[[leaders]]
-node = "harmony"
-user_id = 4
-name = "孙书记"
-[[leaders]]
-node = "g4"
-user_id = 5
-name = "周邻长"
-"""
+ORG = (harmony(grid="g1") + node("b4", "4号楼", "building", "sunshine")
+       + node("g4", "4号楼1单元", "grid", "b4")
+       + harmony_leaders(GRID, BUILDING, COMPOUND, COMMUNITY, grid_key="g1")
+       + leader("g4", GRID4, "周邻长"))
 T0 = datetime(2026, 10, 5, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 NOW = datetime(2026, 10, 20, 0, 0, tzinfo=UTC)
 H, M = timedelta(hours=1), timedelta(minutes=1)
@@ -88,8 +42,8 @@ class Fixture:
     async def load(self, tmp: Path) -> None:
         (tmp / "org.toml").write_text(ORG, encoding="utf-8")
         await import_org(self.db, self.settings, tmp / "org.toml")
-        for node in await self.org.all_nodes():
-            self.nodes[node.key] = node.id
+        for stored in await self.org.all_nodes():
+            self.nodes[stored.key] = stored.id
 
     async def report(self, node: str, at: datetime,
                      steps: list[tuple[timedelta, int | None, str, str, str | None]],
