@@ -128,7 +128,7 @@ async def deadline_lateness(tg: FakeTelegram, folder: Path, total: int, window: 
     """File ``total`` reports over ``window`` seconds; each has a 30 s acknowledge deadline."""
     root = Path(__file__).resolve().parent.parent
     sys.path.insert(0, str(root))
-    from bot.reports import Draft
+    from bot.reports.reports import Draft
     from tests.harness import BotHarness
 
     for uid in [500, 10_000, *(600 + g for g in range(GRIDS))]:

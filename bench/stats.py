@@ -28,9 +28,9 @@ from common import ROOT, district_toml
 
 sys.path.insert(0, str(ROOT))
 
-from bot.orgfile import import_org  # noqa: E402
-from bot.stats import StatsService, month_period  # noqa: E402
-from bot.stats_report import deliveries, render_text  # noqa: E402
+from bot.assess.monthly import deliveries, render_text  # noqa: E402
+from bot.assess.stats import StatsService, month_period  # noqa: E402
+from bot.org.orgfile import import_org  # noqa: E402
 from config.settings import Settings  # noqa: E402
 from storage.db import open_database  # noqa: E402
 from storage.org import OrgRepo  # noqa: E402

@@ -54,7 +54,7 @@ def cmd_check(_: argparse.Namespace) -> int:
     problems: list[tuple[str, str]] = []
     if settings.bot_token is None:
         problems.append(("LINLI_BOT_TOKEN", "required to run the bot"))
-    from bot.orgcheck import check_stored_org
+    from bot.org.orgcheck import check_stored_org
 
     problems += asyncio.run(_with_db(settings, lambda db: check_stored_org(db, settings)))
     if problems:
@@ -84,7 +84,7 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
 
 def cmd_org_import(ns: argparse.Namespace) -> int:
     settings = _settings_or_exit()
-    from bot.orgfile import OrgFileError, import_org
+    from bot.org.orgfile import OrgFileError, import_org
 
     path = Path(ns.file)
     if not path.is_file():
@@ -103,7 +103,7 @@ def cmd_org_import(ns: argparse.Namespace) -> int:
 
 def cmd_org_export(ns: argparse.Namespace) -> int:
     settings = _settings_or_exit()
-    from bot.orgfile import export_org
+    from bot.org.orgfile import export_org
 
     text = asyncio.run(_with_db(settings, lambda db: export_org(db, settings)))
     if ns.output:

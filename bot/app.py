@@ -11,12 +11,12 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 
-from bot.clock import Clock, SystemClock
 from bot.context import LinliContext
-from bot.http import AiohttpRequest
-from bot.inbox import DurableQueue, LinliBot, RawUpdatesRequest
+from bot.core.clock import Clock, SystemClock
+from bot.core.http import AiohttpRequest
+from bot.core.inbox import DurableQueue, LinliBot, RawUpdatesRequest
+from bot.core.ordering import PerChatUpdateProcessor
 from bot.menus import publish_commands
-from bot.ordering import PerChatUpdateProcessor
 from bot.services import Linli
 from config.settings import Settings
 from storage.inbox import InboxRepo
@@ -53,7 +53,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> LinliAp
         # a pause, which Telegram answers with 429 and a stop of the whole bot
         rate_limiter=AIORateLimiter(overall_max_rate=1, overall_time_period=1 / 29.5,
                                     max_retries=3),
-        # aiohttp, not httpx: a tenth of the CPU per request (see bot/http.py); the pool
+        # aiohttp, not httpx: a tenth of the CPU per request (see bot/core/http.py); the pool
         # sizes are those ApplicationBuilder would choose
         request=AiohttpRequest(connection_pool_size=256),
         get_updates_request=RawUpdatesRequest(connection_pool_size=1),

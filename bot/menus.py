@@ -11,7 +11,7 @@ from telegram import (
 )
 from telegram.ext import ExtBot
 
-from bot.i18n import LANGUAGES, t
+from bot.core.i18n import LANGUAGES, t
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",

@@ -4,25 +4,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.broadcasts import BroadcastService
-from bot.care import CareService
-from bot.clock import Clock
-from bot.consultation import ConsultationService
-from bot.digest import OverdueDigest
-from bot.events import EventService
-from bot.families import FamilyService
-from bot.followups import FollowUpService
-from bot.holidays import HolidayOffers
-from bot.i18n import pick_language
-from bot.meetings import MeetingService
-from bot.notifier import Notifier
-from bot.org import OrgService
-from bot.report_notices import ReportNotices
-from bot.reports import ReportService
-from bot.scheduler import Scheduler
-from bot.stats import StatsService
-from bot.stats_report import MonthlyReport
-from bot.volunteers import VolunteerService
+from bot.assess.monthly import MonthlyReport
+from bot.assess.stats import StatsService
+from bot.consult.consultation import ConsultationService
+from bot.consult.followups import FollowUpService
+from bot.consult.meetings import MeetingService
+from bot.core.clock import Clock
+from bot.core.i18n import pick_language
+from bot.core.notifier import Notifier
+from bot.core.scheduler import Scheduler
+from bot.culture.events import EventService
+from bot.culture.families import FamilyService
+from bot.culture.holidays import HolidayOffers
+from bot.lead.broadcasts import BroadcastService
+from bot.org.org import OrgService
+from bot.reports.digest import OverdueDigest
+from bot.reports.notices import ReportNotices
+from bot.reports.reports import ReportService
+from bot.service.care import CareService
+from bot.service.volunteers import VolunteerService
 from config.settings import Settings
 from storage.broadcasts import BroadcastRepo
 from storage.care import CareRepo
@@ -33,6 +33,7 @@ from storage.events import EventRepo
 from storage.families import FamilyRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
+from storage.pending import PendingInput as PendingInput  # handlers take it from here
 from storage.pending import PendingRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo

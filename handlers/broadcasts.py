@@ -8,9 +8,9 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import LinliContext
-from bot.errors import BadInput
-from bot.i18n import Markup, number, t
-from bot.notifier import Button
+from bot.core.errors import BadInput
+from bot.core.i18n import Markup, number, t
+from bot.core.notifier import Button
 from handlers.common import edit, reply, thread_of
 
 CANCEL_DATA = re.compile(r"^bc:x:(\d{1,9})$")

@@ -9,12 +9,12 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.errors import BadInput, LinliError
-from bot.i18n import Markup, number, t
-from bot.report_notices import local_time
+from bot.core.errors import BadInput, LinliError
+from bot.core.i18n import Markup, number, t
+from bot.core.timing import local_time
+from bot.services import PendingInput
 from handlers.common import args, is_private, reply
 from handlers.inputs import on_answer
-from storage.pending import PendingInput
 
 NOTE = "care_note"
 NOTE_LIFETIME = timedelta(hours=2)

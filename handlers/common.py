@@ -5,8 +5,8 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import LinliContext
-from bot.i18n import t
-from bot.notifier import Button, Outgoing
+from bot.core.i18n import t
+from bot.core.notifier import Button, Outgoing
 
 
 def thread_of(update: Update) -> int | None:

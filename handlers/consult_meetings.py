@@ -8,17 +8,17 @@ from datetime import timedelta
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
+from bot.consult.followups import parse_entries
 from bot.context import LinliContext
-from bot.errors import BadInput
-from bot.followups import parse_entries
-from bot.i18n import number, t
-from bot.notifier import Outgoing
-from bot.report_notices import local_time
-from bot.when import parse_when
+from bot.core.errors import BadInput
+from bot.core.i18n import number, t
+from bot.core.notifier import Outgoing
+from bot.core.timing import local_time
+from bot.core.when import parse_when
+from bot.services import PendingInput
 from handlers.common import is_private, reply, thread_of
 from handlers.consultation import command_text
 from handlers.inputs import on_answer
-from storage.pending import PendingInput
 
 DONE_NOTE = "consult_done_note"
 NOTE_LIFETIME = timedelta(minutes=30)

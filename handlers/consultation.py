@@ -8,16 +8,16 @@ from datetime import timedelta
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, PollAnswerHandler
 
+from bot.consult.consultation import Proposal
 from bot.context import LinliContext
-from bot.errors import BadInput
-from bot.i18n import Markup, number, t
-from bot.notifier import Button, Outgoing
-from bot.report_notices import local_time
-from bot.when import parse_when
+from bot.core.errors import BadInput
+from bot.core.i18n import Markup, number, t
+from bot.core.notifier import Button, Outgoing
+from bot.core.timing import local_time
+from bot.core.when import parse_when
+from bot.services import PendingInput
 from handlers.common import edit, is_private, reply, reply_private, thread_of
 from handlers.inputs import on_answer
-from storage.consultation import Proposal
-from storage.pending import PendingInput
 
 DECLINE = "consult_decline"
 ANSWER_LIFETIME = timedelta(minutes=30)

@@ -8,8 +8,8 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filters
 
 from bot.context import LinliContext
-from bot.errors import LinliError
-from bot.i18n import t
+from bot.core.errors import LinliError
+from bot.core.i18n import t
 from handlers.common import reply
 
 log = logging.getLogger(__name__)

@@ -10,17 +10,17 @@ from typing import Any
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
-from bot.calendar_file import ics
 from bot.context import LinliContext
-from bot.errors import BadInput, NotAllowed
-from bot.events import Draft
-from bot.holidays import HOLIDAYS
-from bot.i18n import Markup, number, t
-from bot.notifier import Button, Outgoing
+from bot.core.errors import BadInput, NotAllowed
+from bot.core.i18n import Markup, number, t
+from bot.core.notifier import Button, Outgoing
+from bot.culture.calendar_file import ics
+from bot.culture.events import Draft
+from bot.culture.holidays import HOLIDAYS
+from bot.org.org import Node
+from bot.services import PendingInput
 from handlers.common import edit, is_private, reply, rows, thread_of
 from handlers.inputs import on_answer
-from storage.org import Node
-from storage.pending import PendingInput
 
 FLOW = "event_flow"
 EDIT = "event_edit"

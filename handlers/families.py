@@ -8,8 +8,8 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.errors import BadInput
-from bot.i18n import t
+from bot.core.errors import BadInput
+from bot.core.i18n import t
 from handlers.common import edit, reply
 
 OPEN_VOTE = re.compile(r"^fm:v:(\d{1,9})$")

@@ -12,8 +12,8 @@ from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
 
 from bot.context import LinliContext
+from bot.services import PendingInput
 from handlers.common import reply
-from storage.pending import PendingInput
 
 Answer = Callable[[Update, LinliContext, PendingInput], Awaitable[None]]
 _ANSWERS: dict[str, Answer] = {}

@@ -9,14 +9,14 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, t
-from bot.notifier import Button
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import Markup, t
+from bot.core.notifier import Button
+from bot.org.org import Node
+from bot.services import PendingInput
 from handlers.common import args, edit, is_private, reply, rows, tell_user
 from handlers.inputs import on_answer
 from handlers.reports import offer_draft
-from storage.org import Node
-from storage.pending import PendingInput
 
 UNIT_QUESTION_LIFETIME = timedelta(minutes=30)
 JOIN_DATA = re.compile(r"^jn:(\d{1,9})$")

@@ -9,15 +9,14 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.errors import BadInput, NotAllowed
-from bot.i18n import Markup, number, t
-from bot.notifier import Button, Outgoing
-from bot.report_notices import local_time
-from bot.reports import StaleAction
+from bot.core.errors import BadInput, NotAllowed
+from bot.core.i18n import Markup, number, t
+from bot.core.notifier import Button, Outgoing
+from bot.core.timing import local_time
+from bot.reports.reports import Report, StaleAction
+from bot.services import PendingInput
 from handlers.common import args, edit, reply, reply_private, rows
 from handlers.inputs import on_answer
-from storage.pending import PendingInput
-from storage.reports import Report
 
 NOTE = "report_note"
 NOTE_LIFETIME = timedelta(minutes=30)

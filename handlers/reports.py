@@ -10,14 +10,13 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import LinliContext
-from bot.errors import BadInput
-from bot.i18n import number, t
-from bot.notifier import Button, Outgoing
-from bot.reports import Draft
+from bot.core.errors import BadInput
+from bot.core.i18n import number, t
+from bot.core.notifier import Button, Outgoing
+from bot.reports.reports import Draft, Report
+from bot.services import PendingInput
 from handlers.common import edit, is_private, reply, rows, thread_of
 from handlers.inputs import on_answer
-from storage.pending import PendingInput
-from storage.reports import Report
 
 FLOW = "report_flow"
 DRAFT = "report_draft"

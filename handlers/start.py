@@ -8,10 +8,10 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.errors import BadInput
-from bot.i18n import LANGUAGES, Markup, t
+from bot.core.errors import BadInput
+from bot.core.i18n import LANGUAGES, Markup, t
+from bot.core.notifier import Button
 from bot.menus import HELP
-from bot.notifier import Button
 from handlers.common import args, edit, is_private, reply
 
 INVITE_PAYLOAD = re.compile(r"^inv_([A-Za-z0-9_-]{8,40})$")

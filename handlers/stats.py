@@ -7,9 +7,9 @@ import asyncio
 from telegram import Update
 from telegram.ext import Application, CommandHandler
 
+from bot.assess.monthly import deliveries, render_text
+from bot.assess.stats import parse_period
 from bot.context import LinliContext
-from bot.stats import parse_period
-from bot.stats_report import deliveries, render_text
 from handlers.common import args, is_private, reply
 
 

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler
 
 from bot.context import LinliContext
-from bot.i18n import pick_language
+from bot.core.i18n import pick_language
 
 
 async def remember_user(update: Update, context: LinliContext) -> None:

@@ -9,14 +9,13 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.errors import BadInput
-from bot.i18n import number, t
-from bot.notifier import Button
-from bot.volunteers import SKILLS, parse_skill
+from bot.core.errors import BadInput
+from bot.core.i18n import number, t
+from bot.core.notifier import Button
+from bot.service.volunteers import SKILLS, Volunteer, parse_skill
+from bot.services import PendingInput
 from handlers.common import args, edit, is_private, reply, rows
 from handlers.inputs import on_answer
-from storage.pending import PendingInput
-from storage.volunteers import Volunteer
 
 HELP_TEXT = "help_text"
 TEXT_LIFETIME = timedelta(minutes=30)

@@ -19,7 +19,7 @@ KINDS = ("nodes", "leaders", "partners", "residents", "chats")
 Counts = dict[str, tuple[int, int]]  # kind → (created, updated)
 
 
-# -- the plan an org file becomes, built and checked by bot/orgfile.py ------------
+# -- the plan an org file becomes, built and checked by bot/org/orgfile.py ------------
 # (`where` names the entry and its line for messages)
 
 

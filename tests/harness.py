@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import LinliApp, build_application, start_polling, stop_polling
-from bot.clock import ShiftedClock
+from bot.core.clock import ShiftedClock
 from bot.services import Linli
 from config.settings import Settings
 from tests.fakegram import FakeTelegram
@@ -69,7 +69,7 @@ class BotHarness:
                         return
 
     async def import_org(self, text: str) -> Any:
-        from bot.orgfile import import_org
+        from bot.org.orgfile import import_org
 
         path = self.folder / "org.toml"
         path.write_text(text, encoding="utf-8")

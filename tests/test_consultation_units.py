@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.consultation import shorten
-from bot.errors import BadInput
-from bot.followups import parse_entries
-from bot.when import parse_day_end, parse_when
+from bot.consult.consultation import shorten
+from bot.consult.followups import parse_entries
+from bot.core.errors import BadInput
+from bot.core.when import parse_day_end, parse_when
 from tests.harness import DAYTIME  # 2026-11-25 10:00 in Shanghai
 
 TZ = ZoneInfo("Asia/Shanghai")

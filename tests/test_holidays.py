@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bot.clock import ShiftedClock
-from bot.holidays import coming, holiday_date
+from bot.core.clock import ShiftedClock
+from bot.culture.holidays import coming, holiday_date
 from tests.fakegram import FakeTelegram
 from tests.harness import BotHarness
 

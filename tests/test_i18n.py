@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import CATALOG, Markup, number, pick_language, t
+from bot.core.i18n import CATALOG, Markup, number, pick_language, t
 
 
 def test_catalogs_have_the_same_keys_and_placeholders() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.notifier import Delivery, Outgoing
+from bot.core.notifier import Delivery, Outgoing
 from tests.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from bot.orgfile import OrgFileError
+from bot.org.orgfile import OrgFileError
 from tests.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 

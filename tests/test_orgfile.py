@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.orgfile import Counts, ImportSummary, OrgFileError, export_org, import_org, parse_org_file
+from bot.org.orgfile import (
+    Counts,
+    ImportSummary,
+    OrgFileError,
+    export_org,
+    import_org,
+    parse_org_file,
+)
 from config.settings import Settings
 from storage.db import Database, open_database
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.recurrence import Rule, add_months, next_after, parse_local, parse_weekdays, shift
+from bot.core.recurrence import Rule, add_months, next_after, parse_local, parse_weekdays, shift
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import BadInput, NotAllowed
-from bot.i18n import CATALOG
-from bot.orgfile import import_org
-from bot.stats import StatsService, chart_png, month_period, parse_period, to_csv
+from bot.assess.stats import StatsService, chart_png, month_period, parse_period, to_csv
+from bot.core.errors import BadInput, NotAllowed
+from bot.core.i18n import CATALOG
+from bot.org.orgfile import import_org
 from config.settings import Settings
 from storage.db import Database, open_database
 from storage.org import OrgRepo

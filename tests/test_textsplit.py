@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.textsplit import TELEGRAM_LIMIT, split_html
+from bot.core.textsplit import TELEGRAM_LIMIT, split_html
 
 
 def _balanced(part: str) -> bool:

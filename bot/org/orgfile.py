@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bot.org import UNIT_MAX
+from bot.org.org import UNIT_MAX
 from config.settings import Level, Settings
 from storage.db import Database
 from storage.orgfile_repo import (

@@ -16,14 +16,13 @@ from datetime import datetime, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
-from bot.clock import Clock
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import number, pick_language, t
-from bot.notifier import Button, Notifier, Outgoing
-from bot.org import OrgService
-from bot.report_notices import local_time
-from bot.scheduler import Scheduler
-from bot.timing import quiet_hours_end
+from bot.core.clock import Clock
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import number, pick_language, t
+from bot.core.notifier import Button, Notifier, Outgoing
+from bot.core.scheduler import Scheduler
+from bot.core.timing import local_time, quiet_hours_end
+from bot.org.org import OrgService
 from config.settings import Duration, Settings
 from storage.care import CareEntry, CareRepo, CareVisit
 from storage.db import Database, Tx

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 
-from bot.clock import Clock
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, esc, number, pick_language, t
-from bot.notifier import Button, Notifier, Outgoing
-from bot.org import OrgService
-from bot.scheduler import Scheduler
+from bot.core.clock import Clock
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import Markup, esc, number, pick_language, t
+from bot.core.notifier import Button, Notifier, Outgoing
+from bot.core.scheduler import Scheduler
+from bot.org.org import OrgService
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline

@@ -17,8 +17,8 @@ from typing import Any
 
 from telegram.ext import JobQueue
 
-from bot.clock import Clock
-from bot.notifier import Notifier
+from bot.core.clock import Clock
+from bot.core.notifier import Notifier
 from storage.db import Database, Tx
 from storage.deadlines import Deadline, DeadlineRepo
 

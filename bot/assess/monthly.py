@@ -8,11 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from bot.clock import Clock
-from bot.i18n import CATALOG, Markup, pick_language, t
-from bot.notifier import Notifier, Outgoing
-from bot.scheduler import Scheduler
-from bot.stats import (
+from bot.assess.stats import (
     Assessment,
     Period,
     StatsService,
@@ -22,6 +18,10 @@ from bot.stats import (
     month_period,
     to_csv,
 )
+from bot.core.clock import Clock
+from bot.core.i18n import CATALOG, Markup, pick_language, t
+from bot.core.notifier import Notifier, Outgoing
+from bot.core.scheduler import Scheduler
 from config.settings import Settings
 from storage.db import Tx
 from storage.deadlines import Deadline

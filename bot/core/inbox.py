@@ -24,8 +24,8 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import ExtBot
 
-from bot.clock import Clock
-from bot.http import AiohttpRequest
+from bot.core.clock import Clock
+from bot.core.http import AiohttpRequest
 from storage.db import HandlingUpdate
 from storage.inbox import InboxRepo
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.clock import Clock
-from bot.i18n import Markup, number, pick_language, t
-from bot.notifier import Notifier, Outgoing
-from bot.scheduler import Scheduler
-from bot.timing import next_local
+from bot.core.clock import Clock
+from bot.core.i18n import Markup, number, pick_language, t
+from bot.core.notifier import Notifier, Outgoing
+from bot.core.scheduler import Scheduler
+from bot.core.timing import next_local
 from config.settings import Settings
 from storage.db import Tx
 from storage.deadlines import Deadline

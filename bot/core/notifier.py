@@ -36,10 +36,10 @@ from telegram.error import (
     TimedOut,
 )
 
-from bot.clock import Clock
-from bot.grouplimit import GroupWindow
-from bot.http import answer_lost
-from bot.textsplit import split_html
+from bot.core.clock import Clock
+from bot.core.grouplimit import GroupWindow
+from bot.core.http import answer_lost
+from bot.core.textsplit import split_html
 from storage.db import Database, Tx
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo, OutboxRow

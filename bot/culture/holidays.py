@@ -7,11 +7,11 @@ from datetime import date, datetime, time, timedelta
 
 from lunar_python import Lunar
 
-from bot.clock import Clock
-from bot.i18n import pick_language, t
-from bot.notifier import Button, Notifier, Outgoing
-from bot.scheduler import Scheduler
-from bot.timing import next_local
+from bot.core.clock import Clock
+from bot.core.i18n import pick_language, t
+from bot.core.notifier import Button, Notifier, Outgoing
+from bot.core.scheduler import Scheduler
+from bot.core.timing import next_local
 from config.settings import Settings
 from storage.db import Tx
 from storage.deadlines import Deadline

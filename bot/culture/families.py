@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import re
 
-from bot.audience import bound_chats, scope_of
-from bot.clock import Clock
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, t
-from bot.notifier import Button, Notifier, Outgoing
-from bot.org import OrgService
+from bot.core.clock import Clock
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import Markup, t
+from bot.core.notifier import Button, Notifier, Outgoing
+from bot.org.audience import bound_chats, scope_of
+from bot.org.org import OrgService
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.families import FamilyRepo, Nomination, Selection

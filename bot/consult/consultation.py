@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.clock import Clock
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, number, pick_language, t
-from bot.notifier import Delivery, Notifier, Outgoing
-from bot.org import OrgService
-from bot.report_notices import local_time
-from bot.scheduler import Scheduler
+from bot.core.clock import Clock
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import Markup, number, pick_language, t
+from bot.core.notifier import Delivery, Notifier, Outgoing
+from bot.core.scheduler import Scheduler
+from bot.core.timing import local_time
+from bot.org.org import OrgService
 from config.settings import Settings
 from storage.consultation import ConsultationRepo, Proposal, TopicPoll
 from storage.db import Database, Tx

@@ -14,13 +14,12 @@ import re
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, esc, number, t
-from bot.meetings import MeetingService
-from bot.notifier import Button, Outgoing
-from bot.report_notices import local_time
-from bot.timing import quiet_hours_end, resolve_within
-from bot.when import parse_day_end
+from bot.consult.meetings import MeetingService
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import Markup, esc, number, t
+from bot.core.notifier import Button, Outgoing
+from bot.core.timing import local_time, quiet_hours_end, resolve_within
+from bot.core.when import parse_day_end
 from storage.consultation import Decision, Meeting
 from storage.db import Tx
 from storage.deadlines import Deadline

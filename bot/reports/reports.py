@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.clock import Clock
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import number
-from bot.notifier import Notifier, Outgoing
-from bot.report_notices import RATINGS, ReportNotices, Sent, current_handlers
-from bot.scheduler import Scheduler
-from bot.timing import acknowledge_within, quiet_hours_end, resolve_within
+from bot.core.clock import Clock
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import number
+from bot.core.notifier import Notifier, Outgoing
+from bot.core.scheduler import Scheduler
+from bot.core.timing import acknowledge_within, quiet_hours_end, resolve_within
+from bot.reports.notices import RATINGS, ReportNotices, Sent, current_handlers
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline

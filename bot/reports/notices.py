@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from bot.i18n import CATALOG, Markup, esc, number, pick_language, t
-from bot.notifier import Button, Notifier, Outgoing
-from bot.timing import quiet_hours_end
+from bot.core.i18n import CATALOG, Markup, esc, number, pick_language, t
+from bot.core.notifier import Button, Notifier, Outgoing
+from bot.core.timing import local_time, quiet_hours_end
 from config.settings import Settings
 from storage.db import Tx
 from storage.deadlines import DeadlineRepo
@@ -23,13 +23,6 @@ from storage.users import UserRepo
 
 # the reporter's rating, as its button carries it
 RATINGS = {"s": "satisfied", "a": "acceptable", "u": "unsatisfied"}
-
-
-def local_time(settings: Settings, lang: str, moment: datetime) -> str:
-    local = moment.astimezone(settings.tz)
-    if lang == "zh":
-        return f"{local.month}月{local.day}日 {local:%H:%M}"
-    return f"{local.day} {local:%b %H:%M}"
 
 
 async def current_handlers(org: OrgRepo, report: Report) -> list[int]:

@@ -49,3 +49,10 @@ def next_local(settings: Settings, moment: datetime, at: time) -> datetime:
     if candidate <= local:
         candidate += timedelta(days=1)
     return candidate.astimezone(moment.tzinfo)
+
+
+def local_time(settings: Settings, lang: str, moment: datetime) -> str:
+    local = moment.astimezone(settings.tz)
+    if lang == "zh":
+        return f"{local.month}月{local.day}日 {local:%H:%M}"
+    return f"{local.day} {local:%b %H:%M}"

@@ -13,15 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 
-from bot.audience import bound_chats, scope_of
-from bot.clock import Clock
-from bot.errors import BadInput, NotAllowed, NotFound
-from bot.i18n import Markup, esc, number, pick_language, t
-from bot.notifier import Button, Delivery, Notifier, Outgoing
-from bot.org import OrgService
-from bot.recurrence import Rule, next_after, parse_weekdays
-from bot.scheduler import Scheduler
-from bot.timing import quiet_hours_end
+from bot.core.clock import Clock
+from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.i18n import Markup, esc, number, pick_language, t
+from bot.core.notifier import Button, Delivery, Notifier, Outgoing
+from bot.core.recurrence import Rule, next_after, parse_weekdays
+from bot.core.scheduler import Scheduler
+from bot.core.timing import quiet_hours_end
+from bot.org.audience import bound_chats, scope_of
+from bot.org.org import OrgService
 from config.settings import Settings
 from storage.broadcasts import Broadcast, BroadcastRepo
 from storage.db import Database, Tx

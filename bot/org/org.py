@@ -9,8 +9,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.clock import Clock
-from bot.errors import BadInput, NotAllowed, NotFound
+from bot.core.clock import Clock
+from bot.core.errors import BadInput, NotAllowed, NotFound
 from config.settings import Settings
 from storage.db import Database
 from storage.org import Chat, Leader, Node, OrgRepo, Resident

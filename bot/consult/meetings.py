@@ -12,11 +12,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.consultation import ConsultationService
-from bot.errors import BadInput, NotFound
-from bot.i18n import Markup, esc, number, t
-from bot.notifier import Button, Delivery, Outgoing
-from bot.report_notices import local_time
+from bot.consult.consultation import ConsultationService
+from bot.core.errors import BadInput, NotFound
+from bot.core.i18n import Markup, esc, number, t
+from bot.core.notifier import Button, Delivery, Outgoing
+from bot.core.timing import local_time
 from storage.consultation import Meeting
 from storage.db import Tx
 from storage.deadlines import Deadline

@@ -19,7 +19,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from bot.errors import BadInput, NotAllowed
+from bot.core.errors import BadInput, NotAllowed
 from config.settings import Settings
 from storage.org import Node, OrgRepo
 from storage.stats import CareFacts, StatsRepo

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.errors import BadInput, NotAllowed
-from bot.org import OrgService
+from bot.core.errors import BadInput, NotAllowed
+from bot.org.org import OrgService
 from storage.org import Chat, Node, OrgRepo
 
 

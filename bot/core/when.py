@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.errors import BadInput
+from bot.core.errors import BadInput
 
 _RELATIVE = re.compile(r"^(\d{1,4})\s*(m|min|h|d|分钟|小时|天)$", re.IGNORECASE)
 _ISO = re.compile(r"^P(?:(\d{1,3})D)?(?:T(?:(\d{1,4})H)?(?:(\d{1,5})M)?)?$", re.IGNORECASE)
