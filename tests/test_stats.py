@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import struct
+import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.assess.stats import StatsService, chart_png, month_period, parse_period, to_csv
+from bot.core.charts import register_cjk_font
 from bot.core.errors import BadInput, NotAllowed
 from bot.core.i18n import CATALOG
 from bot.org.orgfile import import_org
@@ -200,7 +202,7 @@ async def test_chart_is_a_png_and_the_csv_opens(fixture: Fixture) -> None:
     png = chart_png(a, labels, "harmony 2026-10")
     assert png.startswith(b"\x89PNG\r\n\x1a\n")
     width, height = struct.unpack(">II", png[16:24])
-    assert (width, height) == (640, 360)
+    assert (width, height) == (768, 432)
     assert 5_000 < len(png) < 200_000
     rows = list(csv.reader(io.StringIO(to_csv(a, labels).decode("utf-8-sig"))))
     assert rows[0] == ["Metric", "Value"]
@@ -208,6 +210,21 @@ async def test_chart_is_a_png_and_the_csv_opens(fixture: Fixture) -> None:
     assert ["Median time to resolve", "3.0h"] in rows
     header = rows.index(["Leader", "Area", "Reached", "Acknowledged", "Resolved", "Overdue"])
     assert rows[header + 1] == ["孙书记", "和谐社区", "1", "0", "0", "1"]
+
+
+async def test_the_chart_draws_every_chinese_glyph(fixture: Fixture) -> None:
+    """matplotlib warns of each glyph its font lacks; with the shipped font there are none."""
+    service = _service(fixture)
+    a = await service.compute(await service.scope_of(COMMUNITY),
+                              month_period(fixture.settings, 2026, 10), NOW)
+    labels = {k.removeprefix("stats.label."): v for k, v in CATALOG.messages["zh"].items()
+              if k.startswith("stats.label.")}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = chart_png(a, labels, "和谐社区 2026年10月 考核评价")
+    assert png.startswith(b"\x89PNG")
+    assert [str(w.message) for w in caught if "missing from font" in str(w.message)] == []
+    assert register_cjk_font() == "Noto Sans CJK SC"
 
 
 async def test_follow_ups_and_attendance(fixture: Fixture) -> None:

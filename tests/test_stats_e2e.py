@@ -37,17 +37,19 @@ async def test_stats_for_a_leader_with_chart_and_csv(tg: FakeTelegram, linli: Bo
     assert "收到诉求：1" in said["text"] and "响应率：100.0%" in said["text"]
     assert "王邻长（3号楼1单元）：经手 1，受理 1" in said["text"]
     assert "周邻长" not in said["text"]  # another building is not in this scope
-    docs = [m for m in tg.sent(BUILDING) if "document" in m]
+    files = [m for m in tg.sent(BUILDING) if "document" in m or "photo" in m]
     for _ in range(50):
-        if len(docs) == 2:
+        if len(files) == 2:
             break
         await settle(linli)
-        docs = [m for m in tg.sent(BUILDING) if "document" in m]
-    assert [d["document"]["file_name"] for d in docs] == ["stats-b3-2026-11.png",
-                                                           "stats-b3-2026-11.csv"]
-    png = tg.files[docs[0]["document"]["file_id"]].data
+        files = [m for m in tg.sent(BUILDING) if "document" in m or "photo" in m]
+    chart, docs = files[0], files[1:]
+    # the chart is a photo (seen in the chat, not a file to open), titled with names
+    assert "photo" in chart and chart["caption"] == "3号楼 2026年11月 各项比率"
+    png = tg.files[chart["photo"][-1]["file_id"]].data
     assert png.startswith(b"\x89PNG") and len(png) > 5_000
-    rows = list(csv.reader(io.StringIO(tg.files[docs[1]["document"]["file_id"]].data
+    assert [d["document"]["file_name"] for d in docs] == ["stats-b3-2026-11.csv"]
+    rows = list(csv.reader(io.StringIO(tg.files[docs[0]["document"]["file_id"]].data
                                        .decode("utf-8-sig"))))
     assert rows[0] == ["指标", "数值"] and ["收到诉求", "1"] in rows
 
@@ -70,10 +72,12 @@ async def test_monthly_report_on_the_first(tg: FakeTelegram, linli: BotHarness) 
     linli.clock.advance(timedelta(days=6))  # 2026-12-01 09:00 in Shanghai is due
     await linli.linli.scheduler.sweep()
     report = await tg.wait_for(lambda m: m["chat"]["id"] == COMMUNITY
-                               and "2026-11 月度考核报告" in m["text"])
-    assert "和谐社区 考核评价 · 2026-11" in report["text"]
-    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "2026-11 您的月度情况" in m["text"])
+                               and "2026年11月 月度考核报告" in m["text"])
+    assert "和谐社区 考核评价 · 2026年11月" in report["text"]
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "2026年11月 您的月度情况" in m["text"])
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID4 and "经手 0 件" in m["text"])
+    await tg.wait_for(lambda m: m["chat"]["id"] == COMMUNITY and "photo" in m
+                      and m["caption"] == "和谐社区 2026年11月 各项比率")
     await tg.wait_for(lambda m: m["chat"]["id"] == COMMUNITY and "document" in m
                       and m["document"]["file_name"].endswith(".csv"))
     await settle(linli)

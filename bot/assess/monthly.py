@@ -1,7 +1,7 @@
 """Delivering the assessment: /stats answers and the monthly report on the 1st.
 
 Each delivery is three messages through the notifier: the compact text, the chart
-(a PNG document) and the CSV.
+(a photo, labelled in the reader's language) and the CSV.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from bot.assess.stats import (
     StatsService,
     chart_png,
     figures,
-    has_cjk_font,
     month_period,
+    period_name,
     to_csv,
 )
 from bot.core.clock import Clock
@@ -38,6 +38,10 @@ def labels(lang: str) -> dict[str, str]:
             if k.startswith("stats.label.")}
 
 
+def scope_names(a: Assessment, lang: str) -> str:
+    return ("、" if lang == "zh" else ", ").join(n.name for n in a.scope)
+
+
 def render_text(a: Assessment, lang: str) -> str:
     names = labels(lang)
     lines = "\n".join(t(lang, "stats.line", label=names[k], value=v) for k, v in figures(a))
@@ -46,26 +50,25 @@ def render_text(a: Assessment, lang: str) -> str:
              for ln in a.leaders[:SHOWN_LEADERS]]
     if len(a.leaders) > SHOWN_LEADERS:
         shown.append(t(lang, "stats.more", count=len(a.leaders) - SHOWN_LEADERS))
-    scope = "、".join(n.name for n in a.scope) if lang == "zh" else ", ".join(
-        n.name for n in a.scope)
-    return t(lang, "stats.text", scope=scope, period=a.period.label, lines=Markup(lines),
+    return t(lang, "stats.text", scope=scope_names(a, lang), period=period_name(a.period, lang),
+             lines=Markup(lines),
              leaders=Markup("\n".join(shown) or t(lang, "stats.no_leaders")))
 
 
 def deliveries(a: Assessment, chat_id: int, lang: str, text: str,
                dedup: str | None = None) -> list[Outgoing]:
     scope = a.scope[0].key if len(a.scope) == 1 else "scope"
-    scope_name = " ".join(n.name for n in a.scope)
-    chart_lang = lang if lang != "zh" or has_cjk_font() else "en"  # no CJK glyphs: English
-    png = chart_png(a, labels(chart_lang), f"{scope} {a.period.label}")
+    scope_name = scope_names(a, lang)
+    period = period_name(a.period, lang)
+    png = chart_png(a, labels(lang), t(lang, "stats.chart_title", scope=scope_name, period=period))
     csv_bytes = to_csv(a, labels(lang))
     name = f"stats-{scope}-{a.period.label}"
     return [
         Outgoing(chat_id, text, dedup_key=dedup and f"{dedup}:text"),
-        Outgoing(chat_id, t(lang, "stats.chart_caption", scope=scope_name, period=a.period.label),
-                 method="send_document", document=png, filename=f"{name}.png",
+        Outgoing(chat_id, t(lang, "stats.chart_caption", scope=scope_name, period=period),
+                 method="send_photo", document=png, filename=f"{name}.png",
                  dedup_key=dedup and f"{dedup}:chart"),
-        Outgoing(chat_id, t(lang, "stats.csv_caption", scope=scope_name, period=a.period.label),
+        Outgoing(chat_id, t(lang, "stats.csv_caption", scope=scope_name, period=period),
                  method="send_document", document=csv_bytes, filename=f"{name}.csv",
                  dedup_key=dedup and f"{dedup}:csv"),
     ]
@@ -111,7 +114,7 @@ class MonthlyReport:
             admins = [ld.user_id for ld in await self.org.leaders_of(top.id)]
             for user_id in admins or self.settings.admin_ids:
                 lang = await self._lang(user_id)
-                text = t(lang, "stats.monthly", period=period.label,
+                text = t(lang, "stats.monthly", period=period_name(period, lang),
                          text=Markup(render_text(a, lang)))
                 for msg in deliveries(a, user_id, lang, text,
                                       dedup=f"monthly:{period.label}:{top.id}:{user_id}"):
@@ -121,7 +124,7 @@ class MonthlyReport:
                     continue  # the community's own leaders have the whole report
                 lang = await self._lang(line.user_id)
                 await self.notifier.enqueue(tx, Outgoing(
-                    line.user_id, t(lang, "stats.my_line", period=period.label,
+                    line.user_id, t(lang, "stats.my_line", period=period_name(period, lang),
                                     node=line.node.name, reached=line.reached,
                                     acknowledged=line.acknowledged, resolved=line.resolved,
                                     missed=line.missed),

@@ -19,6 +19,7 @@ import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bot.core.charts import figure, png_of
 from bot.core.errors import BadInput, NotAllowed
 from config.settings import Settings
 from storage.org import Node, OrgRepo
@@ -257,31 +258,31 @@ def to_csv(a: Assessment, labels: dict[str, str]) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")  # BOM: Excel opens it as UTF-8
 
 
-def has_cjk_font() -> bool:
-    from matplotlib import font_manager
-
-    return any(("CJK" in f.name or "WenQuanYi" in f.name or "Hei" in f.name)
-               for f in font_manager.fontManager.ttflist)
+def period_name(period: Period, lang: str) -> str:
+    """「2026年11月」 / "November 2026"; a week as its first and last day."""
+    if "~" in period.label:
+        first, last = (date.fromisoformat(d) for d in period.label.split("~"))
+        if lang == "zh":
+            return f"{first.month}月{first.day}日—{last.month}月{last.day}日"
+        return f"{first:%d %b}–{last:%d %b %Y}"
+    year, month = (int(x) for x in period.label.split("-"))
+    return f"{year}年{month}月" if lang == "zh" else f"{date(year, month, 1):%B %Y}"
 
 
 def chart_png(a: Assessment, labels: dict[str, str], title: str) -> bytes:
-    """Rates as horizontal bars (0–100 %), rendered off-screen."""
-    from matplotlib.figure import Figure  # Agg: Figure.savefig needs no display
-
+    """Rates as horizontal bars (0–100 %), labelled in the reader's language."""
     rates = [("response_rate", a.response_rate), ("resolution_rate", a.resolution_rate),
              ("satisfaction_rate", a.satisfaction_rate), ("grid_rate", a.grid_rate),
              ("community_rate", a.community_rate), ("care_rate", a.care_rate)]
-    fig = Figure(figsize=(6.4, 3.6), dpi=100)
+    fig = figure(6.4, 3.6)
     ax = fig.subplots()
     names = [labels[k] for k, _ in rates][::-1]
     values = [(v or 0.0) * 100 for _, v in rates][::-1]
     bars = ax.barh(names, values, color="#c0392b")
     for bar, (_, v) in zip(bars, rates[::-1], strict=True):
-        ax.text(min(bar.get_width() + 1, 92), bar.get_y() + bar.get_height() / 2,
-                percent(v), va="center", fontsize=8)
+        ax.text(min(bar.get_width() + 1, 90), bar.get_y() + bar.get_height() / 2,
+                percent(v), va="center", fontsize=9)
     ax.set_xlim(0, 100)
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+    ax.xaxis.set_major_formatter(lambda x, _pos: f"{x:.0f}%")
+    ax.set_title(title, fontsize=11)
+    return png_of(fig)

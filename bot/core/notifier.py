@@ -75,7 +75,7 @@ class Outgoing:
     # send_message, send_photo, send_document, send_poll, stop_poll, create_forum_topic,
     # edit_text, edit_buttons
     method: str = "send_message"
-    photo: str | None = None  # a Telegram file_id
+    photo: str | None = None  # a Telegram file_id; or send_photo with ``document`` (a PNG we drew)
     document: bytes | None = None  # a small file (.ics, .csv, .png), kept in the outbox
     filename: str | None = None
     poll: dict[str, Any] | None = None  # {"question", "options", "multiple"}
@@ -321,8 +321,10 @@ class Notifier:
             )
             return [p["message_id"]]
         if row.method == "send_photo":
+            photo = p["photo"] or InputFile(base64.b64decode(p["document"]),
+                                            filename=p["filename"])  # an image we drew
             message = await self.bot.send_photo(
-                row.chat_id, p["photo"], caption=p.get("text"), reply_markup=markup,
+                row.chat_id, photo, caption=p.get("text"), reply_markup=markup,
                 message_thread_id=thread,
             )
             return [message.message_id]
