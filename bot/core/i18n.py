@@ -21,6 +21,11 @@ class Markup(str):
     """A string that is already safe HTML."""
 
 
+class ByLanguage(dict[str, str]):
+    """A value that reads differently per language (an example phrase, a date): the
+    message it goes into picks the one for its own language."""
+
+
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=False)
 
@@ -70,9 +75,13 @@ class Catalog:
         template = table.get(key) or self.messages[DEFAULT_LANGUAGE].get(key)
         if template is None:
             raise KeyError(f"no message {key!r}")
+        picked = {
+            name: value.get(lang) or value[DEFAULT_LANGUAGE] if isinstance(value, ByLanguage)
+            else value for name, value in params.items()
+        }
         safe = {
             name: value if isinstance(value, Markup) else esc(value)
-            for name, value in params.items()
+            for name, value in picked.items()
         }
         return template.format_map(safe)
 
