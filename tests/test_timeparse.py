@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.core.errors import BadInput
+from bot.core.i18n import t
+from bot.core.recurrence import Rule
 from bot.core.timeparse import (
     Schedule,
     describe,
@@ -22,9 +25,6 @@ from bot.core.timeparse import (
     parse_period,
     parse_rule,
 )
-from bot.errors import BadInput
-from bot.i18n import t
-from bot.recurrence import Rule
 
 TZ = ZoneInfo("Asia/Shanghai")
 TUESDAY = datetime(2026, 12, 1, 18, 30, tzinfo=TZ)  # the default "now"

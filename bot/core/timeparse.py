@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.errors import BadInput
-from bot.i18n import ByLanguage
-from bot.recurrence import Rule, add_months, next_after
+from bot.core.errors import BadInput
+from bot.core.i18n import ByLanguage
+from bot.core.recurrence import Rule, add_months, next_after
 
 DEFAULT_AT, DAY_END = time(9, 0), time(18, 0)
 _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
