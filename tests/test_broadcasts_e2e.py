@@ -73,7 +73,7 @@ async def test_scheduled_broadcast_fires_once_after_a_restart(
     # 10:00 local now: schedule for 11:00 today
     tg.user_sends(CHIEF, CHIEF, "/broadcast 2026-11-25 11:00 今晚7点在活动室开居民会")
     said = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "已安排群发 #1" in m["text"])
-    assert "2026-11-25 11:00" in said["text"] and "3 个群" in said["text"]
+    assert "11月25日（周三）11:00" in said["text"] and "3 个群" in said["text"]
     assert not any(_texts(tg, chat, "居民会") for chat in chats)
     await linli.stop()
     linli.clock.advance(timedelta(hours=1, seconds=5))  # it came due while the bot was down
@@ -208,3 +208,42 @@ async def test_people_are_answered_while_a_big_broadcast_goes_out(
 
 def _delivered(tg: FakeTelegram) -> set[int]:
     return {m["chat"]["id"] for m in tg.sent() if "停水" in (m.get("text") or "")}
+
+
+async def test_chinese_times_schedule_once_and_weekly(tg: FakeTelegram, linli: BotHarness) -> None:
+    """Wednesday 25 November, 10:00 in Shanghai: 「明天上午9点」 is Thursday 09:00 and
+    「每周三18:30」 first goes out tonight, then a week later."""
+    chats = await _world(tg, linli, 2)
+    tg.user_sends(CHIEF, CHIEF, "/broadcast 明天上午9点 明天停水，请提前储水")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "已安排群发 #1" in m["text"])
+    assert "11月26日（周四）09:00" in said["text"]
+    tg.user_sends(CHIEF, CHIEF, "/broadcast 每周三18:30 例会提醒：今晚活动室")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "已安排群发 #2" in m["text"])
+    assert "每周三 18:30" in said["text"]
+    weekly = await linli.linli.broadcasts.repo.get(2)
+    assert weekly is not None and weekly.repeat == "weekly" and weekly.weekdays == (2,)
+    linli.clock.advance(timedelta(hours=8, minutes=30, seconds=1))  # Wednesday 18:30
+    await linli.linli.scheduler.sweep()
+    await tg.wait_for(lambda m: m["chat"]["id"] == chats[0] and "例会提醒" in m["text"])
+    assert _texts(tg, chats[0], "停水") == []  # not before Thursday 09:00
+    weekly = await linli.linli.broadcasts.repo.get(2)
+    assert weekly is not None and weekly.next_at is not None
+    assert weekly.next_at - linli.clock.now() < timedelta(days=7)
+    assert weekly.next_at.astimezone(linli.linli.settings.tz).strftime("%m-%d %H:%M") == (
+        "12-02 18:30")
+    linli.clock.advance(timedelta(hours=14, minutes=30))  # Thursday 09:00
+    await linli.linli.scheduler.sweep()
+    for chat in chats:
+        await tg.wait_for(lambda m, c=chat: m["chat"]["id"] == c and "停水" in m["text"])
+    assert len(_texts(tg, chats[0], "例会提醒")) == 1
+
+
+async def test_a_chinese_time_refused_names_the_part(tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli, 1)
+    tg.user_sends(CHIEF, CHIEF, "/broadcast 明天25点 停水")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "25点" in m["text"])
+    assert "不是有效的钟点" in said["text"] and "明天上午9点" in said["text"]
+    tg.user_sends(CHIEF, CHIEF, "/broadcast 今天上午9点 停水")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == CHIEF and "已经过去" in m["text"])
+    assert "11月25日（周三）09:00" in said["text"]
+    assert await linli.linli.broadcasts.repo.scheduled(None) == []

@@ -331,6 +331,8 @@ def test_what_is_not_a_time_at_the_start() -> None:
         assert leading_schedule(text, TUESDAY, TZ) is None, text
     assert leading_schedule("现在 大家好", TUESDAY, TZ) == (Schedule(None, None), "大家好")
     assert leading_schedule("now hi", TUESDAY, TZ) == (Schedule(None, None), "hi")
+    assert leading_schedule("明天 停水", TUESDAY, TZ, day_alone=False) is None  # no hour given
+    assert leading_schedule("明天下午 停水", TUESDAY, TZ, day_alone=False) is not None
     with pytest.raises(BadInput) as refused:
         leading_schedule("今天上午9点 通知", TUESDAY, TZ)
     assert refused.value.key == "time.past"

@@ -320,9 +320,10 @@ class Schedule:
     first: datetime | None  # the first time (UTC); None: now
 
 
-def leading_schedule(text: str, now: datetime, tz: ZoneInfo) -> tuple[Schedule, str] | None:
+def leading_schedule(text: str, now: datetime, tz: ZoneInfo, *,
+                     day_alone: bool = True) -> tuple[Schedule, str] | None:
     """A time at the start of ``text`` (now, once, or recurring) and the rest; None when
-    ``text`` does not start with a time."""
+    ``text`` does not start with a time (nor with a day alone, unless ``day_alone``)."""
     stripped = text.lstrip()
     words = stripped.split(maxsplit=1)
     if words and words[0].lower() in _NOW_WORDS:
@@ -334,6 +335,8 @@ def leading_schedule(text: str, now: datetime, tz: ZoneInfo) -> tuple[Schedule, 
     else:
         r, moment = _read_moment(cleaned, now, tz, DEFAULT_AT)
         end, schedule = r.end, Schedule(None, moment)
+        if not day_alone and r.day and not (r.at or r.part):
+            return None
     if not end or (end < len(cleaned) and cleaned[end].isascii() and cleaned[end].isalnum()):
         return None
     if schedule.rule is None:

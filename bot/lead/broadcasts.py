@@ -8,7 +8,6 @@ transaction, and the notifier tells us how each one ended.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
@@ -17,8 +16,9 @@ from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, pick_language, t
 from bot.core.notifier import Button, Delivery, Notifier, Outgoing
-from bot.core.recurrence import Rule, next_after, parse_weekdays
+from bot.core.recurrence import Rule, next_after
 from bot.core.scheduler import Scheduler
+from bot.core.timeparse import describe, leading_schedule
 from bot.core.timing import quiet_hours_end
 from bot.org.audience import bound_chats, scope_of
 from bot.org.org import OrgService
@@ -34,10 +34,6 @@ REF = "bc:"  # outbox ref of every copy: bc:<run>:<chat>
 TEXT_MAX = 4000
 CAPTION_MAX = 1024
 REPORT_LISTED = 30  # up to this many chats, the report names each delivered chat too
-_TIME = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
-_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
-_REPEAT = {"daily": "daily", "每天": "daily", "weekly": "weekly", "每周": "weekly",
-           "monthly": "monthly", "每月": "monthly"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +53,6 @@ class Created:
     now: bool
 
 
-def _time(token: str) -> time | None:
-    match = _TIME.match(token)
-    return time(int(match.group(1)), int(match.group(2))) if match else None
-
-
 class BroadcastService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgService,
                  repo: BroadcastRepo, users: UserRepo, notifier: Notifier,
@@ -74,44 +65,22 @@ class BroadcastService:
     # -- asking ---------------------------------------------------------------------
 
     def parse(self, text: str) -> Plan:
-        """[@node] now|HH:MM|YYYY-MM-DD HH:MM|daily HH:MM|weekly DAYS HH:MM|monthly D HH:MM TEXT"""
+        """[@node] WHEN TEXT, WHEN read by the one time grammar: 现在, 明天上午9点, 每周三18:30,
+        每月1号9点, 2026-12-01 09:00, daily 09:00, weekly mon,thu 09:00, monthly 1 09:00..."""
         words = text.split(maxsplit=1)
         key = None
         if words and words[0].startswith("@"):
             key, text = words[0][1:], words[1] if len(words) > 1 else ""
-        parts = text.split(maxsplit=4)
-        if not parts:
+        read = leading_schedule(text, self.clock.now(), self.settings.tz, day_alone=False)
+        if read is None:
             raise BadInput("broadcast.usage")
-        head, tz = parts[0].lower(), self.settings.tz
-        if head in ("now", "现在", "立即"):
-            return Plan(key, None, None, self._rest(text, 1))
-        if head in _REPEAT:
-            repeat = _REPEAT[head]
-            if repeat == "daily" and len(parts) > 1 and (at := _time(parts[1])):
-                return Plan(key, Rule("daily", at), None, self._rest(text, 2))
-            if repeat == "weekly" and len(parts) > 2 and (at := _time(parts[2])):
-                days = parse_weekdays(parts[1])
-                if days:
-                    return Plan(key, Rule("weekly", at, weekdays=days), None, self._rest(text, 3))
-            if (repeat == "monthly" and len(parts) > 2 and parts[1].isdigit()
-                    and 1 <= int(parts[1]) <= 31 and (at := _time(parts[2]))):
-                return Plan(key, Rule("monthly", at, month_day=int(parts[1])), None,
-                            self._rest(text, 3))
-            raise BadInput("broadcast.usage")
-        if (at := _time(parts[0])) is not None:  # today (or tomorrow) at HH:MM
-            first = next_after(Rule("daily", at), self.clock.now(), tz)
-            return Plan(key, Rule("once", at), first, self._rest(text, 1))
-        date = _DATE.match(parts[0])
-        if date and len(parts) > 1 and (at := _time(parts[1])):
-            try:
-                local = datetime(int(date.group(1)), int(date.group(2)), int(date.group(3)),
-                                 at.hour, at.minute, tzinfo=tz)
-            except ValueError as exc:
-                raise BadInput("broadcast.usage") from exc
-            if local <= self.clock.now():
-                raise BadInput("broadcast.in_the_past")
-            return Plan(key, Rule("once", at), local, self._rest(text, 2))
-        raise BadInput("broadcast.usage")
+        schedule, rest = read
+        if schedule.first is None:  # now
+            return Plan(key, None, None, rest)
+        if schedule.rule is None:
+            at = schedule.first.astimezone(self.settings.tz).time().replace(second=0)
+            return Plan(key, Rule("once", at), schedule.first, rest)
+        return Plan(key, schedule.rule, None, rest)
 
     @staticmethod
     def _rest(text: str, skip: int) -> str:
@@ -285,7 +254,7 @@ class BroadcastService:
         if broadcast.repeat == "once":
             if broadcast.next_at is None:
                 return t(lang, "broadcast.when_done")
-            return broadcast.next_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+            return describe(broadcast.next_at, self.clock.now(), tz, lang)
         days = ("、" if lang == "zh" else ", ").join(
             t(lang, f"broadcast.weekday.{d}") for d in broadcast.weekdays)
         return t(lang, f"broadcast.repeat_{broadcast.repeat}", at=broadcast.at_time or "",
