@@ -13,8 +13,7 @@ from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import number, t
 from bot.core.notifier import Outgoing
-from bot.core.timing import local_time
-from bot.core.when import parse_when
+from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
 from handlers.common import is_private, reply, thread_of
 from handlers.consultation import command_text
@@ -39,14 +38,15 @@ async def forum(update: Update, context: LinliContext) -> None:
     parts = [p.strip() for p in FIELDS.split(command_text(update))]
     if len(parts) < 3 or not all(parts[:3]):
         raise BadInput("consult.forum_usage")
-    starts_at = parse_when(parts[0], linli.clock.now(), linli.settings.tz)
+    # past_ok: the meeting's own refusal names it (开会时间 … 已经过去了)
+    starts_at = parse_moment(parts[0], linli.clock.now(), linli.settings.tz, past_ok=True)
     agenda = ITEMS.split(parts[3]) if len(parts) > 3 else None
     meeting = await linli.meetings.schedule(user.id, chat.id, bool(chat.is_forum),
                                             thread_of(update), starts_at, parts[1], parts[2],
                                             agenda)
     await reply(update, context, "consult.meeting_scheduled", number=number(meeting.id),
                 title=meeting.title,
-                at=local_time(linli.settings, context.lang, meeting.starts_at))
+                at=describe(meeting.starts_at, linli.clock.now(), linli.settings.tz, context.lang))
 
 
 async def rsvp_pressed(update: Update, context: LinliContext) -> None:

@@ -13,8 +13,7 @@ from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import Markup, number, t
 from bot.core.notifier import Button, Outgoing
-from bot.core.timing import local_time
-from bot.core.when import parse_when
+from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
 from handlers.common import edit, is_private, reply, reply_private, thread_of
 from handlers.inputs import on_answer
@@ -165,11 +164,12 @@ async def topicpoll(update: Update, context: LinliContext) -> None:
                 await linli.org_repo.node_by_key(words[-1].lower())):
             key, when = words[-1], " ".join(words[:-1])
         target, thread = await linli.consultation.chat_in_scope(user.id, key), None
-    closes_at = parse_when(when, linli.clock.now(), linli.settings.tz)
+    closes_at = parse_moment(when, linli.clock.now(), linli.settings.tz)
     poll = await linli.consultation.open_poll(user.id, target, thread, ids, closes_at)
     await linli.notifier.send(Outgoing(
         user.id, t(context.lang, "consult.poll_opened", poll=number(poll.id),
-                   at=local_time(linli.settings, context.lang, poll.closes_at)),
+                   at=describe(poll.closes_at, linli.clock.now(), linli.settings.tz,
+                               context.lang)),
         buttons=[[Button(t(context.lang, "consult.btn_stop_poll"), data=f"cp:stop:{poll.id}")]],
         fallback=Outgoing(poll.chat_id, t(context.lang, "consult.poll_opened_group",
                                           poll=number(poll.id)), thread_id=poll.thread_id)))

@@ -185,6 +185,23 @@ async def test_topic_poll_bad_input_changes_nothing(tg: FakeTelegram, linli: Bot
         "SELECT count(*) FROM proposals WHERE state = 'open'") == 3
 
 
+async def test_topic_poll_closing_time_in_chinese(tg: FakeTelegram, linli: BotHarness) -> None:
+    """「2小时后」 closes the poll two hours from now (10:00 → 12:00), said back with its
+    weekday; 「明天25点」 is refused naming the hour, nothing is polled."""
+    await world(tg, linli)
+    await propose_three(tg)
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,2 明天25点")
+    refused = await said(tg, FORUM, "「25点」不是有效的钟点")
+    assert "明天上午9点" in refused["text"]
+    assert not any(c.method == "sendPoll" for c in tg.calls)
+    tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,2 2小时后")
+    await tg.wait_for(lambda m: m["chat"]["id"] == FORUM and m["method"] == "sendPoll")
+    await said(tg, COMPOUND, "议题投票 #1 已发出，11月25日（周三）12:00 截止")
+    armed = await linli.linli.scheduler.deadlines.armed_for("topic_poll", 1)
+    assert len(armed) == 1  # the clock runs on while the test does: within a minute of 2 h
+    assert abs(armed[0].due_at - linli.clock.now() - timedelta(hours=2)) < timedelta(minutes=1)
+
+
 async def poll_closed(tg: FakeTelegram, linli: BotHarness) -> None:
     """Topics #1, #3, #4 polled in the forum; #1 and #4 win; closed by the leader."""
     message = await open_poll(tg, linli)
@@ -207,7 +224,7 @@ async def schedule_meeting(tg: FakeTelegram, linli: BotHarness) -> dict[str, Any
     """The meeting #1 in its own forum topic, with RSVPs; returns the card."""
     await poll_closed(tg, linli)
     tg.user_sends(COMPOUND, FORUM, "/forum 11-26 19:00 | 阳光小区恳谈会 | 小区活动室")
-    await said(tg, FORUM, "已安排在 11月26日 19:00")
+    await said(tg, FORUM, "已安排在 11月26日（周四）19:00")  # echoed with its weekday
     card = await said(tg, FORUM, "恳谈会 #1：阳光小区恳谈会\n")
     topic = await tg.wait_for_call("createForumTopic")
     assert "阳光小区恳谈会" in topic.params["name"]

@@ -10,7 +10,7 @@ import pytest
 from bot.consult.consultation import shorten
 from bot.consult.followups import parse_entries
 from bot.core.errors import BadInput
-from bot.core.when import parse_day_end, parse_when
+from bot.core.timeparse import parse_day_end, parse_moment
 from tests.harness import DAYTIME  # 2026-11-25 10:00 in Shanghai
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -21,19 +21,19 @@ def local(moment):  # type: ignore[no-untyped-def]
 
 
 def test_times_people_type() -> None:
-    assert parse_when("30m", DAYTIME, TZ) == DAYTIME + timedelta(minutes=30)
-    assert parse_when("2h", DAYTIME, TZ) == DAYTIME + timedelta(hours=2)
-    assert parse_when("1天", DAYTIME, TZ) == DAYTIME + timedelta(days=1)
-    assert parse_when("PT1H30M", DAYTIME, TZ) == DAYTIME + timedelta(minutes=90)
-    assert local(parse_when("18:00", DAYTIME, TZ)) == "2026-11-25 18:00"
-    assert local(parse_when("09:00", DAYTIME, TZ)) == "2026-11-26 09:00"  # already past today
-    assert local(parse_when("12-01 19:30", DAYTIME, TZ)) == "2026-12-01 19:30"
-    assert local(parse_when("2026-11-20 10:00", DAYTIME, TZ)) == "2026-11-20 10:00"
-    assert local(parse_when("12月1日 19点", DAYTIME, TZ)) == "2026-12-01 19:00"
+    assert parse_moment("30m", DAYTIME, TZ) == DAYTIME + timedelta(minutes=30)
+    assert parse_moment("2h", DAYTIME, TZ) == DAYTIME + timedelta(hours=2)
+    assert parse_moment("1天", DAYTIME, TZ) == DAYTIME + timedelta(days=1)
+    assert parse_moment("PT1H30M", DAYTIME, TZ) == DAYTIME + timedelta(minutes=90)
+    assert local(parse_moment("18:00", DAYTIME, TZ)) == "2026-11-25 18:00"
+    assert local(parse_moment("09:00", DAYTIME, TZ)) == "2026-11-26 09:00"  # already past today
+    assert local(parse_moment("12-01 19:30", DAYTIME, TZ)) == "2026-12-01 19:30"
+    assert local(parse_moment("2026-11-20 10:00", DAYTIME, TZ, past_ok=True)) == "2026-11-20 10:00"
+    assert local(parse_moment("12月1日 19点", DAYTIME, TZ)) == "2026-12-01 19:00"
     assert local(parse_day_end("12-05", DAYTIME, TZ)) == "2026-12-05 18:00"
     for bad in ("明天吧", "25:00", "13-40 10:00", "", "P"):
         with pytest.raises(BadInput):
-            parse_when(bad, DAYTIME, TZ)
+            parse_moment(bad, DAYTIME, TZ)
 
 
 def test_poll_options_fit_telegrams_limit_in_utf16_units() -> None:

@@ -18,8 +18,8 @@ from bot.consult.meetings import MeetingService
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
+from bot.core.timeparse import parse_day_end
 from bot.core.timing import local_time, quiet_hours_end, resolve_within
-from bot.core.when import parse_day_end
 from storage.consultation import Decision, Meeting
 from storage.db import Tx
 from storage.deadlines import Deadline
@@ -90,7 +90,7 @@ class FollowUpService:
             text = " ".join(e.text.split())
             if not text or len(text) > TEXT_MAX:
                 raise BadInput("consult.decide_bad_text", line=e.line, max=TEXT_MAX)
-            due = parse_day_end(e.due, now, self.settings.tz)
+            due = parse_day_end(e.due, now, self.settings.tz, past_ok=True)  # refused below
             if due <= now:
                 raise BadInput("consult.decide_due_past", line=e.line, due=e.due)
             owner = await self._owner(e.owner, e.line)
