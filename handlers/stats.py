@@ -1,4 +1,5 @@
-"""/stats [month|week|YYYY-MM]: the assessment of the leader's scope, in private."""
+"""/stats [本月|上月|本周|2026年11月|month|YYYY-MM]: the assessment of the leader's scope,
+in private."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from telegram.ext import Application, CommandHandler
 from bot.assess.monthly import deliveries, render_text
 from bot.assess.stats import parse_period
 from bot.context import LinliContext
+from bot.core.errors import BadInput
 from handlers.common import args, is_private, reply
 
 
@@ -21,12 +23,12 @@ async def stats(update: Update, context: LinliContext) -> None:
         return
     linli = context.linli
     scope = await linli.stats.scope_of(user.id)
-    given = args(context)
-    if len(given) > 1:
-        await reply(update, context, "stats.usage")
-        return
+    given = " ".join(args(context))  # 「last month」 is two words
     now = linli.clock.now()
-    period = parse_period(linli.settings, given[0] if given else None, now)
+    try:
+        period = parse_period(linli.settings, given or None, now)
+    except BadInput as refused:  # the usage says which periods there are
+        raise BadInput("stats.usage", part=refused.params["part"]) from None
     assessment = await linli.stats.compute(scope, period, now)
     text = render_text(assessment, context.lang)
     # the chart takes a moment to draw: off the event loop

@@ -54,6 +54,29 @@ async def test_stats_for_a_leader_with_chart_and_csv(tg: FakeTelegram, linli: Bo
     assert rows[0] == ["指标", "数值"] and ["收到诉求", "1"] in rows
 
 
+async def test_stats_for_last_month_in_chinese(tg: FakeTelegram, linli: BotHarness) -> None:
+    """A report filed on 25 November counts in 「上月」 once December has come, not in 「本月」."""
+    await world(tg, linli)
+    await _one_report(tg, linli)
+    linli.clock.advance(timedelta(days=7))  # 2 December
+    tg.user_sends(BUILDING, BUILDING, "/stats 上月")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "考核评价 · 2026年11月"
+                             in (m.get("text") or ""))
+    assert "收到诉求：1" in said["text"]
+    tg.user_sends(BUILDING, BUILDING, "/stats 本月")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "考核评价 · 2026年12月"
+                             in (m.get("text") or ""))
+    assert "收到诉求：0" in said["text"]
+    tg.user_sends(BUILDING, BUILDING, "/stats 上周")  # Monday 23 to Sunday 29 November
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "11月23日—11月29日"
+                             in (m.get("text") or ""))
+    assert "收到诉求：1" in said["text"]
+    tg.user_sends(BUILDING, BUILDING, "/stats 去年")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING
+                             and "「去年」" in (m.get("text") or ""))
+    assert "用法：/stats" in said["text"]
+
+
 async def test_stats_refusals(tg: FakeTelegram, linli: BotHarness) -> None:
     await world(tg, linli)
     tg.user_sends(RESIDENT, RESIDENT, "/stats")

@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 import statistics
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bot.core import timeparse
 from bot.core.charts import figure, png_of
-from bot.core.errors import BadInput, NotAllowed
+from bot.core.errors import NotAllowed
 from config.settings import Settings
 from storage.org import Node, OrgRepo
 from storage.stats import CareFacts, StatsRepo
-
-PERIOD = re.compile(r"^(month|week|(\d{4})-(\d{2}))$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,25 +100,14 @@ class Assessment:
 
 
 def parse_period(settings: Settings, text: str | None, now: datetime) -> Period:
-    """``month`` (default: this month so far), ``week`` (the last 7 days) or ``YYYY-MM``."""
-    raw = (text or "month").strip().lower()
-    match = PERIOD.match(raw)
-    if match is None:
-        raise BadInput("stats.usage")
-    tz = settings.tz
-    local = now.astimezone(tz)
-    if raw == "week":
-        first = local.date() - timedelta(days=6)
-        start = datetime.combine(first, datetime.min.time(), tzinfo=tz)
-        end = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), tzinfo=tz)
-        return Period(f"{first.isoformat()}~{local.date().isoformat()}", start, end)
-    if raw == "month":
-        year, month = local.year, local.month
-    else:
-        year, month = int(match.group(2)), int(match.group(3))
-        if not 1 <= month <= 12 or year < 2000:
-            raise BadInput("stats.usage")
-    return month_period(settings, year, month)
+    """本月 (the default), 上月, 本周, 上周, 2026年11月, 11月, 2026-11, month, week (the last
+    7 days): read by the one time grammar, labelled "2026-11" or "2026-11-19~2026-11-25"."""
+    start, end = timeparse.parse_period(text or "本月", now, settings.tz)
+    first, last = start.astimezone(settings.tz).date(), (end.astimezone(settings.tz)
+                                                        - timedelta(days=1)).date()
+    if first.day == 1 and last.month == first.month and (last + timedelta(days=1)).day == 1:
+        return Period(f"{first.year:04d}-{first.month:02d}", start, end)
+    return Period(f"{first.isoformat()}~{last.isoformat()}", start, end)
 
 
 def month_period(settings: Settings, year: int, month: int) -> Period:
