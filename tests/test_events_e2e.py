@@ -104,7 +104,7 @@ async def _publish(tg: FakeTelegram, capacity: str = "2", repeat: str = "每周�
     await _step(tg, "/event", "第 1 步")
     await _step(tg, "重阳节包饺子", "第 2 步")
     await _step(tg, "一起包饺子，送给独居老人", "第 3 步")
-    await _step(tg, "明天下午", "没看懂这个时间")  # refused, the step stays
+    await _step(tg, "明天吧", "看不懂时间「明天吧」里的「吧」")  # refused, the step stays
     await _step(tg, "2026-11-25 12:00", "第 4 步")
     await _step(tg, "11:00", "结束时间要晚于")
     await _step(tg, "13:30", "第 5 步")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.core.recurrence import Rule, add_months, next_after, parse_local, parse_weekdays, shift
+from bot.core.recurrence import Rule, add_months, next_after, shift
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -47,14 +47,6 @@ def test_wall_clock_time_kept_across_daylight_saving() -> None:
     assert before.hour == 7  # 09:00 CEST is 07:00 UTC
 
 
-def test_weekday_names() -> None:
-    assert parse_weekdays("mon,thu") == (0, 3)
-    assert parse_weekdays("一，四") == (0, 3)
-    assert parse_weekdays("7,1") == (0, 6)
-    assert parse_weekdays("mon,funday") is None
-    assert parse_weekdays("") is None
-
-
 def test_next_occurrence_of_weekly_and_monthly_events() -> None:
     starts, ends = local(SHANGHAI, 2027, 1, 31, 14, 0), local(SHANGHAI, 2027, 1, 31, 16, 30)
     weekly = shift(starts, ends, "weekly", SHANGHAI)
@@ -66,15 +58,3 @@ def test_next_occurrence_of_weekly_and_monthly_events() -> None:
     spring = shift(local(BERLIN, 2026, 3, 26, 14, 0), local(BERLIN, 2026, 3, 26, 15, 0),
                    "weekly", BERLIN)
     assert spring[0].astimezone(BERLIN).hour == 14 and spring[0].hour == 12
-
-
-def test_parse_local_times() -> None:
-    now = local(SHANGHAI, 2026, 11, 25, 10, 0)
-    assert parse_local("2026-12-05 14:00", now, SHANGHAI) == local(SHANGHAI, 2026, 12, 5, 14, 0)
-    assert parse_local("12-05 14：00", now, SHANGHAI) == local(SHANGHAI, 2026, 12, 5, 14, 0)
-    assert parse_local("01-05 09:00", now, SHANGHAI) == local(SHANGHAI, 2027, 1, 5, 9, 0)
-    assert parse_local("16:00", now, SHANGHAI, day_of=local(SHANGHAI, 2026, 12, 5, 14, 0)) == (
-        local(SHANGHAI, 2026, 12, 5, 16, 0))
-    assert parse_local("16:00", now, SHANGHAI) is None  # a start needs a date
-    assert parse_local("明天下午", now, SHANGHAI) is None
-    assert parse_local("2026-13-01 10:00", now, SHANGHAI) is None

@@ -359,3 +359,20 @@ def test_wall_clock_kept_across_daylight_saving() -> None:
     now = datetime(2026, 3, 28, 12, 0, tzinfo=berlin)  # summer time starts on the 29th
     moment = parse_moment("明天上午9点", now, berlin)
     assert moment.astimezone(berlin).hour == 9 and moment.hour == 7
+
+
+def test_what_the_old_parsers_read_still_reads() -> None:
+    """bot/recurrence.parse_local and parse_weekdays are gone; their cases, through here."""
+    now = datetime(2026, 11, 25, 10, 0, tzinfo=TZ)
+    assert shown(parse_moment("2026-12-05 14:00", now, TZ)) == "2026-12-05 14:00"
+    assert shown(parse_moment("12-05 14：00", now, TZ)) == "2026-12-05 14:00"
+    assert shown(parse_moment("01-05 09:00", now, TZ)) == "2027-01-05 09:00"
+    assert shown(parse_moment("16:00", now, TZ)) == "2026-11-25 16:00"  # now: the next 16:00
+    assert shown(parse_moment("明天下午", now, TZ)) == "2026-11-26 15:00"  # now read
+    with pytest.raises(BadInput):
+        parse_moment("2026-13-01 10:00", now, TZ)
+    weekly = {"mon,thu": (0, 3), "一，四": (0, 3), "7,1": (0, 6)}
+    for days, expected in weekly.items():
+        assert parse_rule(f"weekly {days} 09:00", now, TZ).weekdays == expected
+    with pytest.raises(BadInput):
+        parse_rule("weekly mon,funday 09:00", now, TZ)

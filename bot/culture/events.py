@@ -17,8 +17,9 @@ from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, pick_language, t
 from bot.core.notifier import Button, Delivery, Notifier, Outgoing
-from bot.core.recurrence import parse_local, shift
+from bot.core.recurrence import shift
 from bot.core.scheduler import Scheduler
+from bot.core.timeparse import parse_moment
 from bot.core.timing import quiet_hours_end
 from bot.org.audience import bound_chats
 from bot.org.org import OrgService
@@ -411,8 +412,7 @@ class EventService:
         return cleaned
 
     def parse_time(self, text: str, day_of: datetime | None = None) -> datetime:
-        """"2026-12-05 14:00", "12-05 14:00", or "16:00" (the day of ``day_of``)."""
-        parsed = parse_local(text, self.clock.now(), self.settings.tz, day_of)
-        if parsed is None:
-            raise BadInput("event.time_invalid")
-        return parsed
+        """A start (周六下午2点, 12-05 14:00, not already past) or, with ``day_of``, an end
+        whose bare time (16:00, 下午4点半) is on the start's day."""
+        return parse_moment(text, self.clock.now(), self.settings.tz,
+                            past_ok=day_of is not None, day_of=day_of)
