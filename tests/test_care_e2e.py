@@ -144,3 +144,17 @@ async def test_a_pasted_list_is_added_whole_or_not_at_all(
         [n.id for n in await linli.linli.org_repo.all_nodes()])
     assert sorted((e.user_id, e.kind, e.cadence.days) for e in entries) == [
         (RESIDENT, "low_income", 30), (ELDER, "elderly_alone", 7)]
+
+
+async def test_cadence_in_chinese(tg: FakeTelegram, linli: BotHarness) -> None:
+    """「每两周」 is every 14 days, 「每周」 every 7; 「常常」 is refused naming itself."""
+    await world(tg, linli)
+    tg.user_sends(GRID, GRID, "/care_add 3002 独居老人 每两周 腿脚不便")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "关爱名单 #1" in m["text"])
+    assert "每 14 天走访一次" in said["text"]
+    tg.user_sends(GRID, GRID, "/care_add 3001 低收入 常常")
+    refused = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "「常常」" in m["text"])
+    assert "每周" in refused["text"]
+    entries = await linli.linli.care.repo.entries_in(
+        [n.id for n in await linli.linli.org_repo.all_nodes()])
+    assert [(e.user_id, e.cadence) for e in entries] == [(ELDER, timedelta(days=14))]

@@ -14,16 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from pydantic import TypeAdapter, ValidationError
-
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import number, pick_language, t
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.scheduler import Scheduler
+from bot.core.timeparse import parse_duration
 from bot.core.timing import local_time, quiet_hours_end
 from bot.org.org import OrgService
-from config.settings import Duration, Settings
+from config.settings import Settings
 from storage.care import CareEntry, CareRepo, CareVisit
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
@@ -38,7 +37,6 @@ ALIASES = {"独居老人": "elderly_alone", "残疾人": "disabled", "低收入"
 NOTE_MAX = 500
 MIN_CADENCE = timedelta(days=1)
 TOP_REPEAT = timedelta(days=1)
-_DURATION: TypeAdapter[timedelta] = TypeAdapter(Duration)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +91,8 @@ class CareService:
         return kind
 
     def parse_cadence(self, text: str) -> timedelta:
-        try:
-            cadence = _DURATION.validate_python(text.strip().upper())
-        except ValidationError as exc:
-            raise BadInput("care.usage_add") from exc
+        """每周, 每两周, 每月 (30 days), 7天, P7D, ... through the one time grammar."""
+        cadence = parse_duration(text, self.clock.now(), self.settings.tz)
         if cadence < MIN_CADENCE:
             raise BadInput("care.cadence_too_short")
         return cadence
