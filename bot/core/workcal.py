@@ -83,8 +83,8 @@ class WorkingTime:
 def parse_amount(value: Any) -> Any:
     """A settings value: "2WD"/"4WH" become :class:`WorkingTime`; anything else is
     left to the calendar-duration parser (ISO-8601 or seconds)."""
-    if isinstance(value, str) and _AMOUNT.match(value):
-        return WorkingTime.parse(value)
+    if isinstance(value, str) and value.strip().upper().endswith(("WD", "WH")):
+        return WorkingTime.parse(value)  # or says what is wrong with it
     return value
 
 
