@@ -5,6 +5,10 @@
     linli db upgrade           bring the database schema up to date
     linli org import FILE      import the organisation from a TOML file (idempotent)
     linli org export [-o FILE] write the organisation as TOML
+    linli calendar import FILE a year's official calendar (holiday-cn JSON; wins over shipped)
+    linli calendar show YEAR   a year's holidays and make-up working days, and their source
+    linli calendar add DATE off|work REASON
+                               a local exception (a typhoon day off, a local holiday, a working day)
 """
 
 from __future__ import annotations
@@ -15,9 +19,13 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
+from bot.core.clock import Clock, SystemClock
 from config.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from storage.db import Database
 
 EXIT_BAD_INPUT = 2
 T = TypeVar("T")
@@ -49,14 +57,26 @@ def cmd_run(_: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(_: argparse.Namespace) -> int:
+def cmd_check(ns: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     problems: list[tuple[str, str]] = []
     if settings.bot_token is None:
         problems.append(("LINLI_BOT_TOKEN", "required to run the bot"))
+    from bot.core.calendars import Calendars
+    from bot.core.workcal import next_year_missing
     from bot.org.orgcheck import check_stored_org
 
-    problems += asyncio.run(_with_db(settings, lambda db: check_stored_org(db, settings)))
+    async def check(db: Database) -> tuple[list[tuple[str, str]], int | None]:
+        calendar = await Calendars(settings, db).current()
+        today = ns.clock.now().astimezone(settings.tz).date()
+        return await check_stored_org(db, settings), next_year_missing(calendar, today)
+
+    found, missing = asyncio.run(_with_db(settings, check))
+    problems += found
+    if missing is not None:
+        print(f"linli: warning: no official calendar for {missing} yet; working-day deadlines"
+              f" in {missing} count Monday to Friday until it is imported"
+              f" (linli calendar import {missing}.json)", file=sys.stderr)
     if problems:
         _print_problems("configuration", problems)
         return EXIT_BAD_INPUT
@@ -113,6 +133,70 @@ def cmd_org_export(ns: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calendar_import(ns: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    from bot.core.calendars import Calendars
+    from bot.core.workcal import CalendarFileError
+
+    path = Path(ns.file)
+    if not path.is_file():
+        print(f"linli: no such file: {path}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        year = asyncio.run(_with_db(settings, lambda db: Calendars(settings, db).import_file(
+            path.read_bytes(), str(path), ns.clock.now())))
+    except CalendarFileError as exc:
+        print(f"linli: {path} was not imported; nothing changed: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    off = sum(1 for is_off, _ in year.days.values() if is_off)
+    print(f"linli: imported the calendar of {year.year} from {path}: {off} holiday(s),"
+          f" {len(year.days) - off} make-up working day(s)")
+    if not year.days:
+        print(f"linli: warning: {path} lists no days; {year.year} still counts as unknown",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_calendar_show(ns: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    from bot.core.calendars import Calendars
+    from bot.core.workcal import EXCEPTION, FILE, PACKAGE, WEEKDAYS
+
+    calendar = asyncio.run(_with_db(settings, lambda db: Calendars(settings, db).current()))
+    sources = {FILE: "from its official calendar file",
+               PACKAGE: "from the chinese-calendar package",
+               WEEKDAYS: "not known: Monday to Friday are working days until its calendar is"
+                         " imported (linli calendar import FILE)"}
+    print(f"{ns.year}: {sources[calendar.source(ns.year)]}; working hours {calendar.hours}")
+    for day in calendar.year_days(ns.year):
+        what = "working" if day.working else "off"
+        local = " (local exception)" if day.source == EXCEPTION else ""
+        print(f"  {day.day.isoformat()} {day.day:%a}  {what:<7}  {day.name or ''}{local}")
+    return 0
+
+
+def cmd_calendar_add(ns: argparse.Namespace) -> int:
+    settings = _settings_or_exit()
+    from datetime import date
+
+    from bot.core.calendars import Calendars
+
+    try:
+        day = date.fromisoformat(ns.date)
+    except ValueError:
+        print(f"linli: {ns.date!r} is not a date such as 2027-07-01", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    reason = " ".join(ns.reason).strip()
+    if not reason or len(reason) > 40:
+        print("linli: give a short reason (at most 40 characters), e.g. 台风停工", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    off = ns.kind == "off"
+    asyncio.run(_with_db(settings, lambda db: Calendars(settings, db).add_exception(
+        day, off, reason, None, ns.clock.now())))
+    print(f"linli: {day.isoformat()} is now a {'day off' if off else 'working day'}: {reason}")
+    return 0
+
+
 async def _with_db(settings: Settings, work: Callable[..., Awaitable[T]]) -> T:
     from storage.db import open_database
 
@@ -138,11 +222,26 @@ def _parser() -> argparse.ArgumentParser:
     exp = org.add_parser("export", help="export the organisation as TOML")
     exp.add_argument("-o", "--output", help="write to this file instead of stdout")
     exp.set_defaults(func=cmd_org_export)
+    cal = sub.add_parser("calendar", help="the working calendar").add_subparsers(
+        dest="calendar", required=True)
+    cal_imp = cal.add_parser("import", help="import a year's calendar (holiday-cn JSON)")
+    cal_imp.add_argument("file")
+    cal_imp.set_defaults(func=cmd_calendar_import)
+    show = cal.add_parser("show", help="a year's holidays and make-up working days")
+    show.add_argument("year", type=int)
+    show.set_defaults(func=cmd_calendar_show)
+    add = cal.add_parser("add", help="a local day off or working day")
+    add.add_argument("date", help="YYYY-MM-DD")
+    add.add_argument("kind", choices=["off", "work"])
+    add.add_argument("reason", nargs="+")
+    add.set_defaults(func=cmd_calendar_add)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, clock: Clock | None = None) -> int:
+    """``clock``: the time the commands see (tests set it; the system clock otherwise)."""
     ns = _parser().parse_args(argv)
+    ns.clock = clock or SystemClock()
     logging.basicConfig(
         level=logging.INFO if ns.command == "run" else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

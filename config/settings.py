@@ -31,6 +31,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from bot.core.workcal import WorkingHours
+
 
 def _duration(value: Any) -> Any:
     """Accept ISO-8601 durations ("PT2H", "P1D") and seconds (3600 or "3600")."""
@@ -149,6 +151,17 @@ class ServiceSettings(_Section):
     monthly_report_time: time = time(9, 0)  # on the 1st, local time
 
 
+class CalendarSettings(_Section):
+    """Working time: the hours of a working day (the days: bot/core/workcal.py)."""
+
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+
+    @field_validator("working_hours", mode="before")
+    @classmethod
+    def _parse_hours(cls, v: Any) -> Any:
+        return WorkingHours.parse(v) if isinstance(v, str) else v
+
+
 class QuietHours(_Section):
     start: time = time(22, 0)
     end: time = time(7, 0)
@@ -199,6 +212,7 @@ class Settings(BaseSettings):
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
+    calendar: CalendarSettings = Field(default_factory=CalendarSettings)
 
     @classmethod
     def settings_customise_sources(
