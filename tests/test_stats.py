@@ -80,6 +80,15 @@ class Fixture:
 
 @pytest.fixture
 async def fixture(tmp_path: Path) -> AsyncIterator[Fixture]:
+    fx = await hand_computed(tmp_path)
+    try:
+        yield fx
+    finally:
+        await fx.db.close()
+
+
+async def hand_computed(tmp_path: Path) -> Fixture:
+    """Ten reports and four care visits whose figures are worked out by hand below."""
     settings = Settings(database=tmp_path / "stats.db", admin_ids=[99])
     db = await open_database(settings.database)
     fx = Fixture(db, settings)
@@ -125,10 +134,7 @@ async def fixture(tmp_path: Path) -> AsyncIterator[Fixture]:
     await fx.care_visit(T0 + M, "done", T0 + 2 * timedelta(days=1))
     await fx.care_visit(T0 + 2 * M, "due", None)
     await fx.care_visit(NOW - H, "due", None)
-    try:
-        yield fx
-    finally:
-        await db.close()
+    return fx
 
 
 def _service(fx: Fixture) -> StatsService:
