@@ -8,9 +8,30 @@ from datetime import datetime
 
 from storage.db import Database, Tx
 from storage.reports import Report, _report
-from storage.timeutil import to_db
+from storage.timeutil import from_db, to_db
 
 LIST_LIMIT = 500  # a page lists at most this many; the export has the same rows
+
+
+@dataclass(frozen=True, slots=True)
+class DueVisit:
+    visit_id: int
+    user_id: int
+    node_id: int
+    kind: str
+    due_at: datetime
+    rung_node_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class OpenDecision:
+    decision_id: int
+    meeting_title: str
+    text: str
+    owner_id: int
+    due_at: datetime
+    state: str
+    overdue: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +97,27 @@ class WebRepo:
             f"SELECT * FROM reports WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
             (*params, LIST_LIMIT))
         return [_report(r) for r in rows]
+
+    async def due_visits(self, node_ids: list[int]) -> list[DueVisit]:
+        """Care visits not yet checked in, of residents living under these nodes."""
+        if not node_ids:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT v.id, e.user_id, v.node_id, e.kind, v.due_at, v.rung_node_id"
+            " FROM care_visits v JOIN care_entries e ON e.id = v.entry_id"
+            f" WHERE v.state = 'due' AND v.node_id IN ({','.join('?' * len(node_ids))})"
+            " ORDER BY v.due_at", node_ids)
+        return [DueVisit(r[0], r[1], r[2], r[3], from_db(r[4]), r[5])  # type: ignore[arg-type]
+                for r in rows]
+
+    async def decisions(self, node_ids: list[int]) -> list[OpenDecision]:
+        """Follow-ups of the consultation meetings held under these nodes, open ones first."""
+        if not node_ids:
+            return []
+        rows = await self.db.fetchall(
+            "SELECT d.id, m.title, d.text, d.owner_id, d.due_at, d.state, d.overdue"
+            " FROM decisions d JOIN meetings m ON m.id = d.meeting_id"
+            f" WHERE m.node_id IN ({','.join('?' * len(node_ids))})"
+            " ORDER BY d.state = 'done', d.due_at LIMIT ?", (*node_ids, LIST_LIMIT))
+        return [OpenDecision(r[0], r[1], r[2], r[3], from_db(r[4]),  # type: ignore[arg-type]
+                             r[5], bool(r[6])) for r in rows]

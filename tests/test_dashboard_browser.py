@@ -13,6 +13,7 @@ import json
 import re
 import time
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import quote
 
@@ -185,3 +186,28 @@ async def test_filter_act_and_export(
     assert sheet.cell(row=2, column=5).is_date
     await page.goto(f"{base}/")
     await page.screenshot(path=SHOTS / "overview-desktop.png", full_page=True)
+
+
+async def test_care_visits_only_for_the_chain_and_the_other_lists(
+        tg: FakeTelegram, desk: BotHarness, browser: Browser) -> None:
+    await world(tg, desk)
+    tg.user_sends(GRID, GRID, "/care_add 3002 独居老人 P7D")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "关爱名单 #1" in m["text"])
+    desk.clock.advance(timedelta(days=7, minutes=1))
+    await desk.linli.scheduler.sweep()
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "走访提醒 #1" in m["text"])
+    page = await _signed_in(browser, tg, BUILDING)
+    base = page.url.rstrip("/")
+    await page.goto(f"{base}/care")
+    row = page.locator("table.list tbody tr").first
+    assert "刘奶奶" in await row.inner_text() and "独居老人" in await row.inner_text()
+    assert "1-301" in await row.inner_text()  # the unit: the chain may see it
+    for path, heading in (("/followups", "恳谈事项跟进"), ("/events", "近期活动"),
+                          ("/leaders", "负责人排名"), ("/org", "组织")):
+        await page.goto(base + path)
+        assert heading in await page.locator("h1").inner_text()
+    # another building's leader: the care list of 3号楼 is not theirs
+    other = await _signed_in(browser, tg, BUILDING4)
+    await other.goto(f"{base}/care")
+    assert "刘奶奶" not in await other.content()
+    assert "目前没有待走访的关爱对象" in await other.content()

@@ -40,6 +40,9 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/reports/{id}/photo", report_photo)
     app.router.add_post("/reports/{id}/{action}", report_action)
     app.router.add_get("/leaders", leaders)
+    app.router.add_get("/care", care)
+    app.router.add_get("/followups", followups)
+    app.router.add_get("/events", events)
     app.router.add_get("/org", org_tree)
 
 
@@ -368,6 +371,80 @@ async def leaders(request: web.Request) -> web.StreamResponse:
     return dash.render(request, "leaders.html", table=table, rows=rows,
                        period=period_name(periods.current, lang), query=periods.param,
                        levels=levels, level=level)
+
+
+async def care(request: web.Request) -> web.StreamResponse:
+    """Visits due and overdue: the scope is the leader's chain, so nobody else sees them."""
+    dash, lang = _dash(request), request[LANG]
+    linli = dash.linli
+    scope_ids = await _subtree_ids(request, await _scope(request))
+    nodes = {n.id: n for n in await linli.org_repo.all_nodes()}
+    now, grace = linli.clock.now(), linli.settings.services.care_overdue
+    rows = []
+    for visit in await dash.repo.due_visits(sorted(scope_ids)):
+        resident = await linli.org_repo.resident(visit.user_id)
+        user = await linli.users.get(visit.user_id)
+        rows.append([user.display_name if user else str(visit.user_id),
+                     nodes[visit.node_id].name, resident.unit if resident else None,
+                     t(lang, f"care.kind.{visit.kind}"), visit.due_at.astimezone(
+                         linli.settings.tz),
+                     t(lang, "web.care.overdue" if visit.due_at + grace < now
+                       else "web.care.due"), nodes[visit.rung_node_id].name])
+    table = Table(t(lang, "web.care.sheet"), [
+        Column(t(lang, "web.col.resident")), Column(t(lang, "web.col.node")),
+        Column(t(lang, "web.col.unit")), Column(t(lang, "web.col.kind")),
+        Column(t(lang, "web.col.due"), "datetime"), Column(t(lang, "web.col.state")),
+        Column(t(lang, "web.col.at_level"))], rows)
+    if request.query.get("format") in ("xlsx", "csv"):
+        return _export(request, table, "care")
+    return dash.render(request, "table.html", heading=t(lang, "web.care.title"), table=table,
+                       empty=t(lang, "web.care.none"), export="/care")
+
+
+async def followups(request: web.Request) -> web.StreamResponse:
+    dash, lang = _dash(request), request[LANG]
+    linli = dash.linli
+    scope_ids = await _subtree_ids(request, await _scope(request))
+    rows = []
+    for d in await dash.repo.decisions(sorted(scope_ids)):
+        state = "done" if d.state == "done" else ("overdue" if d.overdue or
+                                                  d.due_at < linli.clock.now() else "open")
+        rows.append([number(d.decision_id), d.meeting_title, d.text,
+                     await linli.report_notices.person(d.owner_id),
+                     d.due_at.astimezone(linli.settings.tz), t(lang, f"web.followup.{state}")])
+    table = Table(t(lang, "web.followup.sheet"), [
+        Column(t(lang, "web.col.number")), Column(t(lang, "web.col.meeting")),
+        Column(t(lang, "web.col.decision")), Column(t(lang, "web.col.owner")),
+        Column(t(lang, "web.col.due"), "datetime"), Column(t(lang, "web.col.state"))], rows)
+    if request.query.get("format") in ("xlsx", "csv"):
+        return _export(request, table, "followups")
+    return dash.render(request, "table.html", heading=t(lang, "web.followup.title"),
+                       table=table, empty=t(lang, "web.followup.none"), export="/followups")
+
+
+async def events(request: web.Request) -> web.StreamResponse:
+    dash, lang = _dash(request), request[LANG]
+    linli = dash.linli
+    scope_ids = await _subtree_ids(request, await _scope(request))
+    nodes = {n.id: n for n in await linli.org_repo.all_nodes()}
+    repo = linli.events.repo
+    rows = []
+    for event in await repo.upcoming(sorted(scope_ids), linli.clock.now(), limit=100):
+        counts = await repo.counts(event.id)
+        rows.append([number(event.id), event.title, event.starts_at.astimezone(linli.settings.tz),
+                     event.place, nodes[event.node_id].name, counts.going, counts.maybe,
+                     counts.no, counts.waiting, event.capacity])
+    table = Table(t(lang, "web.events.sheet"), [
+        Column(t(lang, "web.col.number")), Column(t(lang, "web.col.title")),
+        Column(t(lang, "web.col.starts"), "datetime"), Column(t(lang, "web.col.place")),
+        Column(t(lang, "web.col.node")), Column(t(lang, "web.col.going"), "int"),
+        Column(t(lang, "web.col.maybe"), "int"), Column(t(lang, "web.col.not_going"), "int"),
+        Column(t(lang, "web.col.waiting"), "int"), Column(t(lang, "web.col.capacity"), "int")],
+        rows)
+    if request.query.get("format") in ("xlsx", "csv"):
+        return _export(request, table, "events")
+    return dash.render(request, "table.html", heading=t(lang, "web.events.title"), table=table,
+                       empty=t(lang, "web.events.none"), export="/events")
 
 
 def level_name(settings: Any, key: str, lang: str) -> str:
