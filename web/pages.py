@@ -126,8 +126,8 @@ async def overview(request: web.Request) -> web.StreamResponse:
     periods = _periods(request)
     now = dash.linli.clock.now()
     current, previous = await asyncio.gather(
-        dash.linli.stats.compute(scope, periods.current, now),
-        dash.linli.stats.compute(scope, periods.previous, now))
+        dash.linli.stats.compute(scope, periods.current, now, leaders=False),
+        dash.linli.stats.compute(scope, periods.previous, now, leaders=False))
     cards = []
     for key in OVERVIEW:
         value, before = _value(current, key), _value(previous, key)
@@ -179,8 +179,7 @@ async def trend(request: web.Request) -> web.StreamResponse:
     for back in range(11, -1, -1):
         index = year * 12 + month - 1 - back
         months.append(month_period(linli.settings, index // 12, index % 12 + 1))
-    now = linli.clock.now()
-    figures = await asyncio.gather(*(linli.stats.compute(scope, p, now) for p in months))
+    figures = await linli.stats.rates(scope, months)
     png = await asyncio.to_thread(trend_png, figures, lang,
                                   t(lang, "web.overview.trend_title",
                                     scope="、".join(n.name for n in scope)))
