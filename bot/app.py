@@ -89,6 +89,12 @@ async def _post_init(app: LinliApp) -> None:
     await linli.holidays.ensure_armed()
     await linli.monthly.ensure_armed()
     await linli.scheduler.start(app.job_queue)  # acts on deadlines missed while down
+    if settings.web.enabled:
+        from web.server import Dashboard  # the web part is optional: loaded only when on
+
+        desk = Dashboard(linli, app.bot)
+        app.bot_data["dashboard"] = desk
+        log.info("dashboard at %s", await desk.start())
     try:
         await publish_commands(app.bot, settings.language)
     except Exception:  # menus are a convenience: never refuse to start over them
@@ -97,6 +103,9 @@ async def _post_init(app: LinliApp) -> None:
 
 
 async def _post_shutdown(app: LinliApp) -> None:
+    desk = app.bot_data.pop("dashboard", None)
+    if desk is not None:
+        await desk.stop()
     linli: Linli | None = app.bot_data.pop("linli", None)
     await app.bot_data["inbox"].close()
     if linli is not None:

@@ -171,6 +171,18 @@ class QuietHours(_Section):
         return self.start != self.end
 
 
+class WebSettings(_Section):
+    """The web dashboard: off unless a port is set."""
+
+    listen: str = "127.0.0.1"
+    port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port (tests)
+    public_url: str | None = None  # how people reach it, e.g. https://linli.example.org
+
+    @property
+    def enabled(self) -> bool:
+        return self.port is not None
+
+
 class _ConfigFileSource(PydanticBaseSettingsSource):
     """Reads the TOML file named by ``LINLI_CONFIG`` (or the ``config`` init value)."""
 
@@ -213,6 +225,7 @@ class Settings(BaseSettings):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod
     def settings_customise_sources(

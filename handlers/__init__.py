@@ -16,6 +16,7 @@ from handlers import (
     care,
     consult_meetings,
     consultation,
+    dashboard,
     errors,
     events,
     families,
@@ -46,6 +47,7 @@ def register_all(app: Application) -> None:
     stats.register(app)
     care.register(app)
     volunteers.register(app)
+    dashboard.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

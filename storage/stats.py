@@ -1,8 +1,5 @@
-"""The assessment's reads: facts per report from the event log, per-leader counts.
-
-Every query starts from ``reports`` by the indexed ``created_at`` range and reads each
-report's events through the (report_id, action, at) index: no scan per leader.
-"""
+"""The assessment's reads: per-report facts and per-leader counts, kept current from the
+event log by triggers (migration 0020), read by the indexed ``created_at`` range."""
 
 from __future__ import annotations
 
@@ -11,18 +8,6 @@ from datetime import datetime
 
 from storage.db import Database
 from storage.timeutil import to_db
-
-
-@dataclass(frozen=True, slots=True)
-class ReportFacts:
-    state: str
-    rating: str | None
-    acknowledge_s: float | None  # to the first acknowledgement (or a resolution without one)
-    resolve_s: float | None  # to the last resolution
-    resolved_level: str | None  # the level that resolved it last (if resolved or closed)
-    missed_acknowledge: bool  # an acknowledge deadline was missed
-    missed: bool  # any deadline was missed
-    flagged: bool  # flagged 超期 at the top of the chain
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,48 +22,47 @@ def _marks(values: list[int]) -> str:
     return ",".join("?" * len(values))
 
 
-# One pass over the reports of the period and their events (grouped per report);
-# durations in seconds from SQLite itself, so no timestamp is parsed in Python.
-_FACTS = """
-SELECT r.state, r.rating,
-  (julianday(min(CASE WHEN e.action IN ('acknowledged', 'resolved') THEN e.at END))
-     - julianday(r.created_at)) * 86400.0,
-  (julianday(max(CASE WHEN e.action = 'resolved' THEN e.at END))
-     - julianday(r.created_at)) * 86400.0,
-  CASE WHEN r.state IN ('resolved', 'closed') THEN
-    (SELECT n.level FROM report_events x JOIN nodes n ON n.id = x.node_id
-     WHERE x.report_id = r.id AND x.action = 'resolved' ORDER BY x.at DESC, x.id DESC LIMIT 1)
-  END,
-  max(e.action IN ('escalated', 'overdue') AND e.note = 'missed:acknowledge'),
-  max(e.action IN ('escalated', 'overdue') AND e.note LIKE 'missed:%'),
-  max(e.action = 'overdue')
-FROM reports r JOIN report_events e ON e.report_id = r.id
-WHERE r.created_at >= ? AND r.created_at < ? {scope}
-GROUP BY r.created_at, r.id  -- the order of the reports_created index: no sort
+# The reports of the period from their facts (kept current by triggers, migration 0020):
+# the counts are summed in SQL, the durations read for the medians.
+_TOTALS = """
+SELECT count(*),
+  coalesce(sum(acknowledge_s IS NOT NULL OR missed_acknowledge), 0),
+  coalesce(sum(acknowledge_s IS NOT NULL AND NOT missed_acknowledge), 0),
+  coalesce(sum(missed), 0),
+  coalesce(sum(rating IN ('satisfied', 'acceptable', 'unsatisfied')), 0),
+  coalesce(sum(rating IN ('satisfied', 'acceptable')), 0),
+  coalesce(sum(state IN ('resolved', 'closed') AND resolve_s IS NOT NULL), 0),
+  coalesce(sum(state IN ('resolved', 'closed') AND resolve_s IS NOT NULL
+               AND resolved_level = ?), 0),
+  coalesce(sum(state IN ('resolved', 'closed') AND resolve_s IS NOT NULL AND NOT flagged), 0)
+FROM report_facts WHERE created_at >= ? AND created_at < ? {scope}
 """
 
-# Per node: reports that reached it, deadlines missed there (the node of the event before
-# the escalation, looked up for those few events only); per actor: what they did.
-_PER_LEADER = """
-WITH ev AS (
-  SELECT e.id, e.report_id, e.action, e.actor_id, e.node_id, e.note
-  FROM reports r JOIN report_events e ON e.report_id = r.id
-  WHERE r.created_at >= ? AND r.created_at < ? {scope}
-)
-SELECT 'reached', node_id, count(DISTINCT report_id) FROM ev
-  WHERE action IN ('filed', 'escalated', 'reassigned', 'recategorised') GROUP BY node_id
-UNION ALL
-SELECT 'missed', CASE WHEN action = 'overdue' THEN node_id ELSE
-    (SELECT p.node_id FROM report_events p WHERE p.report_id = ev.report_id AND p.id < ev.id
-     ORDER BY p.id DESC LIMIT 1) END, count(*) FROM ev
-  WHERE action IN ('escalated', 'overdue') AND note LIKE 'missed:%' GROUP BY 2
-UNION ALL
-SELECT 'acknowledged', actor_id, count(*) FROM ev
-  WHERE action = 'acknowledged' AND actor_id IS NOT NULL GROUP BY actor_id
-UNION ALL
-SELECT 'resolved', actor_id, count(*) FROM ev
-  WHERE action = 'resolved' AND actor_id IS NOT NULL GROUP BY actor_id
+_DURATIONS = """
+SELECT acknowledge_s, CASE WHEN state IN ('resolved', 'closed') THEN resolve_s END
+FROM report_facts WHERE created_at >= ? AND created_at < ? {scope}
+  AND (acknowledge_s IS NOT NULL OR resolve_s IS NOT NULL)
 """
+
+# Per node: reports that reached it, deadlines missed there; per actor: what they did.
+_PER_LEADER = """
+SELECT kind, key, CASE kind WHEN 'reached' THEN count(DISTINCT report_id) ELSE count(*) END
+FROM report_leader_facts WHERE created_at >= ? AND created_at < ? {scope}
+GROUP BY kind, key
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTotals:
+    received: int = 0
+    response_decided: int = 0  # acknowledged, or its acknowledge deadline missed
+    responded_in_time: int = 0
+    overdue: int = 0
+    rated: int = 0
+    satisfied: int = 0  # satisfied or acceptable
+    resolved: int = 0
+    resolved_at_grid: int = 0
+    within_community: int = 0  # resolved and never flagged at the top
 
 
 class StatsRepo:
@@ -89,21 +73,31 @@ class StatsRepo:
     def _scope(column: str, node_ids: list[int] | None) -> str:
         return "" if node_ids is None else f"AND {column} IN ({_marks(node_ids)})"
 
-    async def report_facts(self, start: datetime, end: datetime,
-                           node_ids: list[int] | None) -> list[ReportFacts]:
-        """Reports filed in [start, end) under these nodes (None: everywhere)."""
-        sql = _FACTS.format(scope=self._scope("r.node_id", node_ids))
+    async def report_totals(self, periods: list[tuple[datetime, datetime]],
+                            node_ids: list[int] | None, grid_level: str) -> list[ReportTotals]:
+        """The counts of reports filed in each [start, end) under these nodes (None:
+        everywhere), in one statement (a 12-month trend is one trip, not twelve)."""
+        one = _TOTALS.format(scope=self._scope("node_id", node_ids))
+        sql = " UNION ALL ".join(f"SELECT * FROM ({one})" for _ in periods)
+        params: list[object] = []
+        for start, end in periods:
+            params += [grid_level, to_db(start), to_db(end), *(node_ids or [])]
+        rows = await self.db.fetchall(sql, params)
+        return [ReportTotals(*row) for row in rows]
+
+    async def durations(self, start: datetime, end: datetime, node_ids: list[int] | None
+                        ) -> tuple[list[float], list[float]]:
+        """Seconds to acknowledge and to resolve, of the reports that got there."""
+        sql = _DURATIONS.format(scope=self._scope("node_id", node_ids))
         rows = await self.db.fetchall(sql, (to_db(start), to_db(end), *(node_ids or [])))
-        return [
-            ReportFacts(r[0], r[1], _seconds(r[2]), _seconds(r[3]), r[4], bool(r[5]),
-                        bool(r[6]), bool(r[7]))
-            for r in rows
-        ]
+        acks = [_seconds(r[0]) for r in rows if r[0] is not None]
+        resolves = [_seconds(r[1]) for r in rows if r[1] is not None]
+        return acks, resolves  # type: ignore[return-value]
 
     async def per_leader(self, start: datetime, end: datetime,
                          node_ids: list[int] | None) -> dict[str, dict[int, int]]:
         """{'reached'|'missed': {node_id: n}, 'acknowledged'|'resolved': {user_id: n}}."""
-        sql = _PER_LEADER.format(scope=self._scope("r.node_id", node_ids))
+        sql = _PER_LEADER.format(scope=self._scope("node_id", node_ids))
         rows = await self.db.fetchall(sql, (to_db(start), to_db(end), *(node_ids or [])))
         out: dict[str, dict[int, int]] = {k: {} for k in
                                           ("reached", "missed", "acknowledged", "resolved")}

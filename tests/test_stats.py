@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import random
 import struct
 import warnings
 from collections.abc import AsyncIterator
@@ -80,6 +81,15 @@ class Fixture:
 
 @pytest.fixture
 async def fixture(tmp_path: Path) -> AsyncIterator[Fixture]:
+    fx = await hand_computed(tmp_path)
+    try:
+        yield fx
+    finally:
+        await fx.db.close()
+
+
+async def hand_computed(tmp_path: Path) -> Fixture:
+    """Ten reports and four care visits whose figures are worked out by hand below."""
     settings = Settings(database=tmp_path / "stats.db", admin_ids=[99])
     db = await open_database(settings.database)
     fx = Fixture(db, settings)
@@ -125,10 +135,7 @@ async def fixture(tmp_path: Path) -> AsyncIterator[Fixture]:
     await fx.care_visit(T0 + M, "done", T0 + 2 * timedelta(days=1))
     await fx.care_visit(T0 + 2 * M, "due", None)
     await fx.care_visit(NOW - H, "due", None)
-    try:
-        yield fx
-    finally:
-        await db.close()
+    return fx
 
 
 def _service(fx: Fixture) -> StatsService:
@@ -158,6 +165,33 @@ async def test_community_figures_match_the_hand_computed_fixture(fixture: Fixtur
     assert [ln.user_id for ln in a.leaders][:2] == [COMMUNITY, COMPOUND]
     assert (a.care.due, a.care.on_time, a.care.late, a.care.pending) == (4, 1, 2, 1)
     assert a.care_rate == 1 / 3
+
+
+async def test_kept_facts_equal_a_full_recomputation(fixture: Fixture) -> None:
+    """The facts the triggers keep (migration 0020) are what the event log says, after the
+    fixture and after 200 random histories: filed, acknowledged, escalated on a missed
+    deadline, reassigned, resolved, rated, reopened, flagged at the top."""
+    rng = random.Random(20261201)
+    actions = [(GRID, "acknowledged", "g1", None), (None, "escalated", "b3", "missed:acknowledge"),
+               (None, "escalated", "sunshine", "missed:resolve"), (BUILDING, "reassigned", "g1",
+                                                                   None),
+               (GRID, "resolved", "g1", "ok"), (900, "rated", "g1", "satisfied"),
+               (900, "rated", "g1", "unsatisfied"), (None, "reopened", "g1", None),
+               (None, "overdue", "harmony", "missed:acknowledge"),
+               (BUILDING, "resolved", "b3", "ok"), (None, "recategorised", "b3", "repair")]
+    for _ in range(200):
+        steps = [(timedelta(minutes=rng.randrange(1, 3000)), *rng.choice(actions))
+                 for _ in range(rng.randrange(0, 6))]
+        steps.sort(key=lambda step: step[0])
+        await fixture.report(rng.choice(["g1", "g4"]), T0 + timedelta(hours=rng.randrange(500)),
+                             steps, rng.choice(["open", "acknowledged", "resolved", "closed",
+                                                "reopened"]),
+                             rng.choice([None, "satisfied", "acceptable", "unsatisfied"]))
+    for table in ("report_facts", "report_leader_facts"):
+        kept = await fixture.db.fetchall(f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+        computed = await fixture.db.fetchall(f"SELECT * FROM {table}_computed ORDER BY 1, 2, 3")
+        assert len(kept) > 200
+        assert [tuple(r) for r in kept] == [tuple(r) for r in computed]
 
 
 async def test_building_scope_counts_only_its_subtree(fixture: Fixture) -> None:

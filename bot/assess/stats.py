@@ -23,7 +23,7 @@ from bot.core.charts import figure, png_of
 from bot.core.errors import NotAllowed
 from config.settings import Settings
 from storage.org import Node, OrgRepo
-from storage.stats import CareFacts, StatsRepo
+from storage.stats import CareFacts, ReportTotals, StatsRepo
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,15 +141,29 @@ class StatsService:
                 tops.append(node)
         return tops
 
-    async def compute(self, scope: list[Node], period: Period, now: datetime) -> Assessment:
+    async def _nodes(self, scope: list[Node]) -> list[Node]:
         nodes: list[Node] = []
         for top in scope:
             nodes.extend(await self.org.subtree(top.id))
+        return nodes
+
+    async def _node_ids(self, scope: list[Node], nodes: list[Node] | None = None
+                        ) -> list[int] | None:
+        """The scope's nodes, or None when it is everything (no IN list to check)."""
+        nodes = nodes if nodes is not None else await self._nodes(scope)
         everything = {n.id for n in nodes} == {n.id for n in await self.org.all_nodes()}
-        node_ids = None if everything else sorted({n.id for n in nodes})
+        return None if everything else sorted({n.id for n in nodes})
+
+    async def compute(self, scope: list[Node], period: Period, now: datetime, *,
+                      leaders: bool = True) -> Assessment:
+        """Every figure of the period; ``leaders=False`` leaves out the per-leader table
+        (the desk's overview shows none)."""
+        nodes = await self._nodes(scope)
+        node_ids = await self._node_ids(scope, nodes)
         result = Assessment(scope, period)
         await self._reports(result, period, node_ids)
-        await self._leaders(result, period, node_ids, nodes)
+        if leaders:
+            await self._leaders(result, period, node_ids, nodes)
         result.care = await self.repo.care(period.start, period.end, node_ids,
                                            self.settings.services.care_overdue.total_seconds(),
                                            now)
@@ -161,28 +175,25 @@ class StatsService:
 
     async def _reports(self, result: Assessment, period: Period,
                        node_ids: list[int] | None) -> None:
-        grid = self.settings.level_keys[-1]
-        acks, resolves = [], []
-        for f in await self.repo.report_facts(period.start, period.end, node_ids):
-            result.received += 1
-            if f.acknowledge_s is not None or f.missed_acknowledge:
-                result.response_decided += 1
-                if not f.missed_acknowledge:
-                    result.responded_in_time += 1
-            if f.acknowledge_s is not None:
-                acks.append(f.acknowledge_s)
-            if f.missed:
-                result.overdue += 1
-            if f.rating in ("satisfied", "acceptable", "unsatisfied"):
-                result.rated += 1
-                result.satisfied += f.rating != "unsatisfied"
-            if f.state in ("resolved", "closed") and f.resolve_s is not None:
-                result.resolved += 1
-                resolves.append(f.resolve_s)
-                result.resolved_at_grid += f.resolved_level == grid
-                result.within_community += not f.flagged
+        (totals,) = await self.repo.report_totals([(period.start, period.end)], node_ids,
+                                                  self.settings.level_keys[-1])
+        _apply(result, totals)
+        acks, resolves = await self.repo.durations(period.start, period.end, node_ids)
         result.median_acknowledge = _median(acks)
         result.median_resolve = _median(resolves)
+
+    async def rates(self, scope: list[Node], periods: list[Period]) -> list[Assessment]:
+        """Only the report counts and rates of each period (a trend): the same query as
+        compute, without the medians, leaders, care and events."""
+        node_ids = await self._node_ids(scope)
+        totals = await self.repo.report_totals([(p.start, p.end) for p in periods], node_ids,
+                                               self.settings.level_keys[-1])
+        out = []
+        for period, counts in zip(periods, totals, strict=True):
+            result = Assessment(scope, period)
+            _apply(result, counts)
+            out.append(result)
+        return out
 
     async def _leaders(self, result: Assessment, period: Period, node_ids: list[int] | None,
                        nodes: list[Node]) -> None:
@@ -199,6 +210,12 @@ class StatsService:
                 counts["reached"].get(node.id, 0), counts["acknowledged"].get(ld.user_id, 0),
                 counts["resolved"].get(ld.user_id, 0), counts["missed"].get(node.id, 0),
             ))
+
+
+def _apply(result: Assessment, totals: ReportTotals) -> None:
+    for name in ("received", "response_decided", "responded_in_time", "overdue", "rated",
+                 "satisfied", "resolved", "resolved_at_grid", "within_community"):
+        setattr(result, name, getattr(totals, name))
 
 
 # -- rendering: CSV and chart ---------------------------------------------------------

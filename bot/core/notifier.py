@@ -26,6 +26,7 @@ from telegram import (
     InputFile,
     LinkPreviewOptions,
     Message,
+    WebAppInfo,
 )
 from telegram.error import (
     BadRequest,
@@ -59,6 +60,7 @@ class Button:
     text: str
     data: str | None = None  # callback data: short ids only (≤ 64 bytes)
     url: str | None = None
+    web_app: str | None = None  # a Mini App's URL (private chats only)
 
     def __post_init__(self) -> None:
         if self.data is not None and len(self.data.encode()) > 64:
@@ -91,7 +93,8 @@ class Outgoing:
     def payload(self) -> dict[str, Any]:
         buttons = None
         if self.buttons:
-            buttons = [[{"text": b.text, "data": b.data, "url": b.url} for b in row]
+            buttons = [[{"text": b.text, "data": b.data, "url": b.url}
+                        | ({"web_app": b.web_app} if b.web_app else {}) for b in row]
                        for row in self.buttons]
         payload = {"text": self.text, "photo": self.photo, "message_id": self.message_id,
                    "thread_id": self.thread_id, "buttons": buttons}
@@ -122,7 +125,8 @@ def _markup(buttons: list[list[dict[str, Any]]] | None) -> InlineKeyboardMarkup 
     if not buttons:
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["text"], callback_data=b.get("data"), url=b.get("url"))
+        [[InlineKeyboardButton(b["text"], callback_data=b.get("data"), url=b.get("url"),
+                               web_app=WebAppInfo(b["web_app"]) if b.get("web_app") else None)
           for b in row] for row in buttons]
     )
 
