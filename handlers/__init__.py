@@ -19,6 +19,7 @@ from handlers import (
     errors,
     events,
     families,
+    forms,
     groups,
     inputs,
     org,
@@ -46,6 +47,7 @@ def register_all(app: Application) -> None:
     stats.register(app)
     care.register(app)
     volunteers.register(app)
+    forms.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)
