@@ -20,6 +20,7 @@ from handlers import (
     errors,
     events,
     families,
+    forms,
     groups,
     inputs,
     org,
@@ -48,6 +49,7 @@ def register_all(app: Application) -> None:
     care.register(app)
     volunteers.register(app)
     dashboard.register(app)
+    forms.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -15,6 +15,7 @@ from bot.core.timing import local_time
 from bot.services import PendingInput
 from handlers.common import args, is_private, reply
 from handlers.inputs import on_answer
+from handlers.service_forms import CARE
 
 NOTE = "care_note"
 NOTE_LIFETIME = timedelta(hours=2)
@@ -51,6 +52,9 @@ async def care_add(update: Update, context: LinliContext) -> None:
     """One entry, or several pasted at once (one per line after the command)."""
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
+    if not " ".join((message.text or "").split()[1:]):  # step by step, in private
+        await CARE.start(update, context)
+        return
     if not await _private(update, context):
         return
     linli, lang = context.linli, context.lang

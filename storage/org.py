@@ -284,6 +284,17 @@ class OrgRepo:
             "DELETE FROM residents WHERE user_id = ? AND node_id = ?", (user_id, node_id)
         ) > 0
 
+    async def residents_in(self, node_ids: list[int], limit: int = 100) -> list[Resident]:
+        """Who lives at these nodes (for a pick from a button list), oldest first."""
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM residents WHERE node_id IN ({marks}) ORDER BY created_at, user_id"
+            f" LIMIT ?", (*node_ids, limit),
+        )
+        return [Resident(r["user_id"], r["node_id"], r["unit"]) for r in rows]
+
     async def resident_counts(self) -> dict[int, int]:
         rows = await self.db.fetchall("SELECT node_id, count(*) FROM residents GROUP BY node_id")
         return {r[0]: r[1] for r in rows}

@@ -115,6 +115,10 @@ class FollowUpService:
         self.notifier.kick()
         return ids
 
+    async def owner_named(self, text: str) -> Owner:
+        """A leader or partner by name, as a line of /decide names them (the form asks)."""
+        return await self._owner(text, 0)
+
     async def _owner(self, text: str, line: int) -> Owner:
         """A leader (by name or user id) or a partner (by name)."""
         wanted = text.strip().lstrip("@")
