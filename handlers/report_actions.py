@@ -148,10 +148,17 @@ async def rate_pressed(update: Update, context: LinliContext) -> None:
     match = RATE_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    report = await context.linli.reports.rate(user.id, int(match.group(1)), match.group(2))
+    linli = context.linli
+    report = await linli.reports.rate(user.id, int(match.group(1)), match.group(2))
     await query.answer()
-    key = "report.thanks_rating" if report.state == "closed" else "report.reopened_for_you"
-    await edit(update, context, key, number=number(report.id))
+    # the one answer to the rating: the rating message itself, saying what happens next
+    if report.state == "closed":
+        await edit(update, context, "report.thanks_rating", number=number(report.id))
+        return
+    rung = await linli.org_repo.node(report.rung_node_id)
+    key = "report.rated.reopened" if report.state == "reopened" else "report.rated.escalated"
+    await edit(update, context, key, number=number(report.id), node=rung.name if rung else "",
+               title=await linli.report_notices.handler_title(report, context.lang))
 
 
 # -- lists ----------------------------------------------------------------------------

@@ -241,7 +241,9 @@ async def test_unsatisfied_twice_escalates(tg: FakeTelegram, linli: BotHarness) 
                                  and f"第{r}次处理" in m["text"])
         tg.press_button(RESIDENT, RESIDENT, rate["message_id"], _button(rate, "不满意"))
         if round_ == 1:
-            await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "重新打开" in m["text"])
+            # the rating message itself answers: reopened, and who keeps it
+            await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == RESIDENT
+                                   and "已重新打开，继续由邻长处理" in p["text"])
             assert await _state(linli, 1) == ("reopened", "b3-u1")
     await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "诉求 #1" in m["text"])
     assert await _state(linli, 1) == ("open", "b3")

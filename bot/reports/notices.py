@@ -214,14 +214,15 @@ class ReportNotices:
             ))
 
     async def moved(self, tx: Tx, before: Report, after: Report, old: list[int],
-                    new: list[int], note: str | None) -> None:
-        """The report changed hands: old handlers told, new ones prompted, reporter told."""
+                    new: list[int], note: str | None, actor: int | None = None) -> None:
+        """The report changed hands: old handlers told, new ones prompted, reporter told.
+        Whoever moved it (``actor``) already has the confirmation of their action."""
         await self.refresh_prompts(tx, after)
         rung = await self.org.node(after.rung_node_id)
         assert rung is not None
         automatic = bool(note and note.startswith("missed:"))
         for user_id in old:
-            if user_id in new:
+            if user_id in new or user_id == actor:
                 continue
             lang = await self._lang(user_id)
             key = "report.told_old_missed" if automatic else "report.told_old_moved"
@@ -231,7 +232,8 @@ class ReportNotices:
                 dedup_key=f"report:{after.id}:v{after.version}:old:{user_id}",
             ))
         await self.prompt(tx, after, new)
-        await self.tell_reporter(tx, after, "report.told_moved", actor=None)
+        if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
+            await self.tell_reporter(tx, after, "report.told_moved", actor=None)
 
     # -- to the reporter --------------------------------------------------------------
 

@@ -328,7 +328,8 @@ class ReportService:
                     raise StaleAction(report)
                 await self.reports.log(tx, report.id, now, user_id, "rated", "resolved",
                                        "closed", report.rung_node_id, rating)
-                await self._after_change(tx, closed, "report.told_closed", actor=user_id)
+                # the rating message itself becomes the thanks: nothing more to the reporter
+                await self._after_change(tx, closed, None, actor=user_id)
             else:
                 await self._unsatisfied(tx, report, user_id, now)
         self.notifier.kick()
@@ -353,8 +354,7 @@ class ReportService:
         )
         await self.reports.log(tx, report.id, now, None, "reopened", "resolved", "reopened",
                                report.rung_node_id)
-        await self._after_change(tx, reopened, "report.told_reopened", actor=user_id,
-                                 prompt_again=True)
+        await self._after_change(tx, reopened, None, actor=user_id, prompt_again=True)
 
     # -- deadlines --------------------------------------------------------------------
 
@@ -416,7 +416,8 @@ class ReportService:
         await self._arm_rung(tx, moved, rung, now)
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
                                note)
-        await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note)
+        await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note,
+                                 actor)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
