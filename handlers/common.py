@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import LinliContext
+from bot.core import deeplink
 from bot.core.i18n import t
 from bot.core.notifier import Button, Outgoing
 
@@ -49,7 +50,7 @@ async def reply_private(
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     hint = Outgoing(chat.id, t(context.lang, "group.open_private_for_details"),
-                    thread_id=thread_of(update))
+                    buttons=open_private(context), thread_id=thread_of(update))
     await context.linli.notifier.send(
         Outgoing(user.id, t(context.lang, key, **params), buttons=buttons, fallback=hint))
 
@@ -70,6 +71,12 @@ async def edit(update: Update, context: LinliContext, key: str, /, *,
         Outgoing(message.chat_id, t(context.lang, key, **params), buttons=buttons,
                  method="edit_text", message_id=message.message_id)
     )
+
+
+def open_private(context: LinliContext,
+                 payload: str = deeplink.WELCOME) -> list[list[Button]] | None:
+    """The button under a group message that asks to open the private chat."""
+    return deeplink.open_private(context.lang, context.bot.username, payload)
 
 
 def args(context: LinliContext) -> list[str]:

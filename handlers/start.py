@@ -11,10 +11,30 @@ from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import LANGUAGES, Markup, t
 from bot.core.notifier import Button
+from bot.core import deeplink
 from bot.menus import HELP
 from handlers.common import args, edit, is_private, reply
+from handlers.report_actions import queue, show_status
+from handlers.reports import start_flow
 
 INVITE_PAYLOAD = re.compile(r"^inv_([A-Za-z0-9_-]{8,40})$")
+REPORT_PAYLOAD = re.compile(rf"^{deeplink.REPORT}(\d{{1,9}})$")
+
+
+async def _arrived(update: Update, context: LinliContext, payload: str) -> bool:
+    """A deep link from a group hint: show what it points at. False if it is not one."""
+    match = REPORT_PAYLOAD.match(payload)
+    if match:
+        await show_status(update, context, int(match.group(1)), intro="report.reach.arrived")
+    elif payload == deeplink.QUEUE:
+        await queue(update, context)
+    elif payload == deeplink.NEW_REPORT:
+        await start_flow(update, context)
+    elif payload != deeplink.WELCOME:
+        return False
+    else:
+        await _welcome(update, context)
+    return True
 
 
 async def start(update: Update, context: LinliContext) -> None:
@@ -27,8 +47,17 @@ async def start(update: Update, context: LinliContext) -> None:
         await reply(update, context, "start.leader_welcome", node=node.name,
                     title=context.linli.org.role_title(node.level, context.lang))
         return
-    if payload:
+    if payload and not (is_private(update) and await _arrived(update, context, payload)):
         raise BadInput("start.bad_link")
+    if not payload:
+        await _welcome(update, context)
+    if is_private(update):  # a rating that could not reach them before is asked now
+        await context.linli.reports.ask_missed_ratings(user.id)
+
+
+async def _welcome(update: Update, context: LinliContext) -> None:
+    user = update.effective_user
+    assert user is not None
     roles = await context.linli.org.roles(user.id)
     if roles.led_nodes:
         node = roles.led_nodes[0]

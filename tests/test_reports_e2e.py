@@ -302,9 +302,12 @@ async def test_unregistered_reporter_keeps_the_draft(tg: FakeTelegram, linli: Bo
     await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "已收到诉求 #1" in m["text"])
     assert (await linli.linli.report_repo.get(1)).text == "单元门禁坏了"
     # they never opened a private chat: the group tells them how to follow it, naming no one
-    hint = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "/start" in m["text"]
+    # with one tap into the private chat: a deep link that shows report #1 on arrival
+    hint = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "打开和我的私聊" in m["text"]
                              and "#1" in m["text"])
     assert "新住户" not in hint["text"] and "门禁" not in hint["text"]
+    [[button]] = hint["reply_markup"]["inline_keyboard"]
+    assert button["url"] == f"https://t.me/{tg.bot_user['username']}?start=r1"
 
 
 async def test_a_migrated_group_keeps_working(tg: FakeTelegram, linli: BotHarness) -> None:

@@ -21,7 +21,7 @@ from bot.core.i18n import number
 from bot.core.notifier import Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import acknowledge_within, quiet_hours_end, resolve_within
-from bot.reports.notices import RATINGS, ReportNotices, Sent, current_handlers
+from bot.reports.notices import RATINGS, ReportNotices, Sent, current_handlers, rating_ref
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
@@ -310,6 +310,23 @@ class ReportService:
         return await self.get(report_id)
 
     # -- the reporter's rating --------------------------------------------------------
+
+    async def ask_missed_ratings(self, reporter_id: int) -> int:
+        """A rating is never lost: every resolved report of this reporter whose rating
+        request never reached them (no private chat yet, or the bot blocked) is asked
+        again, now that they are here. Returns how many were asked."""
+        waiting = [r for r in await self.reports.by_reporter(reporter_id)
+                   if r.state == "resolved"]
+        missed = [r for r in waiting
+                  if not await self.notifier.outbox.delivered_or_due(rating_ref(r), reporter_id)]
+        if not missed:
+            return 0
+        lang = await self.notices.lang_of(reporter_id)
+        async with self.db.write() as tx:
+            for report in sorted(missed, key=lambda r: r.id):
+                await self.notifier.enqueue(tx, self.notices.rating_request(report, lang))
+        self.notifier.kick()
+        return len(missed)
 
     async def rate(self, user_id: int, report_id: int, code: str) -> Report:
         rating = RATINGS.get(code)
