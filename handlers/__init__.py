@@ -21,6 +21,7 @@ from handlers import (
     families,
     groups,
     inputs,
+    menu,
     org,
     report_actions,
     reports,
@@ -46,6 +47,7 @@ def register_all(app: Application) -> None:
     stats.register(app)
     care.register(app)
     volunteers.register(app)
+    menu.register(app)  # the menu's big buttons, before plain text is taken as an answer
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -24,14 +24,16 @@ def is_private(update: Update) -> bool:
 
 async def reply(
     update: Update, context: LinliContext, key: str, /, *,
-    buttons: list[list[Button]] | None = None, **params: object,
+    buttons: list[list[Button]] | None = None, keyboard: list[list[str]] | None = None,
+    **params: object,
 ) -> None:
-    """Answer in the chat the update came from, in the user's language."""
+    """Answer in the chat the update came from, in the user's language (``keyboard``: the
+    private menu of big buttons, handlers/menu.py)."""
     chat = update.effective_chat
     assert chat is not None
     await context.linli.notifier.send(
         Outgoing(chat.id, t(context.lang, key, **params), buttons=buttons,
-                 thread_id=thread_of(update))
+                 thread_id=thread_of(update), keyboard=keyboard)
     )
 
 
