@@ -10,12 +10,12 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import LinliContext
+from bot.core import deeplink
 from bot.core.errors import BadInput
 from bot.core.i18n import number, t
 from bot.core.notifier import Button, Outgoing
 from bot.reports.reports import Draft, Report
 from bot.services import PendingInput
-from bot.core import deeplink
 from handlers.common import edit, is_private, open_private, reply, rows, thread_of
 from handlers.inputs import on_answer
 

@@ -9,10 +9,10 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
+from bot.core import deeplink
 from bot.core.errors import BadInput
 from bot.core.i18n import LANGUAGES, Markup, esc, t
 from bot.core.notifier import Button
-from bot.core import deeplink
 from bot.menus import HELP_LEADER, HELP_NEW, HELP_RESIDENT, publish_leader_menus
 from handlers.common import args, edit, is_private, reply, reply_private
 from handlers.menu import keyboard_for

@@ -69,6 +69,14 @@ class Transcript:
         await self._answers()
 
 
+def _write_out(chen: Transcript, ann: Transcript) -> None:
+    """The transcript, for a person to read, when DAY_TRANSCRIPT names a file."""
+    out = os.environ.get("DAY_TRANSCRIPT")
+    if out:
+        Path(out).write_text("## 陈阿姨\n" + "\n".join(chen.lines) + "\n\n## Ann\n"
+                             + "\n".join(ann.lines) + "\n", encoding="utf-8")
+
+
 def _plain(text: str) -> str:
     return re.sub(r"<[^>]+>|/[a-z_]+|#\d+", "", text)
 
@@ -126,10 +134,7 @@ async def test_a_day_as_a_resident(tg: FakeTelegram, linli: BotHarness) -> None:
     await ann.say("/stats")
     await ann.say("/status abc")
 
-    out = os.environ.get("DAY_TRANSCRIPT")
-    if out:
-        Path(out).write_text("## 陈阿姨\n" + "\n".join(chen.lines) + "\n\n## Ann\n"
-                             + "\n".join(ann.lines) + "\n", encoding="utf-8")
+    _write_out(chen, ann)
     for m in tg.sent(CHEN):
         assert not re.search(r"[A-Za-z]{2,}", _plain(m.get("text") or "")), m["text"]
     for m in tg.sent(ANN):
