@@ -23,6 +23,7 @@ from handlers import (
     forms,
     groups,
     inputs,
+    menu,
     org,
     report_actions,
     reports,
@@ -50,6 +51,7 @@ def register_all(app: Application) -> None:
     volunteers.register(app)
     dashboard.register(app)
     forms.register(app)
+    menu.register(app)  # the menu's big buttons, before plain text is taken as an answer
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

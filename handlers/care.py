@@ -13,7 +13,7 @@ from bot.core.errors import BadInput, LinliError
 from bot.core.i18n import Markup, number, t
 from bot.core.timing import local_time
 from bot.services import PendingInput
-from handlers.common import args, is_private, reply
+from handlers.common import args, is_private, open_private, reply
 from handlers.inputs import on_answer
 from handlers.service_forms import CARE
 
@@ -26,7 +26,7 @@ async def _private(update: Update, context: LinliContext) -> bool:
     """Care data is never shown in a group."""
     if is_private(update):
         return True
-    await reply(update, context, "care.private_only")
+    await reply(update, context, "care.private_only", buttons=open_private(context))
     return False
 
 

@@ -19,7 +19,7 @@ from bot.culture.events import Draft
 from bot.culture.holidays import HOLIDAYS
 from bot.org.org import Node
 from bot.services import PendingInput
-from handlers.common import edit, is_private, reply, rows, thread_of
+from handlers.common import edit, is_private, open_private, reply, rows, thread_of
 from handlers.forms import FormState
 from handlers.inputs import on_answer
 
@@ -73,7 +73,7 @@ async def start(update: Update, context: LinliContext) -> None:
     if not (await context.linli.org.roles(user.id)).leader:
         raise NotAllowed("event.leaders_only")
     if not is_private(update):
-        await reply(update, context, "event.in_private")
+        await reply(update, context, "event.in_private", buttons=open_private(context))
         return
     await _save(context, user.id, {"step": "title"})
     await _ask(context, user.id, "event.ask_title")
@@ -291,7 +291,8 @@ async def ics_pressed(update: Update, context: LinliContext) -> None:
         user.id, t(lang, "event.ics_caption", number=number(event.id), title=event.title),
         method="send_document", document=ics(event, linli.settings.tz, linli.clock.now()),
         filename=f"event-{event.id}.ics",
-        fallback=Outgoing(chat.id, t(lang, "event.start_private"), thread_id=thread_of(update))
+        fallback=Outgoing(chat.id, t(lang, "event.start_private"), thread_id=thread_of(update),
+                          buttons=open_private(context))
         if chat.id != user.id else None))
 
 

@@ -15,7 +15,7 @@ from bot.core.notifier import Button, Outgoing
 from bot.core.timing import local_time
 from bot.reports.reports import Report, StaleAction
 from bot.services import PendingInput
-from handlers.common import args, edit, reply, reply_private, rows
+from handlers.common import args, edit, is_private, reply, reply_private, rows
 from handlers.inputs import on_answer
 
 NOTE = "report_note"
@@ -130,7 +130,10 @@ async def note_answered(update: Update, context: LinliContext, pending: PendingI
         if p["action"] == "res":
             report = await linli.reports.resolve(user.id, p["report"], p["version"],
                                                  message.text or "")
-            key = "report.done_resolved"
+            # never claim the resident was asked when the request cannot reach them
+            key = ("report.done_resolved"
+                   if await linli.report_notices.reporter_reachable(report)
+                   else "report.reach.resolved_waiting")
         else:
             report = await linli.reports.escalate(user.id, p["report"], p["version"],
                                                   message.text or "")
@@ -148,10 +151,17 @@ async def rate_pressed(update: Update, context: LinliContext) -> None:
     match = RATE_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    report = await context.linli.reports.rate(user.id, int(match.group(1)), match.group(2))
+    linli = context.linli
+    report = await linli.reports.rate(user.id, int(match.group(1)), match.group(2))
     await query.answer()
-    key = "report.thanks_rating" if report.state == "closed" else "report.reopened_for_you"
-    await edit(update, context, key, number=number(report.id))
+    # the one answer to the rating: the rating message itself, saying what happens next
+    if report.state == "closed":
+        await edit(update, context, "report.thanks_rating", number=number(report.id))
+        return
+    rung = await linli.org_repo.node(report.rung_node_id)
+    key = "report.rated.reopened" if report.state == "reopened" else "report.rated.escalated"
+    await edit(update, context, key, number=number(report.id), node=rung.name if rung else "",
+               title=await linli.report_notices.handler_title(report, context.lang))
 
 
 # -- lists ----------------------------------------------------------------------------
@@ -175,6 +185,8 @@ async def my_reports(update: Update, context: LinliContext) -> None:
                        due=local_time(linli.settings, lang, due[0].due_at) if due and r.active
                        else "—"))
     await reply_private(update, context, "report.my_list", lines=Markup("\n".join(lines)))
+    if is_private(update):  # here now: the ratings that never reached them
+        await linli.reports.ask_missed_ratings(user.id)
 
 
 async def queue(update: Update, context: LinliContext) -> None:
@@ -207,8 +219,16 @@ async def status(update: Update, context: LinliContext) -> None:
     words = args(context)
     if len(words) != 1 or not words[0].lstrip("#").isdigit() or len(words[0]) > 10:
         raise BadInput("report.status_usage")
+    await show_status(update, context, int(words[0].lstrip("#")))
+
+
+async def show_status(update: Update, context: LinliContext, report_id: int,
+                      intro: str | None = None) -> None:
+    """A report's card and history, to whoever may see it (``intro``: a line above)."""
+    user = update.effective_user
+    assert user is not None
     linli, lang = context.linli, context.lang
-    report = await linli.reports.visible(user.id, int(words[0].lstrip("#")))
+    report = await linli.reports.visible(user.id, report_id)
     card = await linli.report_notices.describe(report, lang)
     history = []
     for event in await linli.report_repo.events(report.id):
@@ -218,6 +238,8 @@ async def status(update: Update, context: LinliContext) -> None:
                          at=local_time(linli.settings, lang, event.at),
                          action=t(lang, f"action.{event.action}"), who=who,
                          note=linli.report_notices.event_note(lang, event.note)))
+    if intro is not None:
+        card = t(lang, intro, number=number(report.id)) + "\n" + card
     await reply_private(update, context, "report.status", card=Markup(card),
                 history=Markup("\n".join(history)))
 

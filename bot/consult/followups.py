@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.consult.meetings import MeetingService
+from bot.core import deeplink
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
@@ -237,7 +238,9 @@ class FollowUpService:
                 buttons=[[Button(t(lang, "consult.btn_done"), data=f"cd:done:{decision.id}")]],
                 fallback=Outgoing(meeting.chat_id, t(group, "consult.owner_mention",
                                                      mention=mention, number=number(decision.id)),
-                                  thread_id=meeting.thread_id),
+                                  thread_id=meeting.thread_id,
+                                  buttons=deeplink.open_private(
+                                      group, deeplink.username(self.notifier))),
                 not_before=wait_until, dedup_key=f"decision:{decision.id}:{tag}:{user_id}"))
 
     async def owner_name(self, decision: Decision) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from bot.core import deeplink
 from bot.core.i18n import CATALOG, Markup, esc, number, pick_language, t
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.timing import local_time, quiet_hours_end
@@ -41,6 +42,11 @@ Sent = list[tuple[int, list[int]]]  # (chat, message ids) of messages sent
 
 def prompt_ref(report_id: int) -> str:
     return f"report:{report_id}:prompt"
+
+
+def rating_ref(report: Report) -> str:
+    """The request to rate this resolution (a reopened report resolved again asks anew)."""
+    return f"report:{report.id}:v{report.version}:rating"
 
 
 class ReportNotices:
@@ -185,9 +191,10 @@ class ReportNotices:
             return None
         name = await self.person(user_id)
         mention = Markup(f'<a href="tg://user?id={user_id}">{esc(name)}</a>')
-        text = t(self.settings.language, "report.leader_mention", mention=mention,
-                 number=number(report.id))
-        return Outgoing(chat.chat_id, text)
+        lang = self.settings.language
+        text = t(lang, "report.leader_mention", mention=mention, number=number(report.id))
+        return Outgoing(chat.chat_id, text, buttons=deeplink.open_private(
+            lang, deeplink.username(self.notifier), deeplink.QUEUE))
 
     async def sent_prompts(self, report: Report, tx: Tx | None = None) -> Sent:
         """(chat, message ids) of the prompts sent for this report."""
@@ -214,14 +221,15 @@ class ReportNotices:
             ))
 
     async def moved(self, tx: Tx, before: Report, after: Report, old: list[int],
-                    new: list[int], note: str | None) -> None:
-        """The report changed hands: old handlers told, new ones prompted, reporter told."""
+                    new: list[int], note: str | None, actor: int | None = None) -> None:
+        """The report changed hands: old handlers told, new ones prompted, reporter told.
+        Whoever moved it (``actor``) already has the confirmation of their action."""
         await self.refresh_prompts(tx, after)
         rung = await self.org.node(after.rung_node_id)
         assert rung is not None
         automatic = bool(note and note.startswith("missed:"))
         for user_id in old:
-            if user_id in new:
+            if user_id in new or user_id == actor:
                 continue
             lang = await self._lang(user_id)
             key = "report.told_old_missed" if automatic else "report.told_old_moved"
@@ -231,7 +239,8 @@ class ReportNotices:
                 dedup_key=f"report:{after.id}:v{after.version}:old:{user_id}",
             ))
         await self.prompt(tx, after, new)
-        await self.tell_reporter(tx, after, "report.told_moved", actor=None)
+        if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
+            await self.tell_reporter(tx, after, "report.told_moved", actor=None)
 
     # -- to the reporter --------------------------------------------------------------
 
@@ -243,15 +252,30 @@ class ReportNotices:
         text = t(lang, key, number=number(report.id), title=await self.handler_title(report, lang),
                  node=rung.name, name=await self.person(actor) if actor else "",
                  note=report.resolution or "")
-        buttons = None
-        if ask_rating:
-            buttons = [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
-                        for code, rating in RATINGS.items()]]
-        fallback = None
-        if report.source_chat_id is not None and report.source_chat_id < 0:
-            fallback = Outgoing(report.source_chat_id, t(
-                self.settings.language, "report.group_update", number=number(report.id)))
+        # No word in the group when the reporter cannot be reached: the one hint to open
+        # the private chat came with the receipt, and on arrival the reporter sees the
+        # report as it stands (and the rating it waits for, see ReportService.ask_missed_ratings).
         await self.notifier.enqueue(tx, Outgoing(
-            report.reporter_id, text, buttons=buttons, fallback=fallback,
+            report.reporter_id, text,
+            buttons=self.rating_buttons(report, lang) if ask_rating else None,
+            ref=rating_ref(report) if ask_rating else None,
             dedup_key=f"report:{report.id}:v{report.version}:reporter:{key}",
         ))
+
+    def rating_buttons(self, report: Report, lang: str) -> list[list[Button]]:
+        return [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
+                 for code, rating in RATINGS.items()]]
+
+    async def reporter_reachable(self, report: Report) -> bool:
+        user = await self.users.get(report.reporter_id)
+        return user is not None and user.started and not user.unreachable
+
+    def rating_request(self, report: Report, lang: str) -> Outgoing:
+        """The request to rate a resolution, asked again (see ReportService.ask_missed_ratings)."""
+        return Outgoing(report.reporter_id, t(lang, "report.told_resolved",
+                                              number=number(report.id),
+                                              note=report.resolution or ""),
+                        buttons=self.rating_buttons(report, lang), ref=rating_ref(report))
+
+    async def lang_of(self, user_id: int) -> str:
+        return await self._lang(user_id)
