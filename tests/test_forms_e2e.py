@@ -126,7 +126,8 @@ async def test_forum_via_its_form_schedules_what_the_one_line_does(
     starts = await _say(tg, COMPOUND, "阳光小区恳谈会", "什么时候开？")
     assert _labels(starts) == ["今天 周三", "明天 周四", "后天 周五", "其他日期", "取消"]
     # a time already past: refused in the grammar's words, the same question again
-    again = await _say(tg, COMPOUND, "今天上午9点", "「今天上午9点」是11月25日（周三）09:00，已经过去了")
+    again = await _say(tg, COMPOUND, "今天上午9点",
+                       "「今天上午9点」是11月25日（周三）09:00，已经过去了")
     assert again["text"].endswith("什么时候开？直接写，如「明天下午3点」，或先选日期：")
     assert "明天 周四" in _labels(again)
     await _say(tg, COMPOUND, "明天下午3点", "时间：11月26日（周四）15:00。\n在哪里开？")
@@ -154,7 +155,8 @@ async def test_forum_via_its_form_schedules_what_the_one_line_does(
     summary = await _say(tg, COMPOUND, "小区活动室", "请核对恳谈会")
     assert "2. 垃圾分类点" in summary["text"]
     assert await linli.linli.db.fetchval("SELECT count(*) FROM meetings") == 1  # not yet
-    await _press(tg, COMPOUND, summary, "确认", "恳谈会 #2「阳光小区恳谈会」已安排在 11月26日（周四）15:00")
+    await _press(tg, COMPOUND, summary, "确认",
+                 "恳谈会 #2「阳光小区恳谈会」已安排在 11月26日（周四）15:00")
     await tg.wait_for(lambda m: m["chat"]["id"] == FORUM and "恳谈会 #2：" in (m.get("text") or ""))
     await settle(linli)
     assert await _pending(linli) == 0
@@ -170,14 +172,15 @@ async def test_forum_via_its_form_schedules_what_the_one_line_does(
 async def test_decide_via_its_form_with_an_owner_picked_by_button(
         tg: FakeTelegram, linli: BotHarness) -> None:
     await world(tg, linli)
-    tg.user_sends(COMPOUND, FORUM, "/forum 11-25 19:00 | 阳光小区恳谈会 | 小区活动室 | 路灯；垃圾点")
+    tg.user_sends(COMPOUND, FORUM,
+                  "/forum 11-25 19:00 | 阳光小区恳谈会 | 小区活动室 | 路灯；垃圾点")
     await tg.wait_for(lambda m: m["chat"]["id"] == FORUM and "恳谈会 #1：" in (m.get("text") or ""))
     _mark(tg, COMPOUND)
     await _say(tg, COMPOUND, "/decide", "还没有开过的恳谈会")
     linli.clock.advance(timedelta(hours=10))  # 11-25 20:00: the meeting has taken place
     item = await _say(tg, COMPOUND, "/decide", "恳谈会 #1：这项决定是关于哪项议程的？")
     assert _labels(item) == ["1. 路灯", "2. 垃圾点", "取消"]  # the only meeting: not asked
-    text = await _press(tg, COMPOUND, item, "1. 路灯", "决定了什么？")
+    await _press(tg, COMPOUND, item, "1. 路灯", "决定了什么？")
     owner = await _say(tg, COMPOUND, "本月内更换楼道声控灯", "谁负责办？")
     assert _labels(owner)[:3] == ["赵片长", "阳光物业", "孙书记"]
     assert {"李楼长", "王邻长"} <= set(_labels(owner))
@@ -203,13 +206,14 @@ async def test_broadcast_via_its_form_every_wednesday(tg: FakeTelegram,
     _mark(tg, COMPOUND)
     scope = await _say(tg, COMPOUND, "/broadcast", "发给谁？")
     assert _labels(scope) == ["全部：阳光小区（2个群）", "3号楼（1个群）", "取消"]
-    text = await _press(tg, COMPOUND, scope, "全部：阳光小区（2个群）", "要发什么？")
+    await _press(tg, COMPOUND, scope, "全部：阳光小区（2个群）", "要发什么？")
     when = await _say(tg, COMPOUND, "周三晚上清运大件垃圾，请提前放到楼下。", "什么时候发？")
     assert _labels(when) == ["现在就发", "今天 周三", "明天 周四", "后天 周五", "其他日期", "取消"]
     summary = await _say(tg, COMPOUND, "每周三18:30", "请核对群发")
     assert summary["text"] == ("请核对群发：\n发给：阳光小区（2个群）\n时间：每周三 18:30\n"
                                "内容：周三晚上清运大件垃圾，请提前放到楼下。")
-    await _press(tg, COMPOUND, summary, "确认", "已安排群发 #1：每周三 18:30，发往 阳光小区 的 2 个群")
+    await _press(tg, COMPOUND, summary, "确认",
+                 "已安排群发 #1：每周三 18:30，发往 阳光小区 的 2 个群")
     b = await linli.linli.db.fetchone("SELECT * FROM broadcasts WHERE id = 1")
     assert (b["repeat"], b["at_time"], b["weekdays"]) == ("weekly", "18:30", "2")
     armed = await linli.linli.scheduler.deadlines.armed_for("broadcast", 1)
@@ -229,7 +233,8 @@ async def test_broadcast_form_a_day_then_an_hour_by_buttons(tg: FakeTelegram,
     hour = await _press(tg, BUILDING, when, "明天 周四", "明天 周四，几点？")
     assert text["message_id"] < hour["message_id"]
     summary = await _press(tg, BUILDING, hour, "上午9点", "请核对群发")
-    assert "时间：11月26日（周四）09:00" in summary["text"] and "发给：3号楼（1个群）" in summary["text"]
+    assert "时间：11月26日（周四）09:00" in summary["text"]
+    assert "发给：3号楼（1个群）" in summary["text"]
 
 
 async def test_care_add_via_its_form_by_button_and_by_name(tg: FakeTelegram,
@@ -239,7 +244,7 @@ async def test_care_add_via_its_form_by_button_and_by_name(tg: FakeTelegram,
     who = await _say(tg, GRID, "/care_add", "给哪位居民登记？")
     assert set(_labels(who)) == {"张阿姨", "钱大爷", "李叔", "取消"}  # 3号楼1单元 only
     kind = await _press(tg, GRID, who, "张阿姨", "张阿姨属于哪一类？")
-    cadence = await _press(tg, GRID, kind, "独居老人", "多久走访一次？")
+    await _press(tg, GRID, kind, "独居老人", "多久走访一次？")
     again = await _say(tg, GRID, "每小时", "看不懂")  # refused in the grammar's words
     assert _labels(again) == ["每周", "每两周", "每月", "取消"]
     note = await _press(tg, GRID, again, "每两周", "有什么要备注的吗？")
@@ -251,7 +256,7 @@ async def test_care_add_via_its_form_by_button_and_by_name(tg: FakeTelegram,
     _mark(tg, GRID)
     await _say(tg, GRID, "/care_add", "给哪位居民登记？")
     kind = await _say(tg, GRID, "钱大爷", "钱大爷属于哪一类？")
-    cadence = await _press(tg, GRID, kind, "低收入", "多久走访一次？")
+    await _press(tg, GRID, kind, "低收入", "多久走访一次？")
     note = await _say(tg, GRID, "10天", "有什么要备注的吗？")
     summary = await _press(tg, GRID, note, "不用备注", "请核对关爱对象")
     await _press(tg, GRID, summary, "确认", "已将 钱大爷")
@@ -295,7 +300,7 @@ async def test_a_form_times_out_politely(tg: FakeTelegram, linli: BotHarness) ->
     await world(tg, linli)
     _mark(tg, COMPOUND)
     scope = await _say(tg, COMPOUND, "/broadcast", "发给谁？")
-    text = await _press(tg, COMPOUND, scope, "3号楼（1个群）", "要发什么？")
+    await _press(tg, COMPOUND, scope, "3号楼（1个群）", "要发什么？")
     linli.clock.advance(timedelta(hours=1, minutes=1))
     await _say(tg, COMPOUND, "明天停水", "这次填写已经超时，没有保存。请重新发送 /broadcast 开始。")
     assert await _pending(linli) == 0
