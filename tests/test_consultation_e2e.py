@@ -193,7 +193,7 @@ async def test_topic_poll_closing_time_in_chinese(tg: FakeTelegram, linli: BotHa
     await world(tg, linli)
     await propose_three(tg)
     tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,2 明天25点")
-    refused = await said(tg, FORUM, "「25点」不是有效的钟点")
+    refused = await said(tg, COMPOUND, "「25点」不是有效的钟点")  # a leader's mistake: in private
     assert "明天上午9点" in refused["text"]
     assert not any(c.method == "sendPoll" for c in tg.calls)
     tg.user_sends(COMPOUND, FORUM, "/topicpoll 1,2 2小时后")
