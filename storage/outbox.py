@@ -168,3 +168,8 @@ class OutboxRepo:
             (ref, chat_id),
         )
         return row is not None
+
+    async def depth(self) -> int:
+        """Messages waiting to be sent (through the partial index of what is due)."""
+        return int(await self.db.fetchval(
+            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"))

@@ -38,6 +38,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.grouplimit import GroupWindow
 from bot.core.http import answer_lost
@@ -290,6 +291,7 @@ class Notifier:
         try:
             message_ids = await self._perform(row, extra)
         except RetryAfter as exc:
+            metrics.FLOOD_WAITS.inc()
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             await self._later(row, seconds, f"flood control: {seconds}s", count_attempt=False)
@@ -456,6 +458,7 @@ class Notifier:
         error: str | None = None, extra: dict[str, Any] | None = None,
     ) -> None:
         delivery = Delivery(row.id, status, message_ids or [])
+        metrics.SENDS.labels(status).inc()
         async with self.db.write() as tx:
             await self.outbox.finish(tx, row.id, status, self.clock.now(), message_ids, error)
             details = dict(extra or {})
