@@ -159,7 +159,7 @@ def _show(value: float | int | None, is_rate: bool) -> str:
 
 
 def _count_change(now: Any, before: Any) -> str:
-    if now is None or before is None:
+    if now is None or before is None or now == before:
         return "—"
     return f"{now - before:+d}"
 
