@@ -54,6 +54,8 @@ CONCURRENCY = 16
 # New messages that Telegram has most likely made when a request went out whole and its
 # answer did not come back in time: sending them again would show them twice.
 NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document"})
+# Changes to a message already shown: coalesced while queued, sent after new messages.
+EDITS = frozenset({"edit_text", "edit_buttons"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,15 @@ class Notifier:
         """Record a message inside the caller's transaction; call :meth:`kick` after commit.
         With ``want_id`` it returns the message's outbox id (None if queued before)."""
         now = self.clock.now()
+        edit_of = msg.message_id if msg.method in EDITS else None
+        if edit_of is not None and msg.dedup_key is None and msg.fallback is None:
+            # only the latest state of a message is worth sending: 60 presses of +1 while
+            # one edit waits make that one edit show the 60th count, not 60 edits
+            queued = await self.outbox.coalesce_edit(
+                tx, chat_id=msg.chat_id, edit_of=edit_of, method=msg.method,
+                payload=msg.payload(), ref=msg.ref)
+            if queued is not None:
+                return queued if want_id else None
         fallback = None
         if msg.fallback is not None:
             fb = msg.fallback
@@ -169,7 +180,7 @@ class Notifier:
         return await self.outbox.add(
             tx, chat_id=msg.chat_id, method=msg.method, payload=msg.payload(), fallback=fallback,
             ref=msg.ref, dedup_key=msg.dedup_key, not_before=msg.not_before or now, now=now,
-            bulk=msg.bulk, want_id=want_id,
+            bulk=msg.bulk, want_id=want_id, edit_of=edit_of,
         )
 
     async def send(self, msg: Outgoing, *, wait: bool = False,
@@ -254,7 +265,8 @@ class Notifier:
             return
         chosen: dict[int, int] = {}  # chat id → its oldest due message
         due = await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8,
-                                    skip=self.groups.full())
+                                    skip=self.groups.full(),
+                                    skip_edits=self.groups.full(for_edits=True))
         for outbox_id, chat_id in due:
             # one send at a time per chat keeps its messages in order
             if chat_id not in self._inflight and chat_id not in chosen:
@@ -262,7 +274,7 @@ class Notifier:
                 if len(chosen) >= free:
                     break
         for row in await self.outbox.claim_many(list(chosen.values())):
-            self.groups.sent(row.chat_id)
+            self.groups.sent(row.chat_id, edit=row.method in EDITS)
             task = asyncio.create_task(self._deliver(row), name=f"linli-send-{row.id}")
             self._inflight[row.chat_id] = task
             task.add_done_callback(lambda _t, chat=row.chat_id: self._done(chat))
