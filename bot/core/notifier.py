@@ -1,5 +1,10 @@
 """The one way out: every message Linli sends goes through here.
 
+Every text in an :class:`Outgoing` is HTML, as the catalog renders it (a user's text
+put in raw goes through ``esc``): message texts and captions are sent in HTML parse
+mode, and what Telegram shows as plain text (button labels, a poll's question and
+options) is turned into the plain text the HTML stands for.
+
 A message is first recorded in the outbox (in the caller's transaction when it
 comes with a domain change), then a dispatcher delivers it. So a crash loses no
 message and a restart does not send one twice (a row is claimed before it is
@@ -24,6 +29,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    InputPollOption,
     LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
@@ -41,6 +47,7 @@ from telegram.error import (
 from bot.core.clock import Clock
 from bot.core.grouplimit import GroupWindow
 from bot.core.http import answer_lost
+from bot.core.i18n import plain
 from bot.core.textsplit import split_html
 from storage.db import Database, Tx
 from storage.org import OrgRepo
@@ -83,7 +90,7 @@ class Outgoing:
     photo: str | None = None  # a Telegram file_id; or send_photo with ``document`` (a PNG we drew)
     document: bytes | None = None  # a small file (.ics, .csv, .png), kept in the outbox
     filename: str | None = None
-    poll: dict[str, Any] | None = None  # {"question", "options", "multiple"}
+    poll: dict[str, Any] | None = None  # {"question", "options", "multiple"}, HTML too
     name: str | None = None  # a forum topic's name
     message_id: int | None = None  # for edits
     thread_id: int | None = None
@@ -137,7 +144,7 @@ def _markup(buttons: list[list[dict[str, Any]]] | None,
             return ReplyKeyboardMarkup(keyboard, resize_keyboard=True, is_persistent=True)
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["text"], callback_data=b.get("data"), url=b.get("url"),
+        [[InlineKeyboardButton(plain(b["text"]), callback_data=b.get("data"), url=b.get("url"),
                                web_app=WebAppInfo(b["web_app"]) if b.get("web_app") else None)
           for b in row] for row in buttons]
     )
@@ -390,8 +397,11 @@ class Notifier:
             )
         elif row.method == "send_poll":
             poll = p["poll"]
+            # poll texts take no formatting: plain text, the bot's default parse mode off
             message = await self.bot.send_poll(
-                row.chat_id, poll["question"], poll["options"], is_anonymous=False,
+                row.chat_id, plain(poll["question"]),
+                [InputPollOption(plain(o), text_parse_mode=None) for o in poll["options"]],
+                is_anonymous=False, question_parse_mode=None,
                 allows_multiple_answers=bool(poll.get("multiple")), message_thread_id=thread,
                 reply_markup=markup,
             )
