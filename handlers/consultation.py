@@ -101,8 +101,8 @@ async def topic_pressed(update: Update, context: LinliContext) -> None:
         others = [p for p in await service.open_topics(user.id) if p.id != proposal.id]
         if not others:
             raise BadInput("consult.merge_nothing")
-        choices = [[Button(esc(f"{number(p.id)} {p.text[:20]}"), data=f"cp:mt:{proposal.id}:{p.id}")]
-                   for p in others[:20]]
+        choices = [[Button(esc(f"{number(p.id)} {p.text[:20]}"),
+                           data=f"cp:mt:{proposal.id}:{p.id}")] for p in others[:20]]
         await reply(update, context, "consult.pick_merge", number=number(proposal.id),
                     buttons=choices)
         return
