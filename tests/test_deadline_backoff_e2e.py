@@ -39,8 +39,12 @@ async def test_a_failing_deadline_backs_off_and_is_logged_once_per_step(
     register()
     scheduler = linli.linli.scheduler
     async with linli.linli.db.write() as tx:
-        await scheduler.arm(tx, SUBJECT, 7, "remind", linli.clock.now())  # due at once
-    await asyncio.sleep(1.5)  # the alarm goes off; a spinning scheduler fires it hundreds of times
+        # due in a moment (an alarm set for "now" can go off before this transaction commits)
+        await scheduler.arm(tx, SUBJECT, 7, "remind", linli.clock.now() + timedelta(seconds=0.5))
+    async with asyncio.timeout(10):
+        while not tries:  # the alarm goes off
+            await asyncio.sleep(0.02)
+    await asyncio.sleep(1.5)  # a spinning scheduler fires it hundreds of times meanwhile
     d = (await scheduler.deadlines.armed_for(SUBJECT, 7))[0].id
     assert tries == [d], f"fired {len(tries)} times in 1.5 s"
     assert _failures_logged(caplog) == 1
