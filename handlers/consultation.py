@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Poll
 from bot.consult.consultation import Proposal
 from bot.context import LinliContext
 from bot.core.errors import BadInput
-from bot.core.i18n import Markup, number, t
+from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
 from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
@@ -101,8 +101,8 @@ async def topic_pressed(update: Update, context: LinliContext) -> None:
         others = [p for p in await service.open_topics(user.id) if p.id != proposal.id]
         if not others:
             raise BadInput("consult.merge_nothing")
-        choices = [[Button(f"{number(p.id)} {p.text[:20]}", data=f"cp:mt:{proposal.id}:{p.id}")]
-                   for p in others[:20]]
+        choices = [[Button(esc(f"{number(p.id)} {p.text[:20]}"),
+                           data=f"cp:mt:{proposal.id}:{p.id}")] for p in others[:20]]
         await reply(update, context, "consult.pick_merge", number=number(proposal.id),
                     buttons=choices)
         return

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed, NotFound
-from bot.core.i18n import Markup, t
+from bot.core.i18n import Markup, esc, t
 from bot.core.notifier import Button
 from bot.org.org import Node
 from bot.services import PendingInput
@@ -66,7 +66,7 @@ async def invite(update: Update, context: LinliContext) -> None:
 
 
 def _node_buttons(nodes: list[Node]) -> list[list[Button]]:
-    return rows([Button(n.name, data=f"jn:{n.id}") for n in nodes], per_row=2)
+    return rows([Button(esc(n.name), data=f"jn:{n.id}") for n in nodes], per_row=2)
 
 
 async def join(update: Update, context: LinliContext) -> None:

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
-from bot.core.i18n import Markup, number, t
+from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
 from bot.core.timing import local_time
 from bot.reports.reports import Report, StaleAction
@@ -76,7 +76,7 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
         targets = await linli.reports.reassign_targets(user.id, report)
         if not targets:
             raise NotAllowed("report.reassign_not_below")
-        choices = [Button(n.name, data=f"r:to:{report.id}:{report.version}:{n.id}")
+        choices = [Button(esc(n.name), data=f"r:to:{report.id}:{report.version}:{n.id}")
                    for n in targets]
         await reply(update, context, "report.pick_target", number=number(report.id),
                     buttons=rows(choices, per_row=1))
