@@ -65,6 +65,13 @@ class OrgService:
         """Admins, and leaders of the node or of a node above it."""
         return self.is_admin(user_id) or await self.org.leads_at_or_above(user_id, node.id)
 
+    async def lives_under(self, user_id: int, node_id: int) -> bool:
+        """A registered resident of the node or of a node below it: those an event, a
+        meeting or a topic of that node concerns, and the only ones who answer it."""
+        resident = await self.org.resident(user_id)
+        return resident is not None and resident.node_id in {
+            n.id for n in await self.org.subtree(node_id)}
+
     async def node(self, key: str) -> Node:
         node = await self.org.node_by_key(key.strip().lower())
         if node is None:
