@@ -91,13 +91,23 @@ class OrgService:
 
     # -- chats ----------------------------------------------------------------------
 
-    async def bind(self, user_id: int, chat_id: int, key: str) -> Node:
+    async def bind(self, user_id: int, chat_id: int, key: str) -> tuple[Node, Node | None]:
+        """Bind the chat to the node; returns it and the node the chat was bound to before
+        (None: unbound, or bound there already). A bound chat is taken from its node only by
+        someone with rights over that node too (or an admin): else anyone leading some other
+        building could take over the group."""
         node = await self.node(key)
         if not await self.may_manage(user_id, node):
             raise NotAllowed("org.bind_not_allowed")
+        chat = await self.org.chat(chat_id)
+        previous = None
+        if chat is not None and chat.node_id is not None and chat.node_id != node.id:
+            previous = await self.org.node(chat.node_id)
+        if previous is not None and not await self.may_manage(user_id, previous):
+            raise NotAllowed("org_rights.rebind_not_allowed", node=previous.name)
         async with self.db.write() as tx:
             await self.org.bind_chat(tx, chat_id, node.id, user_id, self.clock.now())
-        return node
+        return node, previous
 
     # -- invites --------------------------------------------------------------------
 
