@@ -26,6 +26,7 @@ from handlers import (
     groups,
     inputs,
     menu,
+    leader_removal,
     org,
     presses,
     report_actions,
@@ -42,6 +43,7 @@ def register_all(app: Application) -> None:
     presses.register(app)
     start.register(app)
     org.register(app)
+    leader_removal.register(app)
     reports.register(app)
     report_actions.register(app)
     groups.register(app)

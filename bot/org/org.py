@@ -147,6 +147,46 @@ class OrgService:
         assert node is not None
         return node
 
+    # -- removing leaders -----------------------------------------------------------
+
+    async def may_remove_leader(self, user_id: int, node: Node) -> bool:
+        """Those who may invite a leader of the node may remove one: admins, and leaders
+        of a node above it."""
+        return self.is_admin(user_id) or await self.org.leads_above(user_id, node.id)
+
+    async def removable_leaders(self, user_id: int) -> list[tuple[Node, Leader]]:
+        """The leaders this user may remove, in the order of the tree."""
+        if not self.is_admin(user_id) and not await self.org.led_nodes(user_id):
+            raise NotAllowed("leader_removal.not_allowed")
+        found = []
+        for node in await self.org.all_nodes():
+            if await self.may_remove_leader(user_id, node):
+                found += [(node, ld) for ld in await self.org.leaders_of(node.id)
+                          if ld.user_id != user_id]
+        return found
+
+    async def leader_at(self, user_id: int, node_id: int, leader_id: int) -> tuple[Node, Leader]:
+        """A leader this user may remove (checked before anything else is read)."""
+        node = await self.org.node(node_id)
+        if node is None or not await self.may_remove_leader(user_id, node):
+            raise NotAllowed("leader_removal.not_allowed")
+        leader = next((ld for ld in await self.org.leaders_of(node.id)
+                       if ld.user_id == leader_id), None)
+        if leader is None:
+            raise NotFound("leader_removal.not_a_leader", node=node.name)
+        return node, leader
+
+    async def remove_leader(self, user_id: int, node_id: int, leader_id: int) -> tuple[Node, Leader]:
+        """Their rights end now; the reports they held are handed on by the deadline the
+        removal arms (fired by the scheduler's next sweep)."""
+        node, leader = await self.leader_at(user_id, node_id, leader_id)
+        async with self.db.write() as tx:
+            removed = await self.org.remove_leader(tx, node.id, leader_id, user_id, "command",
+                                                   self.clock.now())
+        if removed is None:
+            raise NotFound("leader_removal.not_a_leader", node=node.name)
+        return node, leader
+
     # -- residents ------------------------------------------------------------------
 
     def is_home_level(self, node: Node) -> bool:
