@@ -225,3 +225,37 @@ async def test_remove_leader_with_buttons_hands_their_reports_on(
     await _refused(tg, GRID, prompt, f"r:res:1:{report.version}")
     removal = await linli.linli.org_repo.removal(1)
     assert (removal.user_id, removal.source, removal.removed_by) == (GRID, "command", BUILDING)
+
+
+def test_prune_is_a_dry_run_until_yes(tmp_path: Any) -> None:
+    from tests.test_orgfile import EXAMPLE, _cli
+
+    db = tmp_path / "linli.db"
+    assert _cli("org", "import", str(EXAMPLE), db=db).returncode == 0
+    example = EXAMPLE.read_text(encoding="utf-8")
+    gone = '[[leaders]]\nnode = "sunshine"\nuser_id = 1003\nname = "赵片长"\n'
+    assert gone in example
+    smaller = tmp_path / "org.toml"
+    smaller.write_text(example.replace(gone, ""), encoding="utf-8")
+
+    plain = _cli("org", "import", str(smaller), db=db)  # without --prune: nobody removed
+    assert plain.returncode == 0 and "removed" not in plain.stdout, plain.stdout
+    dry = _cli("org", "import", str(smaller), "--prune", db=db)
+    assert dry.returncode == 0, dry.stderr
+    assert "dry run" in dry.stdout and "nothing changed" in dry.stdout
+    assert "sunshine 1003 赵片长" in dry.stdout and "--prune --yes" in dry.stdout
+    assert "1003" in _cli("org", "export", db=db).stdout  # still a leader
+    done = _cli("org", "import", str(smaller), "--prune", "--yes", db=db)
+    assert done.returncode == 0, done.stderr
+    assert "leaders removed: 1" in done.stdout and "sunshine 1003 赵片长" in done.stdout
+    assert "user_id = 1003" not in _cli("org", "export", db=db).stdout
+    again = _cli("org", "import", str(smaller), "--prune", db=db)
+    assert "leaders removed" not in again.stdout and "to remove" not in again.stdout
+
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT user_id, source FROM role_removals").fetchall() == [
+            (1003, "prune")]
+        assert conn.execute("SELECT count(*) FROM deadlines WHERE subject = 'role_removal'"
+                            " AND state = 'armed'").fetchone() == (1,)
