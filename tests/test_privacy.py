@@ -204,7 +204,7 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     queries = [tg.press_button(who, chat, message_id, data)
                for chat, message_id in targets for who in (RESIDENT, BUILDING, STRANGER)
                for data in _forged_data(first.id, first.version, grid.id, RESIDENT, other.id)]
-    await _settle(linli)
+    await linli.settle(60)
     assert all(tg.answers_to(q) is not None for q in queries)
     assert len(tg.edits()) > 0  # edits were made (in private chats) and are all recorded
 
