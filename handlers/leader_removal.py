@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 from telegram import Update
@@ -11,10 +12,11 @@ from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import t
 from bot.core.notifier import Button
+from bot.menus import publish_leader_menus
 from handlers.common import edit, is_private, reply, tell_user
-from handlers.start import _refresh_menu
 
 PICK_DATA = re.compile(r"^rl:(p|y):(\d{1,9}):(\d{1,15})$")
+log = logging.getLogger(__name__)
 SHOWN = 40  # buttons at most; a bigger tree is narrowed by the org file
 
 
@@ -64,7 +66,10 @@ async def pressed(update: Update, context: LinliContext) -> None:
                     title=linli.org.role_title(node.level, await linli.language_of(
                         leader.user_id)))
     await linli.scheduler.sweep()  # hand on what they held now, not at the next sweep
-    await _refresh_menu(context, leader.user_id)  # a leader's menu no more (if no other node)
+    try:  # no leader's menu any more (unless they lead another node)
+        await publish_leader_menus(context.bot, linli, only=leader.user_id)
+    except Exception:  # a menu is a convenience: never fail the removal over it
+        log.exception("could not refresh the menu of %s", leader.user_id)
 
 
 def register(app: Application) -> None:
