@@ -4,6 +4,9 @@
     linli check                validate the settings and the stored organisation
     linli db upgrade           bring the database schema up to date
     linli org import FILE      import the organisation from a TOML file (idempotent)
+    linli org import FILE --prune [--yes]
+                               also remove the leaders the file no longer lists: a dry run
+                               that changes nothing, unless --yes
     linli org export [-o FILE] write the organisation as TOML
     linli calendar import FILE a year's official calendar (holiday-cn JSON; wins over shipped)
     linli calendar show YEAR   a year's holidays and make-up working days, and their source
@@ -135,14 +138,27 @@ def cmd_org_import(ns: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"linli: no such file: {path}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    dry_run = ns.prune and not ns.yes
     try:
-        summary = asyncio.run(_with_db(settings, lambda db: import_org(db, settings, path)))
+        summary = asyncio.run(_with_db(settings, lambda db: import_org(
+            db, settings, path, prune=ns.prune, dry_run=dry_run)))
     except OrgFileError as exc:
         print(f"linli: {path} was not imported; nothing changed. Problems:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"linli: imported {path}: {summary.describe()}")
+    if dry_run:
+        print(f"linli: dry run of {path} with --prune; nothing changed. "
+              f"It would do: {summary.describe()}")
+    else:
+        print(f"linli: imported {path}: {summary.describe()}")
+    removals = summary.removals()
+    if removals:
+        print(f"  leaders {'to remove' if dry_run else 'removed'} (node, user id, name):")
+        for line in removals:
+            print(f"    {line}")
+    if dry_run:
+        print("  run again with --prune --yes to apply it")
     return 0
 
 
@@ -246,6 +262,10 @@ def _parser() -> argparse.ArgumentParser:
     org = sub.add_parser("org", help="organisation file").add_subparsers(dest="org", required=True)
     imp = org.add_parser("import", help="import an org file (idempotent)")
     imp.add_argument("file")
+    imp.add_argument("--prune", action="store_true",
+                     help="also remove the leaders the file no longer lists (a dry run "
+                          "unless --yes)")
+    imp.add_argument("--yes", action="store_true", help="apply what --prune showed")
     imp.set_defaults(func=cmd_org_import)
     exp = org.add_parser("export", help="export the organisation as TOML")
     exp.add_argument("-o", "--output", help="write to this file instead of stdout")

@@ -40,8 +40,14 @@ async def bind(update: Update, context: LinliContext) -> None:
             tx, chat.id, title=chat.title, type_=chat.type, is_forum=bool(chat.is_forum),
             active=True, now=linli.clock.now(),
         )
-    node = await linli.org.bind(user.id, chat.id, words[0])
+    node, previous = await linli.org.bind(user.id, chat.id, words[0])
     await reply(update, context, "org.bound", node=node.name, key=node.key)
+    if previous is None:
+        return
+    for leader in await linli.org.nearest_leaders(previous):  # the group left their node
+        if leader.user_id != user.id:
+            await tell_user(context, leader.user_id, "org_rights.rebound", chat=chat.title or "",
+                            old=previous.name, new=node.name, name=user.full_name)
 
 
 # -- /invite --------------------------------------------------------------------------

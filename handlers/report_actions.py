@@ -11,11 +11,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
 from bot.core.i18n import Markup, esc, number, t
-from bot.core.notifier import Button, Outgoing
+from bot.core.notifier import Button
 from bot.core.timing import local_time
 from bot.reports.reports import Report, StaleAction
 from bot.services import PendingInput
-from handlers.common import args, edit, is_private, reply, reply_private, rows
+from handlers.common import args, edit, is_private, redraw_pressed, reply, reply_private, rows
 from handlers.inputs import on_answer
 
 NOTE = "report_note"
@@ -34,10 +34,7 @@ async def _refresh_card(update: Update, context: LinliContext, report: Report) -
     mine = await linli.reports.may_handle(user.id, report)
     can_reassign = bool(await linli.reports.reassign_targets(user.id, report))
     buttons = linli.report_notices.buttons(report, context.lang, can_reassign) if mine else None
-    message = update.effective_message
-    assert message is not None
-    await linli.notifier.send(Outgoing(message.chat_id, text, buttons=buttons or None,
-                                       method="edit_text", message_id=message.message_id))
+    await redraw_pressed(update, context, text, buttons=buttons or None)  # the card: personal
 
 
 async def action_pressed(update: Update, context: LinliContext) -> None:

@@ -164,6 +164,10 @@ class ConsultationService:
         proposal = await self.proposal(proposal_id)
         if await self.tree.resident(user_id) is None:
             raise NotAllowed("consult.support_residents")
+        if not await self.org.lives_under(user_id, proposal.node_id):
+            node = await self.tree.node(proposal.node_id)
+            raise NotAllowed("consult_rights.support_not_here", number=number(proposal.id),
+                             node=node.name if node else "")
         if proposal.state != "open":
             raise BadInput("consult.topic_closed", number=number(proposal.id))
         async with self.db.write() as tx:

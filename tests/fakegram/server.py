@@ -156,6 +156,16 @@ class FakeTelegram(UserActions):
         """Messages the bot sent, oldest first, as they were when sent (see `message`)."""
         return [copy.deepcopy(m) for m in self._sent if chat_id is None or m["chat_id"] == chat_id]
 
+    def edits(self, chat_id: int | None = None) -> list[JSON]:
+        """Every edit the bot made (text, caption or buttons), oldest first, each as the
+        message stood right after it; `method` names the edit."""
+        return [copy.deepcopy(m) for m in self._edits if chat_id is None or m["chat_id"] == chat_id]
+
+    def shown(self, chat_id: int | None = None) -> list[JSON]:
+        """Everything the bot ever showed in a chat: each message as sent, then as each edit
+        left it."""
+        return self.sent(chat_id) + self.edits(chat_id)
+
     def message(self, chat_id: int, message_id: int) -> JSON | None:
         """A message as it is now (after edits); None once deleted."""
         message = self.stored(chat_id, message_id)

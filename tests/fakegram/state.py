@@ -106,6 +106,7 @@ class TelegramState:
         self.group_window = 60.0  # seconds over which group_per_minute is counted
         self.flood = FloodControl()
         self._sent: list[JSON] = []
+        self._edits: list[JSON] = []  # every edit a message took, as it was right after it
         self.updates = UpdateQueue()
         self._ids = itertools.count(1)
 
