@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 from tests.test_reports_e2e import (
     BUILDING,
