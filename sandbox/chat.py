@@ -135,7 +135,7 @@ class ChatServer:
 
     async def _world(self, request: web.Request) -> web.Response:
         return _json({
-            "bot": self.tg.bot_user,
+            "bot": self.tg.bot_user, "timezone": self._linli().settings.timezone,
             "people": [{"id": p.id, "name": p.name, "role": p.role, "place": p.place}
                        for p in self.world.people],
         })

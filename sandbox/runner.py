@@ -29,6 +29,7 @@ from sandbox import persist
 from sandbox.chat import ChatServer
 from sandbox.demo import World, demo_history, demo_world, org_world, populate_telegram
 from sandbox.fakegram import FakeTelegram
+from sandbox.fakegram.state import set_clock
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ class Sandbox:
             self.world = World.from_json(state["world"])
             self.clock = ShiftedClock(datetime.now(UTC) + timedelta(seconds=state["lead"]))
             persist.load(self.tg, self.folder / TELEGRAM)
+        clock = self.clock
+        set_clock(lambda: clock.now().timestamp())  # messages dated by the bot's clock
         await self.tg.start()
         self.settings = load_settings(
             bot_token=self.tg.token, api_base_url=self.tg.base_url,
@@ -112,6 +115,7 @@ class Sandbox:
         if self.world is not None and self.clock is not None:
             self._save()
         await self.tg.stop()
+        set_clock(None)
 
     async def settle(self, timeout: float = 15) -> None:
         """Wait until the bot took every update and sent every message."""
