@@ -351,7 +351,8 @@ class ChatServer:
         following = await linli.scheduler.deadlines.next_due_at()
         return {"now": now.isoformat(), "local": _local(now, linli.settings.tz),
                 "next": following.isoformat() if following else None,
-                "next_local": _local(following, linli.settings.tz) if following else None}
+                "next_local": _local(following, linli.settings.tz, short=True)
+                if following else None}
 
     async def _move_clock(self, request: web.Request) -> web.Response:
         body = await request.json()
@@ -453,8 +454,10 @@ def _preview(message: JSON) -> str:
     return ""
 
 
-def _local(moment: datetime, tz: Any) -> str:
+def _local(moment: datetime, tz: Any, short: bool = False) -> str:
     local = moment.astimezone(tz)
+    if short:
+        return f"{local:%m-%d %H:%M}"
     return f"{local:%Y-%m-%d} 周{_WEEKDAYS[local.weekday()]} {local:%H:%M}"
 
 

@@ -9,7 +9,7 @@ const T = {
     location: "位置", send_location: "发送位置", latitude: "纬度", longitude: "经度",
     cancel: "取消", tour_title: "导览", edited: "已编辑", vote: "投票", retract: "撤回投票",
     votes: "票", closed_poll: "投票已结束", anonymous: "匿名投票", public_poll: "公开投票",
-    multiple: "可多选", download: "下载", next_deadline: "下一个截止：", no_deadline: "暂无截止时间",
+    multiple: "可多选", download: "下载", next_deadline: "下一个截止 ", no_deadline: "暂无截止时间",
     fired: (n) => n ? `时间到了：${n} 件事触发了` : "这段时间里没有到期的事",
     recording: "录音中…再点一次发送", no_mic: "这个浏览器不能录音，请选择语音文件上传",
     tour_hint: "跟着下面的步骤走一遍；可以开几个浏览器标签，每个标签当一个人。",
@@ -108,6 +108,7 @@ function applyLanguage() {
   $("lang-toggle").textContent = state.lang === "zh" ? "EN" : "中文";
   renderPeople();
   renderTour();
+  if (state.timezone) showClock();
 }
 
 // ----- people and chats -----
@@ -213,8 +214,7 @@ function pollNode(m) {
     const row = el("button", {type: "button", class: `option${chosen.has(index) ? " chosen" : ""}`,
                               disabled: poll.is_closed || showResults, "data-option": index},
       showResults ? el("span", {class: "share"}, `${share}%`) : el("span", {class: "dot"}),
-      el("span", {class: "label"}, option.text),
-      showResults ? el("span", {class: "bar"}) : null);
+      el("span", {class: "label"}, option.text, showResults ? el("span", {class: "bar"}) : null));
     if (showResults) row.querySelector(".bar").style.width = `${share}%`;
     row.addEventListener("click", () => {
       if (!poll.allows_multiple_answers) return vote(poll.id, [index]);
@@ -384,8 +384,11 @@ async function toggleRecording() {
 
 async function showClock(data) {
   const clock = data || await api("/api/clock");
-  $("clock-now").textContent = clock.local;
-  $("clock-next").textContent = clock.next_local ? `${t("next_deadline")}${clock.next_local}` : t("no_deadline");
+  const format = (iso, long) => new Date(iso).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB", {
+    timeZone: state.timezone, month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    ...(long ? {year: "numeric", weekday: "short"} : {})});
+  $("clock-now").textContent = format(clock.now, true);
+  $("clock-next").textContent = clock.next ? `${t("next_deadline")}${format(clock.next, false)}` : t("no_deadline");
 }
 
 async function jump(step) {
