@@ -209,3 +209,36 @@ async def test_there_is_no_clock_control_in_linli_run(
                 found += [f"{path.relative_to(ROOT)}:{n}" for n in names
                           if n.split(".")[0] == "sandbox"]
     assert found == ["bot/__main__.py:sandbox.runner"]
+
+
+async def test_linli_sandbox_as_a_newcomer_runs_it(tmp_path: Path) -> None:
+    """The README's first command: a process, no token, prints the URL, stops on Ctrl-C."""
+    import asyncio
+    import os
+    import re
+    import signal
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "sandbox", "--port", "0", "--data", str(tmp_path / "box"),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env)
+    assert process.stdout is not None
+    try:
+        url = None
+        async with asyncio.timeout(60):
+            while url is None:
+                line = (await process.stdout.readline()).decode()
+                assert line, "the sandbox ended before it printed its URL"
+                match = re.search(r"open (http://127\.0\.0\.1:\d+/)", line)
+                url = match.group(1) if match else None
+        async with aiohttp.ClientSession() as http:
+            async with http.get(url) as answer:
+                assert answer.status == 200 and "邻里" in await answer.text()
+    finally:
+        process.send_signal(signal.SIGINT)
+        async with asyncio.timeout(30):
+            rest = (await process.stdout.read()).decode()
+            assert await process.wait() == 0, rest
+    assert "linli sandbox --fresh" in rest
+    assert (tmp_path / "box" / "linli.db").is_file()
