@@ -40,7 +40,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -17,7 +17,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 from tests.test_reports_e2e import (
     BUILDING,

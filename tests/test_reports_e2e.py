@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 from tests.orgs import harmony, harmony_leaders, property_company, resident
 

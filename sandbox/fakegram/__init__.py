@@ -1,4 +1,4 @@
-"""A fake Telegram Bot API server for end-to-end tests of the bot.
+"""A fake Telegram Bot API server: the tests drive the bot through it, and `linli sandbox` runs on it.
 
     server = FakeTelegram()
     await server.start()
