@@ -8,7 +8,7 @@ import asyncio
 import time
 
 from bot.core.notifier import Outgoing
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.orgs import harmony, harmony_leaders, resident
 

@@ -4,7 +4,7 @@ typed (those are plain text in the Bot API; messages are HTML)."""
 
 from __future__ import annotations
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_consultation_e2e import BUILDING, COMPOUND, FORUM, LI, QIAN, ZHANG, said, world
 

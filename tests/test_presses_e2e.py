@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
-from tests.test_reports_e2e import GRID, GROUP, NEIGHBOUR, RESIDENT, _button, _prompt, _world
+from tests.test_reports_e2e import GRID, GROUP, NEIGHBOUR, RESIDENT, _button, _world
 
 
 async def _answer(tg: FakeTelegram, query_id: str) -> dict[str, Any]:

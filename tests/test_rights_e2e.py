@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_consultation_e2e import FORUM, GROUP, MOON, OUTSIDER, said, schedule_meeting, world
 
