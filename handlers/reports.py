@@ -111,7 +111,8 @@ async def offer_draft(update: Update, context: LinliContext) -> None:
     if not is_private(update):  # what they wrote is theirs: the group sees only the question
         chat = update.effective_chat
         assert chat is not None
-        offer.fallback = Outgoing(chat.id, t(lang, "report_privacy.draft_offer_group"), buttons=buttons,
+        offer.fallback = Outgoing(chat.id, t(lang, "report_privacy.draft_offer_group"),
+                                  buttons=buttons,
                                   thread_id=thread_of(update))
     await linli.notifier.send(offer)
 

@@ -102,7 +102,8 @@ def demo_world() -> World:
                for uid, name, node, unit in _RESIDENTS]
     b3 = [B3_GRID, B3_LEADER, CHIEF, SECRETARY, PROPERTY, ZHANG, QIAN, SUN, LI, LIU, CHEN]
     b5 = [B5_GRID, B5_LEADER, CHIEF, SECRETARY, PROPERTY, YANG, HUANG, WU, ZHOU, XU, MA]
-    groups = [Group(B3_GROUP, "3号楼业主群", members=b3), Group(B5_GROUP, "5号楼业主群", members=b5),
+    groups = [Group(B3_GROUP, "3号楼业主群", members=b3),
+              Group(B5_GROUP, "5号楼业主群", members=b5),
               Group(FORUM, "阳光小区议事厅", forum=True, members=[p.id for p in people])]
     return _with_groups(World(people, groups, "\n".join(lines), [SECRETARY]))
 

@@ -176,7 +176,8 @@ class OrgService:
             raise NotFound("leader_removal.not_a_leader", node=node.name)
         return node, leader
 
-    async def remove_leader(self, user_id: int, node_id: int, leader_id: int) -> tuple[Node, Leader]:
+    async def remove_leader(self, user_id: int, node_id: int,
+                            leader_id: int) -> tuple[Node, Leader]:
         """Their rights end now; the reports they held are handed on by the deadline the
         removal arms (fired by the scheduler's next sweep)."""
         node, leader = await self.leader_at(user_id, node_id, leader_id)
