@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from bot.core import timeparse
 from bot.core.charts import figure, png_of
 from bot.core.errors import NotAllowed
+from bot.core.workcal import calendar_span
 from config.settings import Settings
 from storage.org import Node, OrgRepo
 from storage.stats import CareFacts, ReportTotals, StatsRepo
@@ -181,7 +182,7 @@ class StatsService:
         if leaders:
             await self._leaders(result, period, node_ids, nodes)
         result.care = await self.repo.care(period.start, period.end, node_ids,
-                                           self.settings.services.care_overdue.total_seconds(),
+                                           calendar_span(self.settings.services.care_overdue).total_seconds(),
                                            now)
         result.follow_ups_done, result.follow_ups = await self.repo.follow_ups(
             period.start, period.end, node_ids)
