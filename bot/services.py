@@ -19,6 +19,7 @@ from bot.culture.families import FamilyService
 from bot.culture.holidays import HolidayOffers
 from bot.lead.broadcasts import BroadcastService
 from bot.org.org import OrgService
+from bot.org.privacy import PrivacyService
 from bot.reports.digest import OverdueDigest
 from bot.reports.notices import ReportNotices
 from bot.reports.reports import ReportService
@@ -36,6 +37,7 @@ from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingInput as PendingInput  # handlers take it from here
 from storage.pending import PendingRepo
+from storage.privacy import PrivacyRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo
 from storage.users import UserRepo
@@ -72,6 +74,7 @@ class Linli:
     volunteers: VolunteerService
     calendars: Calendars
     calendar_watch: CalendarWatch
+    privacy: PrivacyService
     bot_username: str = ""
 
     @classmethod
@@ -117,6 +120,8 @@ class Linli:
             calendars=calendars,
             calendar_watch=CalendarWatch(settings, clock, calendars, org_repo, users, notifier,
                                          scheduler),
+            privacy=PrivacyService(settings, db, clock, org_repo, users, PrivacyRepo(db),
+                                   scheduler),
         )
 
     async def close(self) -> None:

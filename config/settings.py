@@ -187,6 +187,25 @@ class CalendarSettings(_Section):
         return WorkingHours.parse(v) if isinstance(v, str) else v
 
 
+class PrivacySettings(_Section):
+    """Residents' personal information (PIPL): the notice /join shows before anyone is
+    registered, and how long things are kept. Empty notice: the catalog's (privacy.notice)."""
+
+    notice_zh: str | None = None
+    notice_en: str | None = None
+    # after a report is closed: its photos and voices removed after media_after, its text
+    # (and the notes on it) after text_after; the log file's lines older than logs_after
+    media_after: Duration = timedelta(days=365)
+    text_after: Duration = timedelta(days=3 * 365)
+    logs_after: Duration = timedelta(days=30)
+    log_file: Path | None = None  # the bot's log file, if it writes one (pruned daily)
+
+    @field_validator("media_after", "text_after", "logs_after")
+    @classmethod
+    def _check_positive(cls, v: timedelta) -> timedelta:
+        return _positive(v)
+
+
 class QuietHours(_Section):
     start: time = time(22, 0)
     end: time = time(7, 0)
@@ -250,6 +269,7 @@ class Settings(BaseSettings):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod

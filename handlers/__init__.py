@@ -25,6 +25,7 @@ from handlers import (
     inputs,
     menu,
     org,
+    privacy,
     report_actions,
     reports,
     start,
@@ -38,6 +39,7 @@ def register_all(app: Application) -> None:
     users.register(app)
     start.register(app)
     org.register(app)
+    privacy.register(app)
     reports.register(app)
     report_actions.register(app)
     groups.register(app)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from tests.consent import agree
 from tests.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 from tests.orgs import harmony, harmony_leaders, property_company, resident
@@ -297,6 +298,7 @@ async def test_unregistered_reporter_keeps_the_draft(tg: FakeTelegram, linli: Bo
     pick = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and m.get("reply_markup")
                              and "选择" in m["text"])
     tg.press_button(4001, GROUP, pick["message_id"], _button(pick, "3号楼1单元"))
+    await agree(tg, 4001, GROUP)
     offer = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "门禁" in m["text"])
     tg.press_button(4001, GROUP, offer["message_id"], _button(offer, "提交"))
     await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "已收到诉求 #1" in m["text"])

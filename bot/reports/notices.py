@@ -20,6 +20,7 @@ from storage.db import Tx
 from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
+from storage.privacy import is_forgotten
 from storage.reports import Report
 from storage.users import UserRepo
 
@@ -100,8 +101,9 @@ class ReportNotices:
             t(lang, "report.card_head", number=number(report.id),
               category=t(lang, f"category.{report.category}")),
             t(lang, "report.card_place", place=place),
-            t(lang, "report.card_reporter", name=await self.person(report.reporter_id)),
-            t(lang, "report.card_text", text=report.text),
+            t(lang, "report.card_reporter", name=t(lang, "privacy.forgotten_name")
+              if is_forgotten(report.reporter_id) else await self.person(report.reporter_id)),
+            t(lang, "report.card_text", text=report.text or t(lang, "privacy.text_removed")),
         ]
         if report.latitude is not None and report.longitude is not None:
             lines.append(t(lang, "report.card_location", lat=f"{report.latitude:.5f}",
@@ -253,6 +255,8 @@ class ReportNotices:
 
     async def tell_reporter(self, tx: Tx, report: Report, key: str, *, actor: int | None,
                             ask_rating: bool = False) -> None:
+        if is_forgotten(report.reporter_id):
+            return  # the reporter used /forget: nobody to tell
         lang = await self._lang(report.reporter_id)
         rung = await self.org.node(report.rung_node_id)
         assert rung is not None

@@ -377,6 +377,16 @@ class ReportService:
                                report.rung_node_id)
         await self._after_change(tx, reopened, None, actor=user_id, prompt_again=True)
 
+    async def refresh(self, report_ids: list[int]) -> None:
+        """Bring the leaders' prompts of these reports up to date (after /forget made
+        them anonymous)."""
+        for report_id in report_ids:
+            async with self.db.write() as tx:
+                report = await self.reports.get(report_id, tx)
+                if report is not None:
+                    await self.notices.refresh_prompts(tx, report)
+        self.notifier.kick()
+
     # -- deadlines --------------------------------------------------------------------
 
     async def on_deadline(self, tx: Tx, deadline: Deadline) -> None:
