@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +100,6 @@ class PrivacyService:
 
     # -- retention ----------------------------------------------------------------------
 
-    def policy(self) -> list[tuple[str, timedelta]]:
-        p = self.settings.privacy
-        return [("photos and locations of closed reports", p.media_after),
-                ("texts of closed reports", p.text_after), ("log file lines", p.logs_after)]
-
     async def ensure_armed(self) -> None:
         await self.scheduler.keep_armed(RETENTION, "daily",
                                         next_local(self.settings, self.clock.now(),
@@ -120,6 +115,18 @@ class PrivacyService:
                  len(texts), pruned)
         await self.scheduler.arm(tx, RETENTION, 0, "daily",
                                  next_local(self.settings, now, RETENTION_AT))
+
+
+def retention_policy(settings: Settings) -> list[str]:
+    """The policy in force, as `linli check` prints it."""
+    p = settings.privacy
+    return [f"photos and locations of closed reports: removed {p.media_after.days} days after"
+            " closing",
+            f"texts of closed reports (and notes on them): removed {p.text_after.days} days"
+            " after closing",
+            f"log file lines: kept {p.logs_after.days} days"
+            + (f" ({p.log_file})" if p.log_file else " (no privacy.log_file set)"),
+            "daily at 03:00 local time; /forget removes a resident's at once"]
 
 
 def prune_log(path: Path, before: datetime) -> int:
