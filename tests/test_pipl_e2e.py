@@ -174,12 +174,14 @@ async def test_mydata_and_forget(tg: FakeTelegram, linli: BotHarness, log_file: 
     before = await linli.linli.stats.compute(scope, period, linli.clock.now())
 
     tg.user_sends(NEWCOMER, NEWCOMER, "/forget")
-    confirm = await tg.wait_for(lambda m: m["chat"]["id"] == NEWCOMER and "无法恢复" in (m.get("text") or ""))
+    confirm = await tg.wait_for(lambda m: m["chat"]["id"] == NEWCOMER
+                                and "无法恢复" in (m.get("text") or ""))
     _press(tg, NEWCOMER, NEWCOMER, confirm, "取消")
     await tg.wait_for_call("editMessageText", lambda p: "没有删除" in (p.get("text") or ""))
     assert await linli.linli.org_repo.resident(NEWCOMER) is not None
     tg.user_sends(NEWCOMER, NEWCOMER, "/forget")
-    confirm = await tg.wait_for(lambda m: m["chat"]["id"] == NEWCOMER and "无法恢复" in (m.get("text") or "")
+    confirm = await tg.wait_for(lambda m: m["chat"]["id"] == NEWCOMER
+                                and "无法恢复" in (m.get("text") or "")
                                 and m["message_id"] != confirm["message_id"])
     _press(tg, NEWCOMER, NEWCOMER, confirm, "确定删除")
     await tg.wait_for_call("editMessageText", lambda p: "已删除" in (p.get("text") or ""))
