@@ -29,6 +29,7 @@ from handlers import (
     menu,
     org,
     presses,
+    privacy,
     report_actions,
     reports,
     start,
@@ -44,6 +45,7 @@ def register_all(app: Application) -> None:
     start.register(app)
     org.register(app)
     leader_removal.register(app)
+    privacy.register(app)
     reports.register(app)
     report_actions.register(app)
     groups.register(app)

@@ -53,11 +53,13 @@ class ReportEvent:
     note: str | None
 
 
+# kept for the retention job (storage/privacy.py), not part of a report as handled
+_NOT_FIELDS = ("updated_at", "media_removed_at", "text_removed_at")
 _TIMES = ("created_at", "rung_since", "acknowledged_at", "resolved_at", "closed_at")
 
 
 def _report(r: sqlite3.Row) -> Report:
-    values = {k: r[k] for k in r.keys() if k != "updated_at"}
+    values = {k: r[k] for k in r.keys() if k not in _NOT_FIELDS}
     for key in _TIMES:
         values[key] = from_db(values[key])
     values["overdue"] = bool(values["overdue"])

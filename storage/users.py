@@ -119,3 +119,7 @@ class UserRepo:
         marks = ",".join("?" * len(user_ids))
         rows = await self.db.fetchall(f"SELECT * FROM users WHERE user_id IN ({marks})", user_ids)
         return {r["user_id"]: _row(r) for r in rows}
+
+    def drop_cached(self, user_id: int) -> None:
+        """Forget the cached row (after the row itself was deleted, /forget)."""
+        self._cache.pop(user_id, None)
