@@ -54,10 +54,10 @@ async def consent_pressed(update: Update, context: LinliContext) -> None:
         raise BadInput("error.stale_button")
     await query.answer()
     if answer == "no":
-        await edit(update, context, "privacy.declined")
+        await edit(update, context, "privacy.declined", public=True)  # nothing personal
         return
     await linli.privacy.agree(user.id)
-    await edit(update, context, "privacy.agreed")
+    await edit(update, context, "privacy.agreed", public=True)
     from handlers.org import register_at  # /join's registration, once agreed
 
     await register_at(update, context, node)
