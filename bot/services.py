@@ -14,6 +14,7 @@ from bot.core.clock import Clock
 from bot.core.i18n import pick_language
 from bot.core.notifier import Notifier
 from bot.core.scheduler import Scheduler
+from bot.core.speech import SpeechToText, load_engine
 from bot.culture.events import EventService
 from bot.culture.families import FamilyService
 from bot.culture.holidays import HolidayOffers
@@ -23,6 +24,7 @@ from bot.org.privacy import PrivacyService
 from bot.reports.digest import OverdueDigest
 from bot.reports.notices import ReportNotices
 from bot.reports.reports import ReportService
+from bot.reports.sameproblem import SameProblems
 from bot.service.care import CareService
 from bot.service.volunteers import VolunteerService
 from config.settings import Settings
@@ -59,6 +61,8 @@ class Linli:
     report_repo: ReportRepo
     report_notices: ReportNotices
     reports: ReportService
+    same_problems: SameProblems
+    speech: SpeechToText | None
     digest: OverdueDigest
     consultation_repo: ConsultationRepo
     consultation: ConsultationService
@@ -85,7 +89,8 @@ class Linli:
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
         stats = StatsService(settings, org_repo, StatsRepo(db))
-        notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
+        notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier,
+                                report_repo)
         org = OrgService(settings, db, org_repo, clock)
         consultation_repo = ConsultationRepo(db)
         consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,
@@ -93,13 +98,15 @@ class Linli:
         meetings = MeetingService(consultation)
         event_repo = EventRepo(db)
         calendars = Calendars(settings, db)  # working-time deadlines ("2WD") count on it
+        reports = ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
+                                notices, calendars)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
             org=org, scheduler=scheduler,
             report_repo=report_repo, report_notices=notices,
-            reports=ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
-                                  notices, calendars),
+            reports=reports, same_problems=SameProblems(reports),
+            speech=load_engine(settings.speech.engine, settings.speech.options),
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
             consultation_repo=consultation_repo, consultation=consultation,

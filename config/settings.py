@@ -206,6 +206,14 @@ class PrivacySettings(_Section):
         return _positive(v)
 
 
+class SpeechSettings(_Section):
+    """An optional speech-to-text engine for voice reports (none by default)."""
+
+    engine: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    options: dict[str, Any] = Field(default_factory=dict)  # given to the engine's constructor
+    timeout: Duration = timedelta(seconds=30)  # a transcript later than this is not waited for
+
+
 class QuietHours(_Section):
     start: time = time(22, 0)
     end: time = time(7, 0)
@@ -271,6 +279,7 @@ class Settings(BaseSettings):
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
 
     @classmethod
     def settings_customise_sources(

@@ -27,6 +27,7 @@ from handlers import (
     inputs,
     leader_removal,
     menu,
+    offers,
     org,
     presses,
     privacy,
@@ -46,6 +47,7 @@ def register_all(app: Application) -> None:
     org.register(app)
     leader_removal.register(app)
     privacy.register(app)
+    offers.register(app)  # before reports: a group's /report replying to a voice
     reports.register(app)
     report_actions.register(app)
     groups.register(app)

@@ -13,6 +13,7 @@ from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, t
 from bot.core.notifier import Button
 from bot.org.org import Node
+from bot.org.units import looks_like_unit
 from bot.services import PendingInput
 from handlers.common import args, edit, is_private, reply, rows, tell_user
 from handlers.inputs import on_answer
@@ -192,15 +193,19 @@ async def unit_skipped(update: Update, context: LinliContext) -> None:
     await edit(update, context, "org.unit_skipped")
 
 
-async def unit_answered(update: Update, context: LinliContext, _pending: PendingInput) -> None:
+async def unit_answered(update: Update, context: LinliContext, _pending: PendingInput) -> bool:
+    """Only what looks like a door number answers the question; a sentence is a new message."""
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
+    if not looks_like_unit(message.text):
+        return False
     linli = context.linli
     resident = await linli.org.set_unit(user.id, message.text or "")
     await linli.pending.clear(user.id, "unit")
     node = await linli.org_repo.node(resident.node_id)
     assert node is not None
     await reply(update, context, "org.unit_saved", unit=resident.unit or "", node=node.name)
+    return True
 
 
 async def remove_pressed(update: Update, context: LinliContext) -> None:

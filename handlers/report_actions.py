@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.core.errors import BadInput, NotAllowed
+from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button
 from bot.core.timing import local_time
@@ -20,7 +20,9 @@ from handlers.inputs import on_answer
 
 NOTE = "report_note"
 NOTE_LIFETIME = timedelta(minutes=30)
-ACTION_DATA = re.compile(r"^r:(ack|res|esc|cat|rea):(\d{1,9}):(\d{1,6})$")
+ACTION_DATA = re.compile(r"^r:(ack|res|esc|cat|rea|mrg):(\d{1,9}):(\d{1,6})$")
+MERGE_DATA = re.compile(r"^r:into:(\d{1,9}):(\d{1,6}):(\d{1,9})$")
+EXCERPT = 16  # characters of a report's text on a merge button
 TARGET_DATA = re.compile(r"^r:(to|set):(\d{1,9}):(\d{1,6}):([a-z0-9_]{1,20})$")
 RATE_DATA = re.compile(r"^r:rate:(\d{1,9}):([sau])$")
 
@@ -69,6 +71,8 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
                    for c in linli.settings.reports.categories if c != report.category]
         await reply(update, context, "report.pick_category", number=number(report.id),
                     buttons=rows(choices, per_row=2))
+    elif action == "mrg":
+        await _offer_merge(update, context, report)
     else:
         targets = await linli.reports.reassign_targets(user.id, report)
         if not targets:
@@ -77,6 +81,39 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
                    for n in targets]
         await reply(update, context, "report.pick_target", number=number(report.id),
                     buttons=rows(choices, per_row=1))
+
+
+async def _offer_merge(update: Update, context: LinliContext, report: Report) -> None:
+    """Buttons of the open reports of the same building this one may be merged into."""
+    user = update.effective_user
+    assert user is not None
+    linli, lang = context.linli, context.lang
+    targets = await linli.same_problems.merge_targets(user.id, report)
+    if not targets:
+        raise BadInput("metoo.no_targets")
+    choices = [Button(t(lang, "metoo.target_button", number=number(r.id),
+                        category=t(lang, f"category.{r.category}"), excerpt=r.text[:EXCERPT]),
+                      data=f"r:into:{report.id}:{report.version}:{r.id}") for r in targets]
+    await reply(update, context, "metoo.pick_target", number=number(report.id),
+                buttons=rows(choices, per_row=1))
+
+
+async def merge_pressed(update: Update, context: LinliContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = MERGE_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    report_id, version, target_id = (int(g) for g in match.groups())
+    try:
+        duplicate, target = await context.linli.same_problems.merge(user.id, report_id, version,
+                                                                    target_id)
+    except StaleAction as stale:
+        await _answer_stale(update, context, stale.report)
+        return
+    await query.answer()
+    await edit(update, context, "metoo.done_merged", number=number(duplicate.id),
+               target=number(target.id))
 
 
 async def _answer_stale(update: Update, context: LinliContext, report: Report) -> None:
@@ -169,7 +206,8 @@ async def my_reports(update: Update, context: LinliContext) -> None:
     assert user is not None
     linli, lang = context.linli, context.lang
     mine = await linli.report_repo.by_reporter(user.id)
-    if not mine:
+    supported = await linli.report_repo.supported_by(user.id)
+    if not mine and not supported:
         await reply_private(update, context, "report.none_yet")
         return
     lines = []
@@ -181,6 +219,9 @@ async def my_reports(update: Update, context: LinliContext) -> None:
                        handler=await linli.report_notices.handler_title(r, lang),
                        due=local_time(linli.settings, lang, due[0].due_at) if due and r.active
                        else "—"))
+    lines += [t(lang, "metoo.list_line", number=number(r.id),
+                category=t(lang, f"category.{r.category}"), state=t(lang, f"state.{r.state}"))
+              for r in supported]
     await reply_private(update, context, "report.my_list", lines=Markup("\n".join(lines)))
     if is_private(update):  # here now: the ratings that never reached them
         await linli.reports.ask_missed_ratings(user.id)
@@ -225,12 +266,28 @@ async def show_status(update: Update, context: LinliContext, report_id: int,
     user = update.effective_user
     assert user is not None
     linli, lang = context.linli, context.lang
-    report = await linli.reports.visible(user.id, report_id)
+    try:
+        report = await linli.reports.visible(user.id, report_id)
+    except NotFound:
+        report = await linli.report_repo.get(report_id)
+        if report is None or not await linli.report_repo.is_supporter(report_id, user.id):
+            raise
+        await _status_for_supporter(update, context, report)
+        return
+    chain = user.id != report.reporter_id
     card = await linli.report_notices.describe(report, lang)
+    if chain and report.voice_file_id:  # the voice itself, to whoever handles or oversees it
+        await linli.notifier.send(Outgoing(
+            user.id, method="send_video_note" if report.voice_kind == "video_note"
+            else "send_voice", voice=report.voice_file_id,
+            text=None if report.voice_kind == "video_note" else t(
+                lang, "voice.caption", number=number(report.id))))
     history = []
     for event in await linli.report_repo.events(report.id):
         who = await linli.report_notices.person(event.actor_id) if event.actor_id else t(
             lang, "report.by_system")
+        if not chain and event.action in RESIDENTS_ACTIONS and event.actor_id != user.id:
+            who = t(lang, "metoo.a_resident")  # the other residents stay unnamed
         history.append(t(lang, "report.history_line",
                          at=local_time(linli.settings, lang, event.at),
                          action=t(lang, f"action.{event.action}"), who=who,
@@ -241,11 +298,45 @@ async def show_status(update: Update, context: LinliContext, report_id: int,
                 history=Markup("\n".join(history)))
 
 
+RESIDENTS_ACTIONS = ("supported", "rated_supporter")
+
+
+async def _status_for_supporter(update: Update, context: LinliContext, report: Report) -> None:
+    """A supporter sees the state and the steps, never who reported it or where."""
+    linli, lang = context.linli, context.lang
+    notices = linli.report_notices
+    rung = await linli.org_repo.node(report.rung_node_id)
+    assert rung is not None
+    lines = [t(lang, "report.card_head", number=number(report.id),
+               category=t(lang, f"category.{report.category}")),
+             t(lang, "report.card_state", state=t(lang, f"state.{report.state}"),
+               handler=await notices.handler_title(report, lang), node=rung.name),
+             *notices.supporter_lines(report, lang)]
+    if report.resolution:
+        lines.append(t(lang, "report.card_resolution", resolution_note=report.resolution))
+    history = []
+    for event in await linli.report_repo.events(report.id):
+        if event.actor_id is None:
+            who = t(lang, "report.by_system")
+        elif await linli.org_repo.leaders_named(event.actor_id):
+            who = await notices.person(event.actor_id)
+        else:
+            who = t(lang, "metoo.a_resident")  # the reporter and the other supporters
+        history.append(t(lang, "report.history_line",
+                         at=local_time(linli.settings, lang, event.at),
+                         action=t(lang, f"action.{event.action}"), who=who,
+                         note=notices.event_note(lang, event.note)))
+    await reply_private(update, context, "metoo.status", card=Markup("\n".join(lines)),
+                        history=Markup("\n".join(history)))
+
+
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("myreports", my_reports))
     app.add_handler(CommandHandler("queue", queue))
     app.add_handler(CommandHandler("status", status))
-    app.add_handler(CallbackQueryHandler(action_pressed, pattern=r"^r:(ack|res|esc|cat|rea):"))
+    app.add_handler(CallbackQueryHandler(action_pressed,
+                                         pattern=r"^r:(ack|res|esc|cat|rea|mrg):"))
+    app.add_handler(CallbackQueryHandler(merge_pressed, pattern=r"^r:into:"))
     app.add_handler(CallbackQueryHandler(target_pressed, pattern=r"^r:(to|set):"))
     app.add_handler(CallbackQueryHandler(rate_pressed, pattern=r"^r:rate:"))
     on_answer(NOTE, note_answered)

@@ -14,7 +14,7 @@ from bot.core import deeplink
 from bot.core.errors import BadInput
 from bot.core.i18n import number, t
 from bot.core.notifier import Button, Outgoing
-from bot.reports.reports import Draft, Report
+from bot.reports.reports import Draft, Report, Voice
 from bot.services import PendingInput
 from handlers.common import edit, is_private, open_private, reply, rows, thread_of
 from handlers.inputs import on_answer
@@ -82,6 +82,7 @@ async def _file(update: Update, context: LinliContext, node_id: int, draft: Draf
     await linli.reports.file(user.id, node_id, draft, source, receipt)
 
 
+
 async def _keep_draft(update: Update, context: LinliContext, draft: Draft) -> None:
     """Not registered yet: keep the text, ask them to /join, offer it again afterwards."""
     user, chat = update.effective_user, update.effective_chat
@@ -90,9 +91,23 @@ async def _keep_draft(update: Update, context: LinliContext, draft: Draft) -> No
     now = linli.clock.now()
     await linli.pending.expect(user.id, user.id, DRAFT, {
         "category": draft.category, "text": draft.text, "photo": draft.photo_file_id,
-        "source": chat.id,
+        "source": chat.id, "voice": voice_payload(draft.voice),
     }, now + DRAFT_LIFETIME, now)
     await reply(update, context, "report.join_first")
+
+
+def voice_payload(voice: Voice | None) -> dict[str, Any] | None:
+    """A draft's voice as a pending question keeps it (JSON)."""
+    if voice is None:
+        return None
+    return {"file_id": voice.file_id, "duration": voice.duration, "kind": voice.kind,
+            "transcript": voice.transcript}
+
+
+def voice_of(kept: dict[str, Any] | None) -> Voice | None:
+    if not kept:
+        return None
+    return Voice(kept["file_id"], int(kept["duration"]), kept["kind"], kept.get("transcript"))
 
 
 async def offer_draft(update: Update, context: LinliContext) -> None:
@@ -130,7 +145,8 @@ async def draft_confirmed(update: Update, context: LinliContext) -> None:
     await linli.pending.clear(user.id, DRAFT)
     await query.answer()
     p = pending.payload
-    await _file(update, context, node_id, Draft(p["category"], p["text"], p.get("photo")),
+    await _file(update, context, node_id, Draft(p["category"], p["text"], p.get("photo"),
+                                                voice=voice_of(p.get("voice"))),
                 p.get("source"))
 
 
@@ -247,6 +263,10 @@ async def cancel(update: Update, context: LinliContext) -> None:
         await edit(update, context, "report.cancelled" if cleared else "report.nothing_to_cancel")
     else:
         await reply(update, context, "report.cancelled" if cleared else "report.nothing_to_cancel")
+
+
+# the one way a resident's report is filed and kept (/report TEXT, plain-text offers, drafts)
+file_report, keep_draft = _file, _keep_draft
 
 
 def register(app: Application) -> None:

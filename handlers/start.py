@@ -81,10 +81,9 @@ async def _refresh_menu(context: LinliContext, user_id: int) -> None:
         logging.getLogger(__name__).exception("could not refresh the menu of %s", user_id)
 
 
-async def help_command(update: Update, context: LinliContext) -> None:
-    user = update.effective_user
-    assert user is not None
-    roles = await context.linli.org.roles(user.id)
+async def help_sections(context: LinliContext, user_id: int) -> Markup:
+    """What this user may do, short (/help, and the answer to a greeting)."""
+    roles = await context.linli.org.roles(user_id)
     lang = context.lang
 
     def lines(commands: list[str]) -> str:
@@ -98,7 +97,13 @@ async def help_command(update: Update, context: LinliContext) -> None:
         sections.append(t(lang, "help.short.leader") + "\n" + lines(HELP_LEADER))
     if roles.admin:
         sections.append(t(lang, "help.admin_note"))
-    await reply(update, context, "help.short.text", sections=Markup("\n\n".join(sections)),
+    return Markup("\n\n".join(sections))
+
+
+async def help_command(update: Update, context: LinliContext) -> None:
+    user = update.effective_user
+    assert user is not None
+    await reply(update, context, "help.short.text", sections=await help_sections(context, user.id),
                 keyboard=await keyboard_for(update, context))
 
 

@@ -82,6 +82,21 @@ class PendingRepo:
             return None
         return PendingInput(r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]))
 
+    async def open_questions(self, user_id: int, chat_id: int, kinds: Iterable[str],
+                             now: datetime) -> list[PendingInput]:
+        """The open questions of these kinds in this chat, newest first."""
+        kinds = list(kinds)
+        if not kinds:
+            return []
+        marks = ",".join("?" * len(kinds))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM pending_inputs WHERE user_id = ? AND chat_id = ? AND expires_at > ?"
+            f" AND kind IN ({marks}) ORDER BY asked_at DESC, rowid DESC",
+            (user_id, chat_id, to_db(now), *kinds),
+        )
+        return [PendingInput(r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]))
+                for r in rows]
+
     async def clear(self, user_id: int, *kinds: str) -> bool:
         """Forget the user's open questions (all of them, or these kinds)."""
         sql, params = "DELETE FROM pending_inputs WHERE user_id = ?", [user_id]

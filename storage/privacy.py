@@ -116,7 +116,7 @@ class PrivacyRepo:
                          (pseudonym, user_id))
         await tx.execute(
             "UPDATE reports SET version = version + 1, reporter_id = ?, text = '',"
-            " photo_file_id = NULL,"
+            " photo_file_id = NULL, voice_file_id = NULL, transcript = NULL,"
             " latitude = NULL, longitude = NULL, source_chat_id = NULL, resolution = NULL,"
             " text_removed_at = ?, media_removed_at = ? WHERE reporter_id = ?",
             (pseudonym, to_db(now), to_db(now), user_id))
@@ -131,8 +131,9 @@ class PrivacyRepo:
         await tx.execute(
             "UPDATE care_entries SET user_id = ?, note = NULL, active = 0, consent = NULL"
             " WHERE user_id = ?", (pseudonym, user_id))
+        # a supporter (我也遇到) is forgotten too; the report keeps how many there were
         for table in ("volunteer_skills", "volunteers", "residents", "consents",
-                      "pending_inputs", "users"):
+                      "pending_inputs", "report_supporters", "users"):
             await tx.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
         await self._scrub_outbox(tx, user_id, [p for p in personal if p])
         return pseudonym
@@ -158,15 +159,18 @@ class PrivacyRepo:
     # -- retention --------------------------------------------------------------------------
 
     async def remove_media(self, tx: Tx, closed_before: datetime, now: datetime) -> list[int]:
-        """Photos and locations of reports closed before ``closed_before``; their numbers."""
+        """Photos, voices and locations of reports closed before ``closed_before``; their
+        numbers."""
         ids = [r["id"] for r in await tx.fetchall(
             "SELECT id FROM reports WHERE state = 'closed' AND closed_at < ?"
             " AND media_removed_at IS NULL"
-            " AND (photo_file_id IS NOT NULL OR latitude IS NOT NULL) ORDER BY id",
+            " AND (photo_file_id IS NOT NULL OR latitude IS NOT NULL"
+            " OR voice_file_id IS NOT NULL) ORDER BY id",
             (to_db(closed_before),))]
         if ids:
             await tx.execute(
                 "UPDATE reports SET photo_file_id = NULL, latitude = NULL, longitude = NULL,"
+                " voice_file_id = NULL,"
                 f" media_removed_at = ? WHERE id IN ({_marks(ids)})", (to_db(now), *ids))
         return ids
 
@@ -181,7 +185,7 @@ class PrivacyRepo:
         if ids:
             await tx.execute(
                 "UPDATE reports SET version = version + 1, text = '', resolution = NULL,"
-                " text_removed_at = ?"
+                " transcript = NULL, text_removed_at = ?"
                 f" WHERE id IN ({_marks(ids)})", (to_db(now), *ids))
             await self._blank_notes(tx, ids, keys)
             refs = [f"report:{i}:prompt" for i in ids]

@@ -36,6 +36,12 @@ class Report:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    voice_file_id: str | None = None
+    voice_duration: int | None = None
+    voice_kind: str | None = None  # voice, video_note
+    transcript: str | None = None  # by a speech-to-text engine: for reference only
+    supporters: int = 0  # residents besides the reporter with the same problem
+    merged_into: int | None = None
 
     @property
     def active(self) -> bool:
@@ -51,6 +57,23 @@ class ReportEvent:
     to_state: str | None
     node_id: int | None
     note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Voice:
+    """A voice message or video note kept with a report."""
+
+    file_id: str
+    duration: int
+    kind: str = "voice"  # or video_note
+    transcript: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Supporter:
+    user_id: int
+    via: str  # me_too, merged
+    rating: str | None
 
 
 # kept for the retention job (storage/privacy.py), not part of a report as handled
@@ -82,13 +105,18 @@ class ReportRepo:
         self, tx: Tx, *, reporter_id: int, node_id: int, category: str, text: str,
         photo_file_id: str | None, latitude: float | None, longitude: float | None,
         source_chat_id: int | None, rung_node_id: int, partner_id: int | None, now: datetime,
+        voice: Voice | None = None,
     ) -> Report:
+        kept = (voice.file_id, voice.duration, voice.kind, voice.transcript) if voice else (
+            None, None, None, None)
         row = await tx.returning(
             "INSERT INTO reports(reporter_id, node_id, category, text, photo_file_id, latitude,"
             " longitude, source_chat_id, rung_node_id, partner_id, created_at, rung_since,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            " updated_at, voice_file_id, voice_duration, voice_kind, transcript)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (reporter_id, node_id, category, text, photo_file_id, latitude, longitude,
-             source_chat_id, rung_node_id, partner_id, to_db(now), to_db(now), to_db(now)),
+             source_chat_id, rung_node_id, partner_id, to_db(now), to_db(now), to_db(now),
+             *kept),
         )
         assert row is not None
         return _report(row)
@@ -172,4 +200,53 @@ class ReportRepo:
             f" 'reopened') AND rung_node_id IN ({marks}) ORDER BY id",
             node_ids,
         )
+        return [_report(r) for r in rows]
+
+    # -- "me too": supporters and duplicates ------------------------------------------
+
+    async def open_since(self, node_ids: list[int], since: datetime) -> list[Report]:
+        """Active reports filed under these nodes since then, newest first."""
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM reports WHERE state IN ('open', 'acknowledged', 'reopened')"
+            f" AND merged_into IS NULL AND node_id IN ({marks}) AND created_at >= ?"
+            f" ORDER BY id DESC LIMIT 200",
+            (*node_ids, to_db(since)),
+        )
+        return [_report(r) for r in rows]
+
+    async def supporters(self, report_id: int, tx: Tx | None = None) -> list[Supporter]:
+        rows = await (tx or self.db).fetchall(
+            "SELECT user_id, via, rating FROM report_supporters WHERE report_id = ?"
+            " ORDER BY since, user_id", (report_id,))
+        return [Supporter(r["user_id"], r["via"], r["rating"]) for r in rows]
+
+    async def is_supporter(self, report_id: int, user_id: int) -> bool:
+        return await self.db.fetchone(
+            "SELECT 1 FROM report_supporters WHERE report_id = ? AND user_id = ?",
+            (report_id, user_id)) is not None
+
+    async def add_supporters(self, tx: Tx, report_id: int, user_ids: list[int], via: str,
+                             now: datetime) -> int:
+        """Add these residents (those already there are kept as they were); how many new."""
+        added = 0
+        for user_id in user_ids:
+            added += await tx.update(
+                "INSERT INTO report_supporters(report_id, user_id, via, since) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(report_id, user_id) DO NOTHING",
+                (report_id, user_id, via, to_db(now)))
+        return added
+
+    async def rate_as_supporter(self, tx: Tx, report_id: int, user_id: int,
+                                rating: str) -> bool:
+        return await tx.update(
+            "UPDATE report_supporters SET rating = ? WHERE report_id = ? AND user_id = ?",
+            (rating, report_id, user_id)) > 0
+
+    async def supported_by(self, user_id: int, limit: int = 20) -> list[Report]:
+        rows = await self.db.fetchall(
+            "SELECT r.* FROM reports r JOIN report_supporters s ON s.report_id = r.id"
+            " WHERE s.user_id = ? ORDER BY r.id DESC LIMIT ?", (user_id, limit))
         return [_report(r) for r in rows]

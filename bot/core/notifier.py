@@ -61,7 +61,8 @@ MAX_ATTEMPTS = 8
 CONCURRENCY = 16
 # New messages that Telegram has most likely made when a request went out whole and its
 # answer did not come back in time: sending them again would show them twice.
-NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document"})
+NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document", "send_voice",
+                          "send_video_note"})
 # Changes to a message already shown: coalesced while queued, sent after new messages.
 EDITS = frozenset({"edit_text", "edit_buttons"})
 
@@ -85,10 +86,11 @@ class Outgoing:
     chat_id: int
     text: str | None = None
     buttons: list[list[Button]] | None = None
-    # send_message, send_photo, send_document, send_poll, stop_poll, create_forum_topic,
-    # edit_text, edit_buttons
+    # send_message, send_photo, send_voice, send_video_note, send_document, send_poll,
+    # stop_poll, create_forum_topic, edit_text, edit_buttons
     method: str = "send_message"
     photo: str | None = None  # a Telegram file_id; or send_photo with ``document`` (a PNG we drew)
+    voice: str | None = None  # a voice's or video note's file_id (send_voice, send_video_note)
     document: bytes | None = None  # a small file (.ics, .csv, .png), kept in the outbox
     filename: str | None = None
     poll: dict[str, Any] | None = None  # {"question", "options", "multiple"}, HTML too
@@ -121,6 +123,8 @@ class Outgoing:
             payload["name"] = self.name
         if self.keyboard:
             payload["keyboard"] = self.keyboard
+        if self.voice is not None:
+            payload["voice"] = self.voice
         return payload
 
 
@@ -361,6 +365,17 @@ class Notifier:
             message = await self.bot.send_photo(
                 row.chat_id, photo, caption=p.get("text"), reply_markup=markup,
                 message_thread_id=thread,
+            )
+            return [message.message_id]
+        if row.method == "send_voice":
+            message = await self.bot.send_voice(
+                row.chat_id, p["voice"], caption=p.get("text"), reply_markup=markup,
+                message_thread_id=thread,
+            )
+            return [message.message_id]
+        if row.method == "send_video_note":  # a video note has no caption
+            message = await self.bot.send_video_note(
+                row.chat_id, p["voice"], reply_markup=markup, message_thread_id=thread,
             )
             return [message.message_id]
         if row.method in ("send_document", "send_poll", "stop_poll", "create_forum_topic"):

@@ -21,11 +21,14 @@ from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.privacy import is_forgotten
-from storage.reports import Report
+from storage.reports import Report, ReportRepo
 from storage.users import UserRepo
 
 # the reporter's rating, as its button carries it
 RATINGS = {"s": "satisfied", "a": "acceptable", "u": "unsatisfied"}
+# what a supporter hears instead, where the reporter's words speak of the reporter's doing
+SUPPORTER_WORDS = {"report.told_closed": "metoo.told_closed",
+                   "report.told_reopened": "metoo.told_reopened"}
 
 
 async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
@@ -57,9 +60,9 @@ def rating_ref(report: Report) -> str:
 
 class ReportNotices:
     def __init__(self, settings: Settings, org: OrgRepo, users: UserRepo, outbox: OutboxRepo,
-                 deadlines: DeadlineRepo, notifier: Notifier) -> None:
+                 deadlines: DeadlineRepo, notifier: Notifier, reports: ReportRepo) -> None:
         self.settings, self.org, self.users, self.outbox = settings, org, users, outbox
-        self.deadlines, self.notifier = deadlines, notifier
+        self.deadlines, self.notifier, self.reports = deadlines, notifier, reports
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)
@@ -108,6 +111,7 @@ class ReportNotices:
             t(lang, "report.card_reporter", name=t(lang, "privacy.forgotten_name")
               if is_forgotten(report.reporter_id) else await self.person(report.reporter_id)),
             t(lang, "report.card_text", text=report.text or t(lang, "privacy.text_removed")),
+            *self.voice_lines(report, lang),
         ]
         if report.latitude is not None and report.longitude is not None:
             lines.append(t(lang, "report.card_location", lat=f"{report.latitude:.5f}",
@@ -133,7 +137,27 @@ class ReportNotices:
                 lines.append(line)
         if report.resolution:
             lines.append(t(lang, "report.card_resolution", resolution_note=report.resolution))
+        lines.extend(self.supporter_lines(report, lang))
         return "\n".join(lines)
+
+    def voice_lines(self, report: Report, lang: str) -> list[str]:
+        """🎤 语音 12 秒, and the machine transcript labelled as such."""
+        if not report.voice_file_id:
+            return []
+        lines = [t(lang, f"voice.card_{report.voice_kind or 'voice'}",
+                   seconds=report.voice_duration or 0)]
+        if report.transcript:
+            lines.append(t(lang, "voice.card_transcript", transcript=report.transcript))
+        return lines
+
+    def supporter_lines(self, report: Report, lang: str) -> list[str]:
+        """How many others have the same problem (never who), or where it was merged."""
+        lines = []
+        if report.supporters:
+            lines.append(t(lang, "metoo.card_supporters", count=report.supporters))
+        if report.merged_into is not None:
+            lines.append(t(lang, "metoo.card_merged", number=number(report.merged_into)))
+        return lines
 
     def event_note(self, lang: str, note: str | None) -> str:
         """An event's note as people read it: categories, ratings and reasons translated."""
@@ -163,7 +187,7 @@ class ReportNotices:
                   Button(t(lang, "report.btn_category"), data=f"r:cat:{key}")]
         if can_reassign:
             second.append(Button(t(lang, "report.btn_reassign"), data=f"r:rea:{key}"))
-        return [first, second]
+        return [first, second, [Button(t(lang, "metoo.btn_merge"), data=f"r:mrg:{key}")]]
 
     # -- to leaders -------------------------------------------------------------------
 
@@ -177,6 +201,14 @@ class ReportNotices:
             dues = await self.dues(report, tx)
         for user_id in user_ids:
             lang = await self._lang(user_id)
+            if report.voice_file_id:  # the voice itself, to the handler only, never a group
+                video = report.voice_kind == "video_note"
+                await self.notifier.enqueue(tx, Outgoing(
+                    user_id, method="send_video_note" if video else "send_voice",
+                    voice=report.voice_file_id, not_before=wait_until,
+                    text=None if video else t(lang, "voice.caption", number=number(report.id)),
+                    dedup_key=f"report:{report.id}:v{report.version}:voice:{user_id}",
+                ))
             if report.photo_file_id:
                 await self.notifier.enqueue(tx, Outgoing(
                     user_id, method="send_photo", photo=report.photo_file_id,
@@ -256,6 +288,9 @@ class ReportNotices:
         await self.prompt(tx, after, new)
         if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
             await self.tell_reporter(tx, after, "report.told_moved", actor=None)
+        else:
+            await self._tell_supporters(tx, after, "report.told_moved", actor=None,
+                                        ask_rating=False)
 
     # -- to the reporter --------------------------------------------------------------
 
@@ -278,6 +313,7 @@ class ReportNotices:
             ref=rating_ref(report) if ask_rating else None,
             dedup_key=f"report:{report.id}:v{report.version}:reporter:{key}",
         ))
+        await self._tell_supporters(tx, report, key, actor=actor, ask_rating=ask_rating)
 
     def rating_buttons(self, report: Report, lang: str) -> list[list[Button]]:
         return [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
@@ -296,3 +332,34 @@ class ReportNotices:
 
     async def lang_of(self, user_id: int) -> str:
         return await self._lang(user_id)
+
+    async def _tell_supporters(self, tx: Tx, report: Report, key: str, *, actor: int | None,
+                               ask_rating: bool) -> None:
+        """Each supporter hears what the reporter hears (the same words: they name only the
+        report, its handler and the resolution), with the rating buttons too."""
+        if not report.supporters:
+            return
+        rung = await self.org.node(report.rung_node_id)
+        assert rung is not None
+        for supporter in await self.reports.supporters(report.id, tx):
+            lang = await self._lang(supporter.user_id)
+            text = t(lang, SUPPORTER_WORDS.get(key, key), number=number(report.id),
+                     title=await self.handler_title(report, lang), node=rung.name,
+                     name=await self.person(actor) if actor and actor != report.reporter_id
+                     else "", note=report.resolution or "")
+            await self.notifier.enqueue(tx, Outgoing(
+                supporter.user_id, text,
+                buttons=self.rating_buttons(report, lang) if ask_rating else None,
+                dedup_key=f"report:{report.id}:v{report.version}:supporter:"
+                          f"{supporter.user_id}:{key}"))
+
+    async def tell_merged(self, tx: Tx, duplicate: Report, target: Report,
+                          user_ids: list[int]) -> None:
+        """The duplicate's reporter and supporters: their problem is followed in the other
+        report now (its number only, never who filed it)."""
+        for user_id in user_ids:
+            lang = await self._lang(user_id)
+            await self.notifier.enqueue(tx, Outgoing(
+                user_id, t(lang, "metoo.told_merged", number=number(duplicate.id),
+                           target=number(target.id), title=await self.handler_title(target, lang)),
+                dedup_key=f"report:{duplicate.id}:merged:{user_id}"))

@@ -29,6 +29,7 @@ from storage.db import Database, Tx
 from storage.deadlines import Deadline
 from storage.org import ROLE_REMOVAL, Node, OrgRepo, Partner, RoleRemoval
 from storage.reports import Report, ReportRepo
+from storage.reports import Voice as Voice  # handlers take it from here
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,7 @@ class Draft:
     photo_file_id: str | None = None
     latitude: float | None = None
     longitude: float | None = None
+    voice: Voice | None = None
 
 
 class ReportService:
@@ -160,7 +162,7 @@ class ReportService:
                 tx, reporter_id=reporter_id, node_id=node_id, category=draft.category, text=text,
                 photo_file_id=draft.photo_file_id, latitude=draft.latitude,
                 longitude=draft.longitude, source_chat_id=source_chat_id, rung_node_id=rung.id,
-                partner_id=partner.id if partner else None, now=now,
+                partner_id=partner.id if partner else None, now=now, voice=draft.voice,
             )
             await self.reports.log(tx, report.id, now, reporter_id, "filed", None, "open",
                                    rung.id, draft.category)
@@ -337,6 +339,8 @@ class ReportService:
     async def rate(self, user_id: int, report_id: int, code: str) -> Report:
         rating = RATINGS.get(code)
         report = await self.reports.get(report_id)
+        if rating is not None and report is not None and report.reporter_id != user_id:
+            return await self._rate_as_supporter(user_id, report, rating)
         if rating is None or report is None or report.reporter_id != user_id:
             raise NotAllowed("report.rate_not_yours")
         if report.state != "resolved":
@@ -357,6 +361,18 @@ class ReportService:
                 await self._unsatisfied(tx, report, user_id, now)
         self.notifier.kick()
         return await self.get(report_id)
+
+    async def _rate_as_supporter(self, user_id: int, report: Report, rating: str) -> Report:
+        """A supporter's rating is theirs (kept and logged); the reporter's decides the state."""
+        if report.state not in ("resolved", "closed") or report.resolved_at is None:
+            raise BadInput("report.rate_too_late")
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            if not await self.reports.rate_as_supporter(tx, report.id, user_id, rating):
+                raise NotAllowed("report.rate_not_yours")
+            await self.reports.log(tx, report.id, now, user_id, "rated_supporter", report.state,
+                                   report.state, report.rung_node_id, rating)
+        return report
 
     async def _unsatisfied(self, tx: Tx, report: Report, user_id: int, now: datetime) -> None:
         await self.reports.log(tx, report.id, now, user_id, "rated", "resolved", "reopened",

@@ -41,15 +41,24 @@ class UserActions(TelegramState):
         location: Any = None,
         reply_to_message_id: int | None = None,
         message_thread_id: int | None = None,
+        voice: int | None = None,
+        video_note: int | None = None,
+        spoken: str = "",
     ) -> JSON:
         """A message from a user; `chat_id == user_id` is their private chat with the bot.
 
-        `location` is `(latitude, longitude)` or a Location dict. Returns the update.
+        `location` is `(latitude, longitude)` or a Location dict. `voice` / `video_note`:
+        a voice message or round video note of that many seconds (`spoken`: what it says,
+        for a test's speech-to-text engine). Returns the update.
         """
-        if text is not None and (photo or location is not None):
-            raise ValueError("a message has either text, a photo or a location")
-        if text is None and not photo and location is None:
-            raise ValueError("nothing to send: give text, photo=True or location")
+        kinds = [text is not None, photo, location is not None, voice is not None,
+                 video_note is not None]
+        if sum(kinds) > 1:
+            raise ValueError("a message has either text, a photo, a location or a voice")
+        if not any(kinds):
+            raise ValueError("nothing to send: give text, photo=True, location or a voice")
+        if caption is not None and not (photo or voice is not None):
+            raise ValueError("only a photo or a voice has a caption")
         user = self.user(user_id)
         chat = self._chat_for_user(user_id, chat_id)
         if message_thread_id is not None and message_thread_id not in chat.topics:
@@ -72,6 +81,14 @@ class UserActions(TelegramState):
                     message["caption_entities"] = entities
         if location is not None:
             message["location"] = _location(location)
+        if voice is not None or video_note is not None:
+            is_note = video_note is not None
+            seconds = video_note if is_note else voice
+            assert seconds is not None
+            message["video_note" if is_note else "voice"] = self.new_voice(
+                seconds, spoken, video_note=is_note)
+            if caption is not None and not is_note:
+                message["caption"] = caption
         self.store(message)
         return self.queue_update("message", public(message))
 

@@ -19,7 +19,7 @@ from .compose import (
     text_content,
 )
 from .errors import CALLBACK_QUERY_TOO_OLD, MESSAGE_NOT_MODIFIED, bad_request
-from .protocol import Params, api_method
+from .protocol import Params, Upload, api_method
 from .state import JSON, ChatRecord, TelegramState, now, public
 
 
@@ -48,6 +48,64 @@ def send_document(tg: TelegramState, p: Params) -> JSON:
     check_length(content)
     document = document_object(tg, source)
     return deliver(tg, out, "sendDocument", {"document": document, **content}, html)
+
+
+def _voice_source(tg: TelegramState, p: Params, field: str, kind: str) -> JSON:
+    """A voice or video note to send: an upload, or the file_id of one of that kind."""
+    source = media_source(tg, p, field)
+    if isinstance(source, str) and source.startswith(("http://", "https://")):
+        source = Upload("remote", "application/octet-stream", source.encode())
+    if isinstance(source, Upload):
+        return tg.new_voice(int(p.integer("duration") or 0), video_note=kind == "video_note")
+    if tg.file_kinds.get(source) != kind:
+        raise bad_request("type of file mismatch")  # a photo's or a voice's id as the other
+    known = tg.file_objects[source]
+    assert isinstance(known, dict)
+    return dict(known)
+
+
+@api_method("sendVoice")
+def send_voice(tg: TelegramState, p: Params) -> JSON:
+    voice = _voice_source(tg, p, "voice", "voice")
+    content, html = caption_content(p)
+    out = prepare(tg, p)
+    check_length(content)
+    return deliver(tg, out, "sendVoice", {"voice": voice, **content}, html)
+
+
+@api_method("sendVideoNote")
+def send_video_note(tg: TelegramState, p: Params) -> JSON:
+    note = _voice_source(tg, p, "video_note", "video_note")
+    out = prepare(tg, p)  # a video note has no caption
+    return deliver(tg, out, "sendVideoNote", {"video_note": note})
+
+
+_COPIED = ("text", "entities", "photo", "document", "voice", "video_note", "location", "caption",
+           "caption_entities")
+
+
+@api_method("copyMessage")
+def copy_message(tg: TelegramState, p: Params) -> JSON:
+    """A copy without the link to the original; returns only the new MessageId."""
+    source_chat = tg.member_chat(p.get("from_chat_id"))
+    message_id = p.integer("message_id")
+    original = tg.stored(source_chat.id, message_id) if message_id is not None else None
+    if original is None:
+        raise bad_request("message to copy not found")
+    if original.get("poll") is not None:
+        raise bad_request("message can't be copied")
+    content = {k: copy.deepcopy(original[k]) for k in _COPIED if k in original}
+    if p.has("caption"):
+        content.pop("caption", None)
+        content.pop("caption_entities", None)
+        caption, html = caption_content(p)
+        content.update(caption)
+    else:
+        html = None
+    out = prepare(tg, p)
+    check_length(content)
+    sent = deliver(tg, out, "copyMessage", content, html)
+    return {"message_id": sent["message_id"]}
 
 
 @api_method("sendLocation")

@@ -108,6 +108,7 @@ class TelegramState:
         self.files: dict[str, FileRecord] = {}
         # file_id -> what it is: a PhotoSize list (any size's id) or a Document
         self.file_objects: dict[str, list[JSON] | JSON] = {}
+        self.file_kinds: dict[str, str] = {}  # file_id -> voice | video_note
         self.callback_answers: dict[str, JSON | None] = {}  # query id -> answer (None: not yet)
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.webhook: JSON = {}  # what setWebhook was last given (url, secret_token, ...)
@@ -301,7 +302,8 @@ class TelegramState:
 
     def new_file(self, data: bytes, folder: str, extension: str) -> FileRecord:
         n = next(self._ids)
-        kind = {"photos": "AgACAgUAAxkBAA", "documents": "BQACAgUAAxkBAA"}.get(folder, "CAACAgA")
+        kind = {"photos": "AgACAgUAAxkBAA", "documents": "BQACAgUAAxkBAA",
+                "voice": "AwACAgUAAxkBAA", "video_notes": "DQACAgUAAxkBAA"}.get(folder, "CAACAgA")
         record = FileRecord(
             file_id=f"{kind}{n:06d}{zlib.crc32(data):010d}",
             file_unique_id=f"AQAD{n:06d}",
@@ -324,6 +326,23 @@ class TelegramState:
         for size in sizes:
             self.file_objects[size["file_id"]] = sizes
         return sizes
+
+    def new_voice(self, duration: int, spoken: str = "", *, video_note: bool = False) -> JSON:
+        """A Voice (OGG/Opus) or VideoNote (MP4) object. The bytes carry `spoken` after a
+        header, so a test's speech-to-text engine can "hear" it."""
+        header = b"\x00\x00\x00\x18ftypmp42" if video_note else b"OggS\x00\x02"
+        data = header + b"|" + spoken.encode()
+        folder, extension = ("video_notes", "mp4") if video_note else ("voice", "oga")
+        record = self.new_file(data, folder, extension)
+        media: JSON = {"file_id": record.file_id, "file_unique_id": record.file_unique_id,
+                       "duration": int(duration), "file_size": len(data)}
+        if video_note:
+            media["length"] = 240
+        else:
+            media["mime_type"] = "audio/ogg"
+        self.file_objects[record.file_id] = media
+        self.file_kinds[record.file_id] = "video_note" if video_note else "voice"
+        return media
 
     # ----- updates -----
 
