@@ -86,7 +86,8 @@ async def voice_message(update: Update, context: LinliContext) -> None:
     media = spoken.voice or spoken.video_note
     assert media is not None
     kind = "voice" if spoken.voice else "video_note"
-    duration = int(media.duration or 0)
+    length = media.duration  # a timedelta in PTB 22 (seconds in older releases)
+    duration = round(length.total_seconds() if isinstance(length, timedelta) else length or 0)
 
     async def audio() -> bytes:
         file = await context.bot.get_file(media.file_id)
