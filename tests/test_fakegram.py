@@ -903,3 +903,40 @@ async def test_application_handles_fake_updates(server: FakeTelegram) -> None:
         assert seen["member"].new_chat_member.user.id == STRANGER
     assert server.allowed_updates == list(Update.ALL_TYPES)
     assert server.pending_updates() == 0  # the Application confirmed everything on stop
+
+
+async def test_voice_and_video_notes(server: FakeTelegram, bot: Bot) -> None:
+    server.user_sends(LEADER, LEADER, "/start")
+    said = server.user_sends(RESIDENT, GROUP, voice=12, spoken="电梯坏了")["message"]
+    assert said["voice"]["duration"] == 12 and said["voice"]["mime_type"] == "audio/ogg"
+    note = server.user_sends(RESIDENT, RESIDENT, video_note=7)["message"]["video_note"]
+    assert note["duration"] == 7 and note["length"] == 240
+    # the bot sends a voice again by its file_id, as Telegram allows
+    again = await bot.send_voice(LEADER, said["voice"]["file_id"], caption="诉求 #1 的语音")
+    assert again.voice is not None and again.voice.file_id == said["voice"]["file_id"]
+    assert again.caption == "诉求 #1 的语音"
+    round_one = await bot.send_video_note(LEADER, note["file_id"])
+    assert round_one.video_note is not None and round_one.video_note.file_id == note["file_id"]
+    assert [m["method"] for m in server.sent(LEADER)] == ["sendVoice", "sendVideoNote"]
+    # a file_id of another kind, or none Telegram knows, is refused
+    photo = server.user_sends(RESIDENT, RESIDENT, photo=True)["message"]["photo"][-1]["file_id"]
+    with pytest.raises(BadRequest, match="Type of file mismatch"):
+        await bot.send_voice(LEADER, photo)
+    with pytest.raises(BadRequest, match="Type of file mismatch"):
+        await bot.send_video_note(LEADER, said["voice"]["file_id"])
+    with pytest.raises(BadRequest, match="Wrong file identifier"):
+        await bot.send_voice(LEADER, "no-such-voice")
+    # what it says can be downloaded (a speech-to-text engine reads it)
+    file = await bot.get_file(said["voice"]["file_id"])
+    assert (await file.download_as_bytearray()).endswith("|电梯坏了".encode())
+
+
+async def test_copy_message(server: FakeTelegram, bot: Bot) -> None:
+    server.user_sends(LEADER, LEADER, "/start")
+    said = server.user_sends(RESIDENT, GROUP, voice=5)["message"]
+    copied = await bot.copy_message(LEADER, GROUP, said["message_id"])
+    stored = server.message(LEADER, copied.message_id)
+    assert stored is not None and stored["voice"] == said["voice"]
+    assert "forward_origin" not in stored and stored["method"] == "copyMessage"
+    with pytest.raises(BadRequest, match="Message to copy not found"):
+        await bot.copy_message(LEADER, GROUP, 9999)

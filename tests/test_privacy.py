@@ -192,6 +192,16 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     tg.user_sends(NEIGHBOUR, new_id, "/report " + TEXTS[5])
     tg.user_sends(NEIGHBOUR, new_id, "/report " + TEXTS[6])
     await _settle(linli)
+    # voice reports: one said in the group and filed with /report in reply, one in private
+    said = tg.user_sends(RESIDENT, new_id, voice=14)
+    tg.user_sends(RESIDENT, new_id, "/report", reply_to_message_id=said["message"]["message_id"])
+    for spoken in ({"voice": None}, {"video_note": 6}):
+        if spoken.get("video_note"):
+            tg.user_sends(RESIDENT, RESIDENT, video_note=6)
+        await _settle(linli)
+        offer = [m for m in tg.sent(RESIDENT) if "要作为诉求提交吗" in (m.get("text") or "")][-1]
+        tg.press_button(RESIDENT, RESIDENT, offer["message_id"], _button(offer, "提交"))
+    await _settle(linli)
     linli.clock.advance(timedelta(hours=2, seconds=1))
     await linli.linli.scheduler.sweep()
     await _settle(linli)
@@ -211,8 +221,19 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     assert len(tg.edits()) > 0  # edits were made (in private chats) and are all recorded
 
     # the scenario happened: reports filed, climbed, groups were written to
-    reports = [await linli.linli.report_repo.get(n) for n in range(1, 7)]
+    reports = [await linli.linli.report_repo.get(n) for n in range(1, 10)]
     assert all(r is not None for r in reports), reports
+    voices = {r.voice_file_id for r in reports if r.voice_file_id}
+    assert len(voices) == 2, [(r.id, r.text, r.voice_kind) for r in reports]
+    # the voices went to the handling chain (as voices), never to a group
+    to_leaders = [c for c in tg.calls if c.method in ("sendVoice", "sendVideoNote")]
+    assert {c.params["voice" if c.method == "sendVoice" else "video_note"]
+            for c in to_leaders} == voices
+    assert [c for c in tg.calls if c.method in ("sendVoice", "sendVideoNote", "copyMessage",
+                                                "forwardMessage", "sendAudio", "sendDocument")
+            and int(c.params.get("chat_id", 0)) < 0
+            and any(v in str(c.params) for v in voices)] == []
+    assert not any("语音" in text or "视频留言" in text for _, text in _to_groups(tg))
     # care visits fell due for the unreachable grid leader and climbed
     assert await linli.linli.db.fetchval(
         "SELECT count(*) FROM care_visits WHERE escalations > 0") == 2
