@@ -73,6 +73,8 @@ async def test_two_residents_one_lift_one_report_with_one_supporter(
     await linli.settle()
     for uid in (ZHANG, QIAN):
         assert "已由邻长王邻长受理" in _last(tg, uid)["text"], uid
+    assert _last(tg, QIAN)["text"].startswith("您反映的诉求 #1")  # not "your report"
+    assert _last(tg, ZHANG)["text"].startswith("您的诉求 #1")
     card = _prompt(tg, GRID, 1)
     tg.press_button(GRID, GRID, card["message_id"], _button(card, "办结"))
     await linli.settle()

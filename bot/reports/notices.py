@@ -27,8 +27,9 @@ from storage.users import UserRepo
 # the reporter's rating, as its button carries it
 RATINGS = {"s": "satisfied", "a": "acceptable", "u": "unsatisfied"}
 # what a supporter hears instead, where the reporter's words speak of the reporter's doing
-SUPPORTER_WORDS = {"report.told_closed": "metoo.told_closed",
-                   "report.told_reopened": "metoo.told_reopened"}
+SUPPORTER_WORDS = {key: key.replace("report.", "metoo.") for key in (
+    "report.told_acknowledged", "report.told_resolved", "report.told_moved",
+    "report.told_closed", "report.told_reopened", "report.told_closed_unrated")}
 
 
 async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
