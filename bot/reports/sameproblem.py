@@ -18,44 +18,42 @@ from storage.reports import Report
 
 class SameProblems:
     def __init__(self, service: ReportService) -> None:
-        self.service = service
+        self.service, self.repo, self.org = service, service.reports, service.org
 
     async def neighbourhood(self, node_id: int) -> list[int]:
         """The nodes whose reports count as "the same building": the building above (or at)
         ``node_id`` and everything under it; without a building level, the node's subtree."""
-        ancestors = await self.service.org.ancestors(node_id)
+        ancestors = await self.org.ancestors(node_id)
         building = next((n for n in ancestors if n.level == "building"), ancestors[0])
-        return [n.id for n in await self.service.org.subtree(building.id)]
+        return [n.id for n in await self.org.subtree(building.id)]
 
     async def same_problem(self, user_id: int, node_id: int, category: str,
                            text: str) -> Match | None:
         """An open report of the same building that most likely is this problem, filed by
         someone else in the last 7 days (see bot/reports/plaintext.py for the rule)."""
         since = self.service.clock.now() - SAME_PROBLEM_WINDOW
-        candidates = [r for r in await self.service.reports.open_since(
+        candidates = [r for r in await self.repo.open_since(
             await self.neighbourhood(node_id), since) if r.reporter_id != user_id]
-        candidates = [r for r in candidates
-                      if not await self.service.reports.is_supporter(r.id, user_id)]
+        candidates = [r for r in candidates if not await self.repo.is_supporter(r.id, user_id)]
         return same_problem(category, text, candidates)
 
     async def support(self, user_id: int, node_id: int, report_id: int) -> Report:
         """我也遇到: the resident joins an open report of their building as a supporter."""
-        report = await self.service.reports.get(report_id)
+        report = await self.repo.get(report_id)
         if (report is None or not report.active or report.merged_into is not None
                 or report.node_id not in await self.neighbourhood(node_id)):
             raise BadInput("metoo.gone")
-        if report.reporter_id == user_id or await self.service.reports.is_supporter(report.id, user_id):
+        if report.reporter_id == user_id or await self.repo.is_supporter(report.id, user_id):
             raise BadInput("metoo.already", number=number(report.id))
         now = self.service.clock.now()
         async with self.service.db.write() as tx:
-            if not await self.service.reports.add_supporters(tx, report.id, [user_id], "me_too", now):
+            if not await self.repo.add_supporters(tx, report.id, [user_id], "me_too", now):
                 raise BadInput("metoo.already", number=number(report.id))
-            changed = await self.service.reports.change(tx, report, now,
-                                                supporters=report.supporters + 1)
+            changed = await self.repo.change(tx, report, now, supporters=report.supporters + 1)
             if changed is None:
                 raise StaleAction(report)
-            await self.service.reports.log(tx, report.id, now, user_id, "supported", report.state,
-                                   report.state, report.rung_node_id)
+            await self.repo.log(tx, report.id, now, user_id, "supported", report.state,
+                                report.state, report.rung_node_id)
             await self.service.notices.refresh_prompts(tx, changed)
         self.service.notifier.kick()
         return changed
@@ -65,7 +63,7 @@ class SameProblems:
         if not report.active or not await self.service.may_handle(user_id, report):
             return []
         since = report.created_at - SAME_PROBLEM_WINDOW
-        others = [r for r in await self.service.reports.open_since(
+        others = [r for r in await self.repo.open_since(
             await self.neighbourhood(report.node_id), since) if r.id != report.id]
         ranked = []
         for other in others:
@@ -86,26 +84,25 @@ class SameProblems:
         if target is None:
             raise BadInput("metoo.merge_target_gone")
         moved = [duplicate.reporter_id, *[s.user_id for s in
-                                          await self.service.reports.supporters(duplicate.id)]]
+                                          await self.repo.supporters(duplicate.id)]]
         moved = [uid for uid in dict.fromkeys(moved) if uid != target.reporter_id]
         sent = await self.service.notices.sent_prompts(duplicate)
         now = self.service.clock.now()
         async with self.service.db.write() as tx:
-            closed = await self.service.reports.change(tx, duplicate, now, state="closed",
-                                               merged_into=target.id, closed_at=now)
+            closed = await self.repo.change(tx, duplicate, now, state="closed",
+                                            merged_into=target.id, closed_at=now)
             if closed is None:
                 raise StaleAction(duplicate)
-            await self.service.scheduler.deadlines.cancel(tx, SUBJECT, duplicate.id, "acknowledge",
-                                                  "resolve", "rating")
-            await self.service.reports.log(tx, duplicate.id, now, user_id, "merged", duplicate.state,
-                                   "closed", duplicate.rung_node_id, number(target.id))
-            added = await self.service.reports.add_supporters(tx, target.id, moved, "merged", now)
-            grown = await self.service.reports.change(tx, target, now,
-                                              supporters=target.supporters + added)
+            await self.service.scheduler.deadlines.cancel(tx, SUBJECT, duplicate.id,
+                                                          "acknowledge", "resolve", "rating")
+            await self.repo.log(tx, duplicate.id, now, user_id, "merged", duplicate.state,
+                                "closed", duplicate.rung_node_id, number(target.id))
+            added = await self.repo.add_supporters(tx, target.id, moved, "merged", now)
+            grown = await self.repo.change(tx, target, now, supporters=target.supporters + added)
             if grown is None:
                 raise StaleAction(target)
-            await self.service.reports.log(tx, target.id, now, user_id, "merged_in", target.state,
-                                   target.state, target.rung_node_id, number(duplicate.id))
+            await self.repo.log(tx, target.id, now, user_id, "merged_in", target.state,
+                                target.state, target.rung_node_id, number(duplicate.id))
             await self.service.notices.refresh_prompts(tx, closed, sent, {})
             await self.service.notices.refresh_prompts(tx, grown)
             await self.service.notices.tell_merged(tx, closed, grown, moved)
