@@ -250,3 +250,9 @@ class ReportRepo:
             "SELECT r.* FROM reports r JOIN report_supporters s ON s.report_id = r.id"
             " WHERE s.user_id = ? ORDER BY r.id DESC LIMIT ?", (user_id, limit))
         return [_report(r) for r in rows]
+
+    async def leave_out_of_assessment(self, tx: Tx, report_id: int) -> None:
+        """A duplicate merged into another report: its figures go (the triggers of migration
+        0020 keep them for every report), so the assessment counts the problem once."""
+        await tx.execute("DELETE FROM report_facts WHERE report_id = ?", (report_id,))
+        await tx.execute("DELETE FROM report_leader_facts WHERE report_id = ?", (report_id,))

@@ -1,5 +1,7 @@
 """The assessment's reads: per-report facts and per-leader counts, kept current from the
-event log by triggers (migration 0020), read by the indexed ``created_at`` range."""
+event log by triggers (migration 0020), read by the indexed ``created_at`` range. A duplicate
+merged into another report has no facts (storage/reports.py removes them): a problem counts
+once, however many reported it."""
 
 from __future__ import annotations
 

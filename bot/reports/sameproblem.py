@@ -97,6 +97,7 @@ class SameProblems:
                                                           "acknowledge", "resolve", "rating")
             await self.repo.log(tx, duplicate.id, now, user_id, "merged", duplicate.state,
                                 "closed", duplicate.rung_node_id, number(target.id))
+            await self.repo.leave_out_of_assessment(tx, duplicate.id)  # one problem, counted once
             added = await self.repo.add_supporters(tx, target.id, moved, "merged", now)
             grown = await self.repo.change(tx, target, now, supporters=target.supporters + added)
             if grown is None:
