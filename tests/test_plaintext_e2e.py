@@ -74,7 +74,7 @@ async def test_free_text_is_offered_and_filed_like_a_report(
     assert "类别：设施维修" in offer["text"]  # the /report TEXT keyword guess (坏)
     assert await _count(linli) == 0
     after = await _press(tg, linli, ZHANG, offer, "提交")
-    assert after["text"] == "正在提交……"
+    assert after["text"] == "已提交，谢谢您！"
     receipt = _last(tg, ZHANG)
     assert receipt["text"] == "已收到您的诉求 #1，邻长会尽快联系您。"
     report = await linli.linli.report_repo.get(1)
@@ -120,7 +120,9 @@ async def test_a_greeting_gets_a_friendly_answer_and_the_menu(
         answer = await _say(tg, linli, ZHANG, words)
         assert "要把这件事作为诉求提交吗" not in answer["text"], words
         assert "使用说明" in answer["text"] and "/report" in answer["text"], words
-        assert not answer.get("reply_markup"), words
+        markup = answer.get("reply_markup") or {}
+        assert "inline_keyboard" not in markup, words  # nothing to file
+        assert "📝 反映问题" in str(markup.get("keyboard")), words  # the menu's big buttons
     assert _texts(tg, ZHANG)[-3].startswith("不客气")
     assert _texts(tg, ZHANG)[-5].startswith("您好！")
     assert await _count(linli, "SELECT count(*) FROM pending_inputs") == 0

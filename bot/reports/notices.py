@@ -290,7 +290,7 @@ class ReportNotices:
         if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
             await self.tell_reporter(tx, after, "report.told_moved", actor=None)
         else:
-            await self._tell_supporters(tx, after, "report.told_moved", actor=None,
+            await self.tell_supporters(tx, after, "report.told_moved", actor=None,
                                         ask_rating=False)
 
     # -- to the reporter --------------------------------------------------------------
@@ -314,7 +314,7 @@ class ReportNotices:
             ref=rating_ref(report) if ask_rating else None,
             dedup_key=f"report:{report.id}:v{report.version}:reporter:{key}",
         ))
-        await self._tell_supporters(tx, report, key, actor=actor, ask_rating=ask_rating)
+        await self.tell_supporters(tx, report, key, actor=actor, ask_rating=ask_rating)
 
     def rating_buttons(self, report: Report, lang: str) -> list[list[Button]]:
         return [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
@@ -334,7 +334,7 @@ class ReportNotices:
     async def lang_of(self, user_id: int) -> str:
         return await self._lang(user_id)
 
-    async def _tell_supporters(self, tx: Tx, report: Report, key: str, *, actor: int | None,
+    async def tell_supporters(self, tx: Tx, report: Report, key: str, *, actor: int | None,
                                ask_rating: bool) -> None:
         """Each supporter hears what the reporter hears (the same words: they name only the
         report, its handler and the resolution), with the rating buttons too."""

@@ -355,8 +355,11 @@ class ReportService:
                     raise StaleAction(report)
                 await self.reports.log(tx, report.id, now, user_id, "rated", "resolved",
                                        "closed", report.rung_node_id, rating)
-                # the rating message itself becomes the thanks: nothing more to the reporter
+                # the rating message itself becomes the thanks: nothing more to the reporter;
+                # the residents who had the same problem hear that it is closed
                 await self._after_change(tx, closed, None, actor=user_id)
+                await self.notices.tell_supporters(tx, closed, "report.told_closed",
+                                                   actor=user_id, ask_rating=False)
             else:
                 await self._unsatisfied(tx, report, user_id, now)
         self.notifier.kick()
@@ -393,6 +396,8 @@ class ReportService:
         await self.reports.log(tx, report.id, now, None, "reopened", "resolved", "reopened",
                                report.rung_node_id)
         await self._after_change(tx, reopened, None, actor=user_id, prompt_again=True)
+        await self.notices.tell_supporters(tx, reopened, "report.told_reopened", actor=user_id,
+                                           ask_rating=False)
 
     async def refresh(self, report_ids: list[int]) -> None:
         """Bring the leaders' prompts of these reports up to date (after /forget made
