@@ -68,6 +68,10 @@ async def plain_text(update: Update, context: LinliContext) -> None:
     photo = message.photo[-1].file_id if message.photo else None
     draft = Draft(linli.reports.guess_category(text), text, photo)
     if await linli.org_repo.resident(user.id) is None:
+        if (await linli.org.roles(user.id)).leader:
+            # a leader living elsewhere: stray words are a missed answer, not a report
+            await reply(update, context, "start.not_understood")
+            return
         await keep_draft(update, context, draft)  # offered again after /join
         return
     await _offer(context, user.id, {"text": text, "category": draft.category, "photo": photo,
