@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
-from bot.core.notifier import Button
+from bot.core.notifier import Button, Outgoing
 from bot.core.timing import local_time
 from bot.reports.reports import Report, StaleAction
 from bot.services import PendingInput

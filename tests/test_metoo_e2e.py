@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_plaintext_e2e import (
     BUILDING,

@@ -7,7 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.orgs import harmony, harmony_leaders, node, resident
 from tests.test_reports_e2e import _button
@@ -181,9 +181,10 @@ async def test_unregistered_text_is_kept_and_offered_after_join(
                  if b["text"] == "3号楼1单元")
     tg.press_button(NEWCOMER, GROUP, pick["message_id"], unit1["callback_data"])
     await linli.settle()
-    offer = next(m for m in tg.sent(GROUP) if "还没提交" in (m.get("text") or ""))
-    assert "路灯不亮" in offer["text"]
-    tg.press_button(NEWCOMER, GROUP, offer["message_id"], _button(offer, "提交"))
+    offer = next(m for m in tg.sent(NEWCOMER) if "还没提交" in (m.get("text") or ""))
+    assert "路灯不亮" in offer["text"]  # offered in private, the group sees no words of it
+    assert not any("路灯" in (m.get("text") or "") for m in tg.sent(GROUP))
+    tg.press_button(NEWCOMER, NEWCOMER, offer["message_id"], _button(offer, "提交"))
     await linli.settle()
     report = await linli.linli.report_repo.get(1)
     assert report is not None and report.text == "小区门口的路灯不亮了"

@@ -221,7 +221,9 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     assert len(tg.edits()) > 0  # edits were made (in private chats) and are all recorded
 
     # the scenario happened: reports filed, climbed, groups were written to
-    reports = [await linli.linli.report_repo.get(n) for n in range(1, 10)]
+    filed = await linli.linli.db.fetchval("SELECT max(id) FROM reports")
+    reports = [await linli.linli.report_repo.get(n) for n in range(1, filed + 1)]
+    assert filed >= 9
     assert all(r is not None for r in reports), reports
     voices = {r.voice_file_id for r in reports if r.voice_file_id}
     assert len(voices) == 2, [(r.id, r.text, r.voice_kind) for r in reports]
