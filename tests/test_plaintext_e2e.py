@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from sandbox.fakegram import FakeTelegram
+from tests.consent import agree
 from tests.harness import BotHarness
 from tests.orgs import harmony, harmony_leaders, node, resident
 from tests.test_reports_e2e import _button
@@ -138,7 +139,9 @@ async def _join_private(tg: FakeTelegram, linli: BotHarness, uid: int) -> None:
         tg.press_button(uid, uid, pick["message_id"], button["callback_data"])
         await linli.settle()
         pick = _current(tg, uid, pick)
-    assert "门牌" in _last(tg, uid)["text"] or "单元" in _last(tg, uid)["text"]
+    await agree(tg, uid, uid)  # the personal-information notice, once the place is picked
+    await linli.settle()
+    assert "门牌号" in _last(tg, uid)["text"]
 
 
 async def test_a_sentence_after_join_is_not_a_door_number(
@@ -180,6 +183,7 @@ async def test_unregistered_text_is_kept_and_offered_after_join(
     unit1 = next(b for row in pick["reply_markup"]["inline_keyboard"] for b in row
                  if b["text"] == "3号楼1单元")
     tg.press_button(NEWCOMER, GROUP, pick["message_id"], unit1["callback_data"])
+    await agree(tg, NEWCOMER, GROUP)  # the personal-information notice, then 同意
     await linli.settle()
     offer = next(m for m in tg.sent(NEWCOMER) if "还没提交" in (m.get("text") or ""))
     assert "路灯不亮" in offer["text"]  # offered in private, the group sees no words of it
