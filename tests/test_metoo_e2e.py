@@ -173,3 +173,24 @@ async def test_a_leader_merges_a_duplicate(tg: FakeTelegram, linli: BotHarness) 
     tg.press_button(BUILDING, BUILDING, choose["message_id"], into["callback_data"])
     await linli.settle()
     assert (await linli.linli.report_repo.get(1)).supporters == 1
+
+
+async def test_forget_removes_a_voice_and_a_supporter(tg: FakeTelegram, linli: BotHarness) -> None:
+    """/forget (PIPL): the voice and its transcript go like a photo and a text; a supporter's
+    row goes too, the report keeps how many residents had the problem."""
+    await _world(tg, linli)
+    await _file_lift(tg, linli)
+    offer = await _say(tg, linli, QIAN, "3号楼电梯又坏了，老人上不去楼")
+    same = await _press(tg, linli, QIAN, offer, "提交")
+    await _press(tg, linli, QIAN, same, "我也遇到（不再重复提交）")
+    tg.user_sends(QIAN, QIAN, voice=6)
+    await linli.settle()
+    await _press(tg, linli, QIAN, _last(tg, QIAN), "提交")
+    voiced = await linli.linli.db.fetchval("SELECT id FROM reports WHERE reporter_id = ?", (QIAN,))
+    assert (await linli.linli.report_repo.get(voiced)).voice_file_id is not None
+    confirm = await _say(tg, linli, QIAN, "/forget")
+    await _press(tg, linli, QIAN, confirm, "确定删除")
+    assert await linli.linli.report_repo.supporters(1) == []
+    assert (await linli.linli.report_repo.get(1)).supporters == 1
+    gone = await linli.linli.report_repo.get(voiced)
+    assert (gone.voice_file_id, gone.transcript, gone.text) == (None, None, "")
