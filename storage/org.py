@@ -324,6 +324,17 @@ class OrgRepo:
         )
         self._changed(tx)
 
+    async def set_chat_title(self, tx: Tx, chat_id: int, title: str, now: datetime) -> None:
+        """A known group's name as Telegram last showed it (nothing to do if unchanged)."""
+        tree = await self.tree()
+        if all(c.title == title for chats in tree.chats.values() for c in chats
+               if c.chat_id == chat_id):
+            return
+        await tx.execute(
+            "UPDATE chats SET title = ?, updated_at = ? WHERE chat_id = ?"
+            " AND title IS NOT ?", (title, to_db(now), chat_id, title))
+        self._changed(tx)
+
     async def bind_chat(
         self, tx: Tx, chat_id: int, node_id: int, by_user: int, now: datetime
     ) -> None:
