@@ -79,7 +79,8 @@ class Linli:
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
         stats = StatsService(settings, org_repo, StatsRepo(db))
-        notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier)
+        notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier,
+                                report_repo)
         org = OrgService(settings, db, org_repo, clock)
         consultation_repo = ConsultationRepo(db)
         consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -19,6 +19,7 @@ from handlers.common import args, edit, reply, reply_private, rows
 from handlers.inputs import on_answer
 
 NOTE = "report_note"
+COMPLAINT = "report_complaint"  # why the reporter was not satisfied
 NOTE_LIFETIME = timedelta(minutes=30)
 ACTION_DATA = re.compile(r"^r:(ack|res|esc|cat|rea):(\d{1,9}):(\d{1,6})$")
 TARGET_DATA = re.compile(r"^r:(to|set):(\d{1,9}):(\d{1,6}):([a-z0-9_]{1,20})$")
@@ -150,8 +151,23 @@ async def rate_pressed(update: Update, context: LinliContext) -> None:
         raise BadInput("error.stale_button")
     report = await context.linli.reports.rate(user.id, int(match.group(1)), match.group(2))
     await query.answer()
-    key = "report.thanks_rating" if report.state == "closed" else "report.reopened_for_you"
-    await edit(update, context, key, number=number(report.id))
+    if report.state == "closed":
+        await edit(update, context, "report.thanks_rating", number=number(report.id))
+        return
+    now = context.linli.clock.now()  # unsatisfied: ask why, for whoever handles it now
+    await context.linli.pending.expect(user.id, user.id, COMPLAINT, {"report": report.id},
+                                       now + NOTE_LIFETIME, now)
+    await edit(update, context, "report.reopened_ask_why", number=number(report.id))
+
+
+async def complaint_answered(update: Update, context: LinliContext,
+                             pending: PendingInput) -> None:
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
+    report = await context.linli.reports.complain(user.id, pending.payload["report"],
+                                                  message.text or "")
+    await context.linli.pending.clear(user.id, COMPLAINT)
+    await reply(update, context, "report.complaint_passed_on", number=number(report.id))
 
 
 # -- lists ----------------------------------------------------------------------------
@@ -185,18 +201,21 @@ async def queue(update: Update, context: LinliContext) -> None:
     if not waiting and not (await linli.org.roles(user.id)).leader:
         raise NotAllowed("report.queue_leaders_only")
     now = linli.clock.now()
-    entries = []
+    entries: list[tuple[datetime | None, Report]] = []
     for r in waiting:
-        due = await linli.scheduler.deadlines.armed_for("report", r.id)
-        entries.append((due[0].due_at if due else now, r))
-    entries.sort(key=lambda e: e[0])
+        armed = [d.due_at for d in await linli.scheduler.deadlines.armed_for("report", r.id)
+                 if d.kind in ("acknowledge", "resolve")]
+        entries.append((min(armed) if armed else None, r))
+    entries.sort(key=lambda e: e[0] or now)
     if not entries:
         await reply_private(update, context, "report.queue_empty")
         return
+    # 超期 only next to a deadline that has passed, or with none left (flagged at the top)
     lines = [t(lang, "report.queue_line", number=number(r.id),
                category=t(lang, f"category.{r.category}"), state=t(lang, f"state.{r.state}"),
-               due=local_time(linli.settings, lang, due),
-               overdue=t(lang, "report.overdue_mark") if r.overdue or due <= now else "",
+               due=local_time(linli.settings, lang, due) if due is not None else "—",
+               overdue=t(lang, "report.overdue_mark")
+               if (due is not None and due <= now) or (due is None and r.overdue) else "",
                text=r.text[:40]) for due, r in entries]
     await reply_private(update, context, "report.queue", lines=Markup("\n".join(lines)))
 
@@ -210,14 +229,19 @@ async def status(update: Update, context: LinliContext) -> None:
     linli, lang = context.linli, context.lang
     report = await linli.reports.visible(user.id, int(words[0].lstrip("#")))
     card = await linli.report_notices.describe(report, lang)
-    history = []
+    history, where = [], None
     for event in await linli.report_repo.events(report.id):
         who = await linli.report_notices.person(event.actor_id) if event.actor_id else t(
             lang, "report.by_system")
-        history.append(t(lang, "report.history_line",
-                         at=local_time(linli.settings, lang, event.at),
-                         action=t(lang, f"action.{event.action}"), who=who,
-                         note=linli.report_notices.event_note(lang, event.note)))
+        params = {"at": local_time(linli.settings, lang, event.at),
+                  "action": t(lang, f"action.{event.action}"), "who": who,
+                  "note": linli.report_notices.event_note(lang, event.note)}
+        node = await linli.org_repo.node(event.node_id) if event.node_id else None
+        if node is not None and event.node_id != where:  # a step that moved it: say where
+            history.append(t(lang, "report.history_line_moved", node=node.name, **params))
+        else:
+            history.append(t(lang, "report.history_line", **params))
+        where = event.node_id or where
     await reply_private(update, context, "report.status", card=Markup(card),
                 history=Markup("\n".join(history)))
 
@@ -230,3 +254,4 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(target_pressed, pattern=r"^r:(to|set):"))
     app.add_handler(CallbackQueryHandler(rate_pressed, pattern=r"^r:rate:"))
     on_answer(NOTE, note_answered)
+    on_answer(COMPLAINT, complaint_answered)

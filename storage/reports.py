@@ -123,8 +123,8 @@ class ReportRepo:
             (report_id, to_db(now), actor_id, action, from_state, to_state, node_id, note),
         )
 
-    async def events(self, report_id: int) -> list[ReportEvent]:
-        rows = await self.db.fetchall(
+    async def events(self, report_id: int, tx: Tx | None = None) -> list[ReportEvent]:
+        rows = await (tx or self.db).fetchall(
             "SELECT * FROM report_events WHERE report_id = ? ORDER BY id", (report_id,)
         )
         return [ReportEvent(from_db(r["at"]), r["actor_id"], r["action"],  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from storage.db import Tx
 from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
-from storage.reports import Report
+from storage.reports import Report, ReportEvent, ReportRepo
 from storage.users import UserRepo
 
 # the reporter's rating, as its button carries it
@@ -37,6 +37,8 @@ async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
 
 
 Sent = list[tuple[int, list[int]]]  # (chat, message ids) of messages sent
+# the moves that bring a report to a new handler (or back to the same one), with a reason
+MOVES = ("escalated", "reassigned", "recategorised", "reopened")
 
 
 def prompt_ref(report_id: int) -> str:
@@ -45,9 +47,9 @@ def prompt_ref(report_id: int) -> str:
 
 class ReportNotices:
     def __init__(self, settings: Settings, org: OrgRepo, users: UserRepo, outbox: OutboxRepo,
-                 deadlines: DeadlineRepo, notifier: Notifier) -> None:
+                 deadlines: DeadlineRepo, notifier: Notifier, reports: ReportRepo) -> None:
         self.settings, self.org, self.users, self.outbox = settings, org, users, outbox
-        self.deadlines, self.notifier = deadlines, notifier
+        self.deadlines, self.notifier, self.reports = deadlines, notifier, reports
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)
@@ -106,6 +108,9 @@ class ReportNotices:
         if report.owner_id is not None:
             handler += " " + await self.person(report.owner_id)
         lines.append(t(lang, "report.card_state", state=state, handler=handler, node=rung.name))
+        why = await self.why(report, lang, await self.reports.events(report.id, tx))
+        if why:
+            lines.append(t(lang, "report.card_why", why=why))
         if dues is None:
             dues = await self.dues(report, tx)
         for kind, due_at in sorted(dues.items(), key=lambda due: due[1]):
@@ -115,6 +120,63 @@ class ReportNotices:
         if report.resolution:
             lines.append(t(lang, "report.card_resolution", resolution_note=report.resolution))
         return "\n".join(lines)
+
+    async def why(self, report: Report, lang: str, events: list[ReportEvent]) -> str | None:
+        """Who sent the report to where it is now, and why: the move that brought it to its
+        rung (an escalation, a reassignment, a change of category, a reopening)."""
+        for index in range(len(events) - 1, 0, -1):
+            event = events[index]
+            if event.action not in MOVES or event.node_id != report.rung_node_id:
+                continue
+            before = await self.org.node(events[index - 1].node_id or report.rung_node_id)
+            source = before.name if before and before.id != report.rung_node_id else t(
+                lang, "report.why_partner")
+            who = await self.person(event.actor_id) if event.actor_id else ""
+            note = event.note or ""
+            if event.action == "reopened":
+                complaint = next((e.note for e in events[index + 1:]
+                                  if e.action == "complained" and e.note), None)
+                return (t(lang, "report.why_reopened", reason=complaint) if complaint
+                        else t(lang, "report.why_reopened_plain"))
+            if event.action == "escalated" and note.startswith("missed:"):
+                return t(lang, f"report.why_{note.replace(':', '_')}", source=source)
+            if event.action == "escalated" and note == "unsatisfied":
+                complaint = next((e.note for e in events[index + 1:]
+                                  if e.action == "complained" and e.note), None)
+                return t(lang, "report.why_unsatisfied_twice", source=source,
+                         reason=complaint or "—")
+            if event.action == "escalated":
+                return t(lang, "report.why_escalated", who=who, source=source, reason=note)
+            if event.action == "reassigned":
+                return t(lang, "report.why_reassigned", who=who, source=source)
+            category = note.split("→")[-1].strip()
+            return t(lang, "report.why_recategorised", who=who,
+                     category=t(lang, f"category.{category}") if CATALOG.has(
+                         f"category.{category}") else category)
+        return None
+
+    async def tell_closed(self, tx: Tx, report: Report) -> None:
+        """Leaders prompted earlier (whoever still has the card) learn in one line that the
+        report is closed, and how the resident rated it."""
+        for chat_id, message_ids in await self.sent_prompts(report, tx):
+            if not message_ids or chat_id <= 0:
+                continue
+            lang = await self._lang(chat_id)
+            rating = t(lang, f"rating.{report.rating or 'unrated'}")
+            await self.notifier.enqueue(tx, Outgoing(
+                chat_id, t(lang, "report.closed_line", number=number(report.id), rating=rating),
+                not_before=quiet_hours_end(self.settings, report.closed_at or report.rung_since),
+                dedup_key=f"report:{report.id}:closed:{chat_id}"))
+
+    async def tell_complaint(self, tx: Tx, report: Report, user_ids: list[int],
+                             reason: str) -> None:
+        for user_id in user_ids:
+            lang = await self._lang(user_id)
+            await self.notifier.enqueue(tx, Outgoing(
+                user_id, t(lang, "report.told_complaint", number=number(report.id),
+                           reason=reason),
+                not_before=quiet_hours_end(self.settings, report.rung_since),
+                dedup_key=f"report:{report.id}:v{report.version}:complaint:{user_id}"))
 
     def event_note(self, lang: str, note: str | None) -> str:
         """An event's note as people read it: categories, ratings and reasons translated."""

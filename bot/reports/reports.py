@@ -356,6 +356,22 @@ class ReportService:
         await self._after_change(tx, reopened, "report.told_reopened", actor=user_id,
                                  prompt_again=True)
 
+    async def complain(self, user_id: int, report_id: int, text: str) -> Report:
+        """The reporter says why they were not satisfied: logged, shown on the card (the
+        reason it came back) and told to whoever handles it now."""
+        reason = self.check_note(text)
+        report = await self.reports.get(report_id)
+        if report is None or report.reporter_id != user_id or not report.active:
+            raise NotAllowed("report.rate_not_yours")
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self.reports.log(tx, report.id, now, user_id, "complained", report.state,
+                                   report.state, report.rung_node_id, reason)
+            await self.notices.refresh_prompts(tx, report)
+            await self.notices.tell_complaint(tx, report, await self.handlers(report), reason)
+        self.notifier.kick()
+        return report
+
     # -- deadlines --------------------------------------------------------------------
 
     async def on_deadline(self, tx: Tx, deadline: Deadline) -> None:
@@ -425,6 +441,8 @@ class ReportService:
         """Tell everyone concerned of the report as it now stands (``sent``, ``dues``: its
         prompts and deadlines, if read before)."""
         await self.notices.refresh_prompts(tx, report, sent, dues)
+        if report.state == "closed":
+            await self.notices.tell_closed(tx, report)
         if prompt_again:
             await self.notices.prompt(tx, report, await self.handlers(report))
         if reporter_key is not None:
