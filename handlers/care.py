@@ -63,8 +63,12 @@ async def care_add(update: Update, context: LinliContext) -> None:
     drafts = []
     for n, words in enumerate(lines, start=1):
         try:
+            # 「刘奶奶 1-302 独居老人 P7D」: a resident without Telegram, by name and unit
+            offline = (len(words) >= 4 and not linli.care.is_kind(words[1])
+                       and linli.care.is_kind(words[2]))
+            unit = words.pop(1) if offline else None
             drafts.append(await linli.care.prepare(user.id, words[0], words[1], words[2],
-                                                   " ".join(words[3:]) or None))
+                                                   " ".join(words[3:]) or None, unit=unit))
         except LinliError as problem:
             if len(lines) == 1:
                 raise

@@ -43,6 +43,12 @@ class Resident:
     user_id: int
     node_id: int
     unit: str | None
+    name: str | None = None  # as the org file or a leader gave it
+
+    @property
+    def offline(self) -> bool:
+        """Without Telegram (a leader registered them by name and unit)."""
+        return self.user_id < 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,7 +256,7 @@ class OrgRepo:
         if user_id in self._residents:
             return self._residents[user_id]
         r = await self.db.fetchone("SELECT * FROM residents WHERE user_id = ?", (user_id,))
-        found = None if r is None else Resident(r["user_id"], r["node_id"], r["unit"])
+        found = None if r is None else Resident(r["user_id"], r["node_id"], r["unit"], r["name"])
         if len(self._residents) >= RESIDENTS_CACHED:
             self._residents.clear()
         self._residents[user_id] = found
@@ -283,6 +289,45 @@ class OrgRepo:
         return await tx.update(
             "DELETE FROM residents WHERE user_id = ? AND node_id = ?", (user_id, node_id)
         ) > 0
+
+    async def residents_named(self, node_ids: list[int], name: str) -> list[Resident]:
+        """Residents of these nodes known by this name: the name the org file or a leader
+        gave, or the one their Telegram account shows."""
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT r.* FROM residents r LEFT JOIN users u ON u.user_id = r.user_id"
+            f" WHERE r.node_id IN ({marks}) AND (r.name = ? OR (r.name IS NULL AND"
+            f" trim(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, '')) = ?))"
+            f" ORDER BY r.user_id", (*node_ids, name, name))
+        return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"]) for r in rows]
+
+    async def residents_of(self, node_ids: list[int], limit: int = 60) -> list[Resident]:
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM residents WHERE node_id IN ({marks}) ORDER BY node_id, user_id"
+            f" LIMIT ?", (*node_ids, limit))
+        return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"]) for r in rows]
+
+    async def add_offline_resident(self, tx: Tx, node_id: int, name: str, unit: str,
+                                   now: datetime) -> int:
+        """A resident without Telegram, by name and unit: the same one again if known."""
+        found = await tx.fetchval(
+            "SELECT user_id FROM residents WHERE user_id < 0 AND node_id = ? AND name = ?"
+            " AND unit = ?", (node_id, name, unit))
+        if found is not None:
+            return int(found)
+        user_id = int(await tx.fetchval(
+            "SELECT min(coalesce(min(user_id), 0), 0) - 1 FROM residents"))
+        self._resident_changed(tx, user_id)
+        await tx.execute(
+            "INSERT INTO residents(user_id, node_id, unit, name, source, created_at, updated_at)"
+            " VALUES (?, ?, ?, ?, 'leader', ?, ?)",
+            (user_id, node_id, unit, name, to_db(now), to_db(now)))
+        return user_id
 
     async def resident_counts(self) -> dict[int, int]:
         rows = await self.db.fetchall("SELECT node_id, count(*) FROM residents GROUP BY node_id")
