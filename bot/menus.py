@@ -16,7 +16,8 @@ from bot.core.i18n import LANGUAGES, t
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 PRIVATE = ["report", "myreports", "status", "queue", "join", "cancel", "lang", "help", "org",
            "invite", "propose", "topics", "decide", "events", "nominate", "event", "family",
-           "broadcast", "broadcasts", "stats", "care", "volunteer", "help_request"]
+           "broadcast", "broadcasts", "stats", "care", "volunteer", "help_request", "away",
+           "report_for"]
 GROUP = ["report", "join", "propose", "events", "help"]
 GROUP_ADMINS = ["report", "join", "bind", "propose", "topicpoll", "forum", "events", "help"]
 
@@ -63,4 +64,6 @@ HELP: list[tuple[str, str]] = [
     ("broadcasts", "leader"),
     ("stats", "leader"),
     ("care", "leader"),
+    ("away", "leader"),
+    ("report_for", "leader"),
 ]

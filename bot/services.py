@@ -17,13 +17,16 @@ from bot.culture.events import EventService
 from bot.culture.families import FamilyService
 from bot.culture.holidays import HolidayOffers
 from bot.lead.broadcasts import BroadcastService
+from bot.org.away import AwayService
 from bot.org.org import OrgService
+from bot.reports.back import BackSummary
 from bot.reports.digest import OverdueDigest
 from bot.reports.notices import ReportNotices
 from bot.reports.reports import ReportService
 from bot.service.care import CareService
 from bot.service.volunteers import VolunteerService
 from config.settings import Settings
+from storage.away import AwayRepo
 from storage.broadcasts import BroadcastRepo
 from storage.care import CareRepo
 from storage.consultation import ConsultationRepo
@@ -69,6 +72,8 @@ class Linli:
     monthly: MonthlyReport
     care: CareService
     volunteers: VolunteerService
+    away: AwayService
+    back: BackSummary
     bot_username: str = ""
 
     @classmethod
@@ -79,8 +84,10 @@ class Linli:
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
         stats = StatsService(settings, org_repo, StatsRepo(db))
+        away_repo = AwayRepo(db)
+        away = AwayService(settings, db, clock, org_repo, users, away_repo, scheduler)
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier,
-                                report_repo)
+                                report_repo, away)
         org = OrgService(settings, db, org_repo, clock)
         consultation_repo = ConsultationRepo(db)
         consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,
@@ -111,6 +118,8 @@ class Linli:
                              scheduler),
             volunteers=VolunteerService(settings, db, clock, org_repo, org, VolunteerRepo(db),
                                         users, notifier, scheduler),
+            away=away,
+            back=BackSummary(settings, away_repo, report_repo, notices, notifier, scheduler),
         )
 
     async def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    away,
     broadcasts,
     care,
     consult_meetings,
@@ -48,6 +49,7 @@ def register_all(app: Application) -> None:
     care.register(app)
     volunteers.register(app)
     dashboard.register(app)
+    away.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -119,3 +119,7 @@ class UserRepo:
         marks = ",".join("?" * len(user_ids))
         rows = await self.db.fetchall(f"SELECT * FROM users WHERE user_id IN ({marks})", user_ids)
         return {r["user_id"]: _row(r) for r in rows}
+
+    async def by_username(self, username: str) -> int | None:
+        return await self.db.fetchval(
+            "SELECT user_id FROM users WHERE lower(username) = lower(?)", (username,))

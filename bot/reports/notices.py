@@ -13,6 +13,7 @@ from datetime import datetime
 from bot.core.i18n import CATALOG, Markup, esc, number, pick_language, t
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.timing import local_time, quiet_hours_end
+from bot.org.away import AwayService
 from config.settings import Settings
 from storage.db import Tx
 from storage.deadlines import DeadlineRepo
@@ -47,9 +48,19 @@ def prompt_ref(report_id: int) -> str:
 
 class ReportNotices:
     def __init__(self, settings: Settings, org: OrgRepo, users: UserRepo, outbox: OutboxRepo,
-                 deadlines: DeadlineRepo, notifier: Notifier, reports: ReportRepo) -> None:
+                 deadlines: DeadlineRepo, notifier: Notifier, reports: ReportRepo,
+                 away: AwayService) -> None:
         self.settings, self.org, self.users, self.outbox = settings, org, users, outbox
         self.deadlines, self.notifier, self.reports = deadlines, notifier, reports
+        self.away = away
+
+    async def handlers(self, report: Report, tx: Tx | None = None) -> list[int]:
+        """Whom its prompts and deadline pings are addressed to: its handlers, a leader away
+        replaced by their stand-in. The one place a stand-in takes effect."""
+        return await self.away.cover(await current_handlers(self.org, report), tx)
+
+    async def lang(self, user_id: int) -> str:
+        return await self._lang(user_id)
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)
@@ -259,7 +270,7 @@ class ReportNotices:
                               dues: dict[str, datetime] | None = None) -> None:
         """Bring every prompt already sent for this report up to date (buttons included).
         ``sent`` and ``dues``: the prompts and deadlines, when read beforehand."""
-        handlers = set(await current_handlers(self.org, report))
+        handlers = set(await self.handlers(report, tx))
         can_reassign = await self._above_first_rung(report)
         if sent is None or dues is None:
             sent, dues = await asyncio.gather(  # both reads in one trip to the writer's thread

@@ -117,10 +117,18 @@ class ReportService:
         return None
 
     async def handlers(self, report: Report) -> list[int]:
-        return await current_handlers(self.org, report)
+        return await self.notices.handlers(report)
 
     async def may_handle(self, user_id: int, report: Report) -> bool:
-        return user_id in await self.handlers(report) or self.settings.is_bootstrap_admin(user_id)
+        """Its handlers, an active stand-in of one of them, admins."""
+        return (user_id in await current_handlers(self.org, report)
+                or user_id in await self.handlers(report)
+                or self.settings.is_bootstrap_admin(user_id))
+
+    async def _behalf(self, user_id: int, report: Report) -> int | None:
+        """The absent leader this user acts for on this report, if standing in."""
+        return await self.notices.away.acting_for(user_id,
+                                                  await current_handlers(self.org, report))
 
     async def may_see(self, user_id: int, report: Report) -> bool:
         """The reporter, the handling chain (leaders above the reporter, the partner), admins."""
@@ -207,16 +215,17 @@ class ReportService:
 
     async def acknowledge(self, user_id: int, report_id: int, version: int | None) -> Report:
         report = await self.actionable(user_id, report_id, version, ("open",))
+        behalf = await self._behalf(user_id, report)
         sent, dues = await self._prompts_and_dues(report)
         dues.pop("acknowledge", None)
         now = self.clock.now()
         async with self.db.write() as tx:
             changed = await self.reports.change_queued(
-                tx, report, now, StaleAction(report), state="acknowledged", owner_id=user_id,
-                acknowledged_at=now)
+                tx, report, now, StaleAction(report), state="acknowledged",
+                owner_id=behalf or user_id, acknowledged_at=now)
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge")
             await self.reports.log(tx, report.id, now, user_id, "acknowledged", report.state,
-                                   "acknowledged", report.rung_node_id)
+                                   "acknowledged", report.rung_node_id, on_behalf_of=behalf)
             await self._after_change(tx, changed, "report.told_acknowledged", actor=user_id,
                                      sent=sent, dues=dues)
         self.notifier.kick()
@@ -236,19 +245,20 @@ class ReportService:
         note = self.check_note(note)
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
+        behalf = await self._behalf(user_id, report)
         sent = await self.notices.sent_prompts(report)  # read before taking the writer
         now = self.clock.now()
         async with self.db.write() as tx:
             changed = await self.reports.change_queued(
                 tx, report, now, StaleAction(report), state="resolved", resolution=note,
-                resolved_at=now, owner_id=report.owner_id or user_id,
+                resolved_at=now, owner_id=report.owner_id or behalf or user_id,
                 acknowledged_at=report.acknowledged_at or now,
             )
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
             await self.scheduler.arm(tx, SUBJECT, report.id, "rating",
                                      now + self.settings.reports.rating_window)
             await self.reports.log(tx, report.id, now, user_id, "resolved", report.state,
-                                   "resolved", report.rung_node_id, note)
+                                   "resolved", report.rung_node_id, note, on_behalf_of=behalf)
             await self._after_change(tx, changed, "report.told_resolved", actor=user_id,
                                      ask_rating=True, sent=sent, dues={})
         self.notifier.kick()
@@ -262,8 +272,9 @@ class ReportService:
         reason = self.check_note(reason)
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
+        behalf = await self._behalf(user_id, report)
         async with self.db.write() as tx:
-            if not await self._escalate(tx, report, user_id, reason):
+            if not await self._escalate(tx, report, user_id, reason, behalf):
                 raise BadInput("report.top_of_chain")
         self.notifier.kick()
         return await self.get(report_id)
@@ -286,9 +297,10 @@ class ReportService:
                        if n.id == node_id), None)
         if target is None:
             raise NotAllowed("report.reassign_not_below")
+        behalf = await self._behalf(user_id, report)
         now = self.clock.now()
         async with self.db.write() as tx:
-            await self._move(tx, report, target, None, now, user_id, "reassigned", None)
+            await self._move(tx, report, target, None, now, user_id, "reassigned", None, behalf)
         self.notifier.kick()
         return await self.get(report_id)
 
@@ -299,13 +311,14 @@ class ReportService:
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
         rung, partner = await self._route(report.node_id, category)
+        behalf = await self._behalf(user_id, report)
         now = self.clock.now()
         async with self.db.write() as tx:
             changed = await self.reports.change(tx, report, now, category=category)
             if changed is None:
                 raise StaleAction(report)
             await self._move(tx, changed, rung, partner, now, user_id, "recategorised",
-                             f"{report.category} → {category}")
+                             f"{report.category} → {category}", behalf)
         self.notifier.kick()
         return await self.get(report_id)
 
@@ -402,12 +415,14 @@ class ReportService:
             return chain[ids.index(report.rung_node_id) + 1]
         return None
 
-    async def _escalate(self, tx: Tx, report: Report, actor: int | None, reason: str) -> bool:
+    async def _escalate(self, tx: Tx, report: Report, actor: int | None, reason: str,
+                        behalf: int | None = None) -> bool:
         """One rung up; False at the top of the chain, where nothing goes further."""
         target = await self._next_rung(report)
         if target is None:
             return False
-        await self._move(tx, report, target, None, self.clock.now(), actor, "escalated", reason)
+        await self._move(tx, report, target, None, self.clock.now(), actor, "escalated", reason,
+                         behalf)
         return True
 
     async def _flag_overdue(self, tx: Tx, report: Report, reason: str) -> None:
@@ -420,7 +435,8 @@ class ReportService:
                                report.rung_node_id, reason)
 
     async def _move(self, tx: Tx, report: Report, rung: Node, partner: Partner | None,
-                    now: datetime, actor: int | None, action: str, note: str | None) -> None:
+                    now: datetime, actor: int | None, action: str, note: str | None,
+                    behalf: int | None = None) -> None:
         before = await self.handlers(report)
         moved = await self.reports.change(
             tx, report, now, rung_node_id=rung.id, partner_id=partner.id if partner else None,
@@ -431,7 +447,7 @@ class ReportService:
         await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
         await self._arm_rung(tx, moved, rung, now)
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
-                               note)
+                               note, on_behalf_of=behalf)
         await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,

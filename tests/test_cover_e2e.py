@@ -1,0 +1,119 @@
+"""A leader away is covered (issue 14, item 5): the stand-in gets the prompts and the deadline
+pings, acts on the reports, and it counts as the absent leader's in /stats; the absent
+leader hears what happened when the away period ends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from tests.fakegram import FakeTelegram
+from tests.harness import BotHarness
+from tests.test_cards_e2e import _press_with_note
+from tests.test_reports_e2e import (
+    BUILDING,
+    COMPOUND,
+    GRID,
+    RESIDENT,
+    _button,
+    _prompt,
+    _settle,
+    _world,
+)
+
+
+async def test_a_stand_in_covers_an_absent_leader(tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    tg.user_sends(GRID, GRID, "/away 今天 后天 赵片长")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "外出" in m.get("text", ""))
+    assert "11月25日（周三） 至 11月27日（周五）" in said["text"] and "赵片长" in said["text"]
+    await tg.wait_for(lambda m: m["chat"]["id"] == COMPOUND and "请您代为处理" in m.get("text", ""))
+
+    tg.user_sends(RESIDENT, RESIDENT, "/report 楼道里有很大的异味")
+    tg.user_sends(RESIDENT, RESIDENT, "/report 3号楼门口的垃圾好几天没人清")
+    for number in (1, 2):  # the prompts go to the stand-in, not to the leader away
+        await tg.wait_for(lambda m, n=number: m["chat"]["id"] == COMPOUND
+                          and f"诉求 #{n}" in m.get("text", "") and m.get("reply_markup"))
+    await _settle(linli)
+    assert not [m for m in tg.sent(GRID) if "诉求 #" in (m.get("text") or "")]
+
+    # the stand-in acts on #2: acknowledged and resolved for the leader away
+    prompt = _prompt(tg, COMPOUND, 2)
+    tg.press_button(COMPOUND, COMPOUND, prompt["message_id"], _button(prompt, "受理"))
+    await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == COMPOUND
+                           and "诉求 #2" in p["text"] and "处理中" in p["text"])
+    await _press_with_note(tg, COMPOUND, 2, "办结", "办结说明", "已通知保洁清走")
+    rate = await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT
+                             and "已通知保洁清走" in m.get("text", ""))
+    tg.press_button(RESIDENT, RESIDENT, rate["message_id"], _button(rate, "满意"))
+    await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == RESIDENT
+                           and "感谢" in p["text"])
+    events = await linli.linli.report_repo.events(2)
+    acted = [(e.action, e.actor_id, e.on_behalf_of) for e in events
+             if e.action in ("acknowledged", "resolved")]
+    assert acted == [("acknowledged", COMPOUND, GRID), ("resolved", COMPOUND, GRID)]
+
+    # #1 lies: its deadline ping (the report moving on for want of acknowledgement)
+    # reaches the stand-in too
+    linli.clock.advance(timedelta(hours=2, seconds=1))
+    assert await linli.linli.scheduler.sweep() >= 1
+    await tg.wait_for(lambda m: m["chat"]["id"] == COMPOUND and "#1" in m.get("text", "")
+                      and "超时" in m.get("text", "") and not m.get("reply_markup"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "诉求 #1" in m.get("text", ""))
+    await _settle(linli)
+    assert not [m for m in tg.sent(GRID) if "#1" in (m.get("text") or "")]
+
+    # /stats credits the leader away with what the stand-in did
+    tg.user_sends(GRID, GRID, "/stats")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "考核评价" in m.get("text", ""))
+    assert "王邻长（3号楼1单元）：经手 2，受理 1，办结 1" in said["text"]
+
+    # the period ends: the leader hears what was done for them, through the deadline
+    linli.clock.advance(timedelta(days=3))
+    await linli.linli.scheduler.sweep()
+    back = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "欢迎回来" in m.get("text", ""))
+    assert "诉求 #2：赵片长 受理、办结" in back["text"]
+    assert "#1" not in back["text"]  # nothing was done on #1 for them
+    # back: new prompts are theirs again
+    tg.user_sends(RESIDENT, RESIDENT, "/report 楼下有人吵架")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #3" in m.get("text", ""))
+
+
+async def test_away_by_buttons_and_back_early(tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    tg.user_sends(GRID, GRID, "/away")
+    shown = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "没有设置外出" in m.get("text", ""))
+    tg.press_button(GRID, GRID, shown["message_id"], _button(shown, "设置外出"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "起止日期" in m.get("text", ""))
+    tg.user_sends(GRID, GRID, "2月30日")  # refused, naming the part, nothing kept
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "2月30日" in m.get("text", "")
+                      and "没有" in m.get("text", ""))
+    tg.user_sends(GRID, GRID, "明天 12月3日")
+    pick = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "请选一位代班人" in m.get("text", ""))
+    labels = [b["text"] for row in pick["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["李楼长", "赵片长", "孙书记"]  # the same node or above, never below
+    # a forged button naming someone who may not stand in changes nothing
+    forged = _button(pick, "李楼长").rsplit(":", 1)[0] + f":{RESIDENT}"
+    tg.press_button(GRID, GRID, pick["message_id"], forged)
+    await tg.wait_for_call("answerCallbackQuery", lambda p: "代班人需要" in p.get("text", ""))
+    assert await linli.linli.away.current(GRID) is None
+    tg.press_button(GRID, GRID, pick["message_id"], _button(pick, "李楼长"))
+    await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == GRID
+                           and "11月26日（周四） 至 12月3日（周四）" in p["text"])
+    # not yet begun: today's prompts are still the leader's own
+    tg.user_sends(RESIDENT, RESIDENT, "/report 楼道里有人乱贴小广告")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #1" in m.get("text", ""))
+    linli.clock.advance(timedelta(days=1))
+    tg.user_sends(RESIDENT, RESIDENT, "/report 楼下的绿化带被人占用了")
+    await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "诉求 #2" in m.get("text", ""))
+    # back early, by button: the summary comes at once
+    tg.user_sends(GRID, GRID, "/away")
+    shown = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "由 李楼长 代班" in m.get("text", ""))
+    tg.press_button(GRID, GRID, shown["message_id"], _button(shown, "结束外出"))
+    await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == GRID
+                           and "欢迎回来" in p["text"])
+    await linli.linli.scheduler.sweep()
+    back = await tg.wait_for(lambda m: m["chat"]["id"] == GRID
+                             and "您外出期间" in m.get("text", ""))
+    assert "没有需要代班人处理" in back["text"]
+    tg.user_sends(RESIDENT, RESIDENT, "/report 想咨询一下居住证明怎么办理")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #3" in m.get("text", ""))
