@@ -81,14 +81,16 @@ async def test_a_stand_in_covers_an_absent_leader(tg: FakeTelegram, linli: BotHa
 async def test_away_by_buttons_and_back_early(tg: FakeTelegram, linli: BotHarness) -> None:
     await _world(tg, linli)
     tg.user_sends(GRID, GRID, "/away")
-    shown = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "没有设置外出" in m.get("text", ""))
+    shown = await tg.wait_for(lambda m: m["chat"]["id"] == GRID
+                              and "没有设置外出" in m.get("text", ""))
     tg.press_button(GRID, GRID, shown["message_id"], _button(shown, "设置外出"))
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "起止日期" in m.get("text", ""))
     tg.user_sends(GRID, GRID, "2月30日")  # refused, naming the part, nothing kept
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "2月30日" in m.get("text", "")
                       and "没有" in m.get("text", ""))
     tg.user_sends(GRID, GRID, "明天 12月3日")
-    pick = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "请选一位代班人" in m.get("text", ""))
+    pick = await tg.wait_for(lambda m: m["chat"]["id"] == GRID
+                             and "请选一位代班人" in m.get("text", ""))
     labels = [b["text"] for row in pick["reply_markup"]["inline_keyboard"] for b in row]
     assert labels == ["李楼长", "赵片长", "孙书记"]  # the same node or above, never below
     # a forged button naming someone who may not stand in changes nothing
@@ -107,7 +109,8 @@ async def test_away_by_buttons_and_back_early(tg: FakeTelegram, linli: BotHarnes
     await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "诉求 #2" in m.get("text", ""))
     # back early, by button: the summary comes at once
     tg.user_sends(GRID, GRID, "/away")
-    shown = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "由 李楼长 代班" in m.get("text", ""))
+    shown = await tg.wait_for(lambda m: m["chat"]["id"] == GRID
+                              and "由 李楼长 代班" in m.get("text", ""))
     tg.press_button(GRID, GRID, shown["message_id"], _button(shown, "结束外出"))
     await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == GRID
                            and "欢迎回来" in p["text"])
