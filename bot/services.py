@@ -38,6 +38,7 @@ from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingInput as PendingInput  # handlers take it from here
 from storage.pending import PendingRepo
+from storage.replies import ReplyRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo
 from storage.users import UserRepo
@@ -100,7 +101,7 @@ class Linli:
             org=org, scheduler=scheduler,
             report_repo=report_repo, report_notices=notices,
             reports=ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
-                                  notices),
+                                  notices, ReplyRepo(db)),
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
             consultation_repo=consultation_repo, consultation=consultation,

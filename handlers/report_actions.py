@@ -24,6 +24,8 @@ NOTE_LIFETIME = timedelta(minutes=30)
 ACTION_DATA = re.compile(r"^r:(ack|res|esc|cat|rea):(\d{1,9}):(\d{1,6})$")
 TARGET_DATA = re.compile(r"^r:(to|set):(\d{1,9}):(\d{1,6}):([a-z0-9_]{1,20})$")
 RATE_DATA = re.compile(r"^r:rate:(\d{1,9}):([sau])$")
+REPLY_DATA = re.compile(r"^r:rn:(\d{1,9}):(\d{1,6}):([cs]\d{1,9})$")
+SAVE_DATA = re.compile(r"^r:save:(\d{1,9})$")
 
 
 async def _refresh_card(update: Update, context: LinliContext, report: Report) -> None:
@@ -66,8 +68,14 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
         await linli.pending.expect(user.id, user.id, NOTE, {
             "report": report.id, "version": report.version, "action": action,
         }, now + NOTE_LIFETIME, now)
-        key = "report.ask_resolution" if action == "res" else "report.ask_reason"
-        await reply(update, context, key, number=number(report.id))
+        if action == "esc":
+            await reply(update, context, "report.ask_reason", number=number(report.id))
+            return
+        offered = await linli.reports.common_replies(user.id, report.category, lang)
+        buttons = [Button(text, data=f"r:rn:{report.id}:{report.version}:{code}")
+                   for code, text in offered]
+        await reply(update, context, "replies.ask" if buttons else "report.ask_resolution",
+                    number=number(report.id), buttons=rows(buttons, per_row=1) or None)
     elif action == "cat":
         choices = [Button(t(lang, f"category.{c}"), data=f"r:set:{report.id}:{report.version}:{c}")
                    for c in linli.settings.reports.categories if c != report.category]
@@ -127,20 +135,59 @@ async def note_answered(update: Update, context: LinliContext, pending: PendingI
     assert user is not None and message is not None
     linli = context.linli
     p = pending.payload
+    photo = message.photo[-1].file_id if message.photo else None
     try:
-        if p["action"] == "res":
+        if p["action"] == "res":  # a photo with the note as its caption: proof
             report = await linli.reports.resolve(user.id, p["report"], p["version"],
-                                                 message.text or "")
-            key = "report.done_resolved"
-        else:
-            report = await linli.reports.escalate(user.id, p["report"], p["version"],
-                                                  message.text or "")
-            key = "report.done_escalated"
+                                                 (message.caption if photo else message.text)
+                                                 or "", photo)
+            await linli.pending.clear(user.id, NOTE)
+            await reply(update, context, "replies.done_save", number=number(report.id),
+                        buttons=[[Button(t(context.lang, "replies.btn_save"),
+                                         data=f"r:save:{report.id}")]])
+            return
+        report = await linli.reports.escalate(user.id, p["report"], p["version"],
+                                              message.text or "")
+        key = "report.done_escalated"
     except StaleAction as stale:
         await linli.pending.clear(user.id, NOTE)
         raise BadInput("report.already_moved", number=number(stale.report.id)) from stale
     await linli.pending.clear(user.id, NOTE)
     await reply(update, context, key, number=number(report.id))
+
+
+async def common_reply_pressed(update: Update, context: LinliContext) -> None:
+    """A common reply picked on 办结: resolved with that note."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = REPLY_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    linli, lang = context.linli, context.lang
+    report_id, version, code = int(match.group(1)), int(match.group(2)), match.group(3)
+    try:
+        report = await linli.reports.actionable(user.id, report_id, version)
+        note = await linli.reports.common_reply(user.id, report.category, code, lang)
+        report = await linli.reports.resolve(user.id, report_id, version, note)
+    except StaleAction as stale:
+        await _answer_stale(update, context, stale.report)
+        return
+    await linli.pending.clear(user.id, NOTE)
+    await query.answer()
+    await edit(update, context, "replies.done", number=number(report.id), note=note)
+
+
+async def save_pressed(update: Update, context: LinliContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = SAVE_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    report, saved = await context.linli.reports.save_reply(user.id, int(match.group(1)))
+    lang = context.lang
+    await query.answer(t(lang, "replies.saved" if saved else "replies.already_saved",
+                         category=t(lang, f"category.{report.category}")))
+    await edit(update, context, "report.done_resolved", number=number(report.id))
 
 
 async def rate_pressed(update: Update, context: LinliContext) -> None:
@@ -253,5 +300,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(action_pressed, pattern=r"^r:(ack|res|esc|cat|rea):"))
     app.add_handler(CallbackQueryHandler(target_pressed, pattern=r"^r:(to|set):"))
     app.add_handler(CallbackQueryHandler(rate_pressed, pattern=r"^r:rate:"))
+    app.add_handler(CallbackQueryHandler(common_reply_pressed, pattern=r"^r:rn:"))
+    app.add_handler(CallbackQueryHandler(save_pressed, pattern=r"^r:save:"))
     on_answer(NOTE, note_answered)
     on_answer(COMPLAINT, complaint_answered)

@@ -120,3 +120,45 @@ async def test_away_by_buttons_and_back_early(tg: FakeTelegram, linli: BotHarnes
     assert "没有需要代班人处理" in back["text"]
     tg.user_sends(RESIDENT, RESIDENT, "/report 想咨询一下居住证明怎么办理")
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #3" in m.get("text", ""))
+
+
+async def test_common_replies_a_saved_one_and_a_proof_photo(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    tg.user_sends(RESIDENT, RESIDENT, "/report 楼道里有很大的异味")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #1" in m.get("text", ""))
+    prompt = _prompt(tg, GRID, 1)
+    tg.press_button(GRID, GRID, prompt["message_id"], _button(prompt, "办结"))
+    asked = await tg.wait_for(lambda m: m["chat"]["id"] == GRID
+                              and "常用回复" in m.get("text", ""))
+    offered = [b["text"] for row in asked["reply_markup"]["inline_keyboard"] for b in row]
+    assert offered == ["已安排保洁清理干净", "已通知物业清运垃圾", "已张贴提示，提醒居民文明投放"]
+    # the leader writes their own note on a photo: the photo is the proof
+    tg.user_sends(GRID, GRID, photo=True, caption="已把二楼的垃圾袋清走并消毒")
+    done = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "存为常用回复" in str(
+        m.get("reply_markup")))
+    proof = await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "photo" in m)
+    assert "诉求 #1 的办结照片" in proof["caption"]
+    rate = await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT
+                             and "已把二楼的垃圾袋清走并消毒" in m.get("text", ""))
+    assert proof["message_id"] < rate["message_id"]  # shown with the rating request
+    assert (await linli.linli.report_repo.get(1)).resolution_photo
+    tg.press_button(GRID, GRID, done["message_id"], _button(done, "存为常用回复"))
+    await tg.wait_for_call("answerCallbackQuery", lambda p: "已存为" in p.get("text", ""))
+
+    # next time, the saved note is offered too; one press resolves with it
+    tg.user_sends(RESIDENT, RESIDENT, "/report 垃圾桶旁边很脏")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #2" in m.get("text", ""))
+    prompt = _prompt(tg, GRID, 2)
+    tg.press_button(GRID, GRID, prompt["message_id"], _button(prompt, "办结"))
+    asked = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #2" in m.get(
+        "text", "") and "常用回复" in m.get("text", ""))
+    tg.press_button(GRID, GRID, asked["message_id"], _button(asked, "已把二楼的垃圾袋清走并消毒"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "诉求 #2 已办结" in m.get(
+        "text", "") and "已把二楼的垃圾袋清走并消毒" in m.get("text", ""))
+    report = await linli.linli.report_repo.get(2)
+    assert report.state == "resolved" and report.resolution_photo is None
+    # only the leader who wrote a note may save it
+    welcome = tg.sent(BUILDING)[0]
+    tg.press_button(BUILDING, BUILDING, welcome["message_id"], "r:save:1")
+    await tg.wait_for_call("answerCallbackQuery", lambda p: "只能保存" in p.get("text", ""))

@@ -320,6 +320,11 @@ class ReportNotices:
         if ask_rating:
             buttons = [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
                         for code, rating in RATINGS.items()]]
+        if ask_rating and report.resolution_photo:  # the proof, just before the request
+            await self.notifier.enqueue(tx, Outgoing(
+                report.reporter_id, method="send_photo", photo=report.resolution_photo,
+                text=t(lang, "replies.proof_caption", number=number(report.id)),
+                dedup_key=f"report:{report.id}:v{report.version}:proof"))
         fallback = None
         if report.source_chat_id is not None and report.source_chat_id < 0:
             fallback = Outgoing(report.source_chat_id, t(

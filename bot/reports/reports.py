@@ -17,7 +17,7 @@ from datetime import datetime
 
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
-from bot.core.i18n import number
+from bot.core.i18n import CATALOG, number, t
 from bot.core.notifier import Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import acknowledge_within, quiet_hours_end, resolve_within
@@ -26,6 +26,7 @@ from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
 from storage.org import Node, OrgRepo, Partner
+from storage.replies import ReplyRepo
 from storage.reports import Report, ReportRepo
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ Receipt = Callable[[Report], Awaitable[list[Outgoing]]]
 SUBJECT = "report"
 TEXT_MAX = 2000
 NOTE_MAX = 1000
+MAX_READY = 5  # configured common replies offered at once
 ACTIVE = ("open", "acknowledged", "reopened")
 DEFAULT_KEYWORDS: dict[str, list[str]] = {
     "safety": ["火", "燃气", "煤气", "漏电", "电线", "隐患", "危险", "消防", "fire", "gas",
@@ -69,10 +71,10 @@ class Draft:
 class ReportService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgRepo,
                  reports: ReportRepo, notifier: Notifier, scheduler: Scheduler,
-                 notices: ReportNotices) -> None:
+                 notices: ReportNotices, replies: ReplyRepo) -> None:
         self.settings, self.db, self.clock = settings, db, clock
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
-        self.notices = notices
+        self.notices, self.replies = notices, replies
         scheduler.on(SUBJECT, self.on_deadline)
 
     # -- input ----------------------------------------------------------------------
@@ -241,7 +243,8 @@ class ReportService:
         return sent, dues
 
     async def resolve(self, user_id: int, report_id: int, version: int | None,
-                      note: str) -> Report:
+                      note: str, photo: str | None = None) -> Report:
+        """Resolved with a note, and perhaps a photo as proof (shown to the reporter)."""
         note = self.check_note(note)
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
@@ -252,6 +255,7 @@ class ReportService:
             changed = await self.reports.change_queued(
                 tx, report, now, StaleAction(report), state="resolved", resolution=note,
                 resolved_at=now, owner_id=report.owner_id or behalf or user_id,
+                resolution_photo=photo,
                 acknowledged_at=report.acknowledged_at or now,
             )
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
@@ -263,6 +267,38 @@ class ReportService:
                                      ask_rating=True, sent=sent, dues={})
         self.notifier.kick()
         return changed
+
+    # -- common replies -----------------------------------------------------------------
+
+    async def common_replies(self, user_id: int, category: str,
+                             lang: str) -> list[tuple[str, str]]:
+        """(code, note) offered on 办结: the configured ones (else the catalog's), then the
+        leader's own saved ones."""
+        ready = self.settings.reports.replies.get(category)
+        if ready is None:
+            key = f"replies.default.{category}"
+            ready = t(lang, key).split("\n") if CATALOG.has(key) else []
+        saved = await self.replies.of(user_id, category)
+        return ([(f"c{i}", text) for i, text in enumerate(ready[:MAX_READY])]
+                + [(f"s{reply_id}", text) for reply_id, text in saved])
+
+    async def common_reply(self, user_id: int, category: str, code: str, lang: str) -> str:
+        for offered, text in await self.common_replies(user_id, category, lang):
+            if offered == code:
+                return text
+        raise BadInput("error.stale_button")
+
+    async def save_reply(self, user_id: int, report_id: int) -> tuple[Report, bool]:
+        """The note this leader resolved the report with, kept for its category; False
+        when it was kept already."""
+        report = await self.get(report_id)
+        resolved = [e for e in await self.reports.events(report.id) if e.action == "resolved"]
+        if not resolved or resolved[-1].actor_id != user_id or not resolved[-1].note:
+            raise NotAllowed("replies.not_yours")
+        async with self.db.write() as tx:
+            saved = await self.replies.save(tx, user_id, report.category, resolved[-1].note,
+                                            self.clock.now())
+        return report, saved
 
     async def can_escalate(self, report: Report) -> bool:
         return await self._next_rung(report) is not None
