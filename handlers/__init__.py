@@ -25,6 +25,7 @@ from handlers import (
     inputs,
     org,
     report_actions,
+    report_for,
     reports,
     start,
     stats,
@@ -50,6 +51,7 @@ def register_all(app: Application) -> None:
     volunteers.register(app)
     dashboard.register(app)
     away.register(app)
+    report_for.register(app)
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -23,7 +23,7 @@ COMPLAINT = "report_complaint"  # why the reporter was not satisfied
 NOTE_LIFETIME = timedelta(minutes=30)
 ACTION_DATA = re.compile(r"^r:(ack|res|esc|cat|rea):(\d{1,9}):(\d{1,6})$")
 TARGET_DATA = re.compile(r"^r:(to|set):(\d{1,9}):(\d{1,6}):([a-z0-9_]{1,20})$")
-RATE_DATA = re.compile(r"^r:rate:(\d{1,9}):([sau])$")
+RATE_DATA = re.compile(r"^r:rate:(\d{1,9}):([saun])$")
 REPLY_DATA = re.compile(r"^r:rn:(\d{1,9}):(\d{1,6}):([cs]\d{1,9})$")
 SAVE_DATA = re.compile(r"^r:save:(\d{1,9})$")
 
@@ -199,7 +199,8 @@ async def rate_pressed(update: Update, context: LinliContext) -> None:
     report = await context.linli.reports.rate(user.id, int(match.group(1)), match.group(2))
     await query.answer()
     if report.state == "closed":
-        await edit(update, context, "report.thanks_rating", number=number(report.id))
+        key = "report_for.recorded" if report.filed_by is not None else "report.thanks_rating"
+        await edit(update, context, key, number=number(report.id))
         return
     now = context.linli.clock.now()  # unsatisfied: ask why, for whoever handles it now
     await context.linli.pending.expect(user.id, user.id, COMPLAINT, {"report": report.id},

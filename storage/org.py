@@ -44,6 +44,7 @@ class Resident:
     node_id: int
     unit: str | None
     name: str | None = None  # as the org file or a leader gave it
+    phone: str | None = None  # a resident without Telegram may be known by phone only
 
     @property
     def offline(self) -> bool:
@@ -256,7 +257,8 @@ class OrgRepo:
         if user_id in self._residents:
             return self._residents[user_id]
         r = await self.db.fetchone("SELECT * FROM residents WHERE user_id = ?", (user_id,))
-        found = None if r is None else Resident(r["user_id"], r["node_id"], r["unit"], r["name"])
+        found = None if r is None else Resident(r["user_id"], r["node_id"], r["unit"], r["name"],
+                                                r["phone"])
         if len(self._residents) >= RESIDENTS_CACHED:
             self._residents.clear()
         self._residents[user_id] = found
@@ -312,21 +314,28 @@ class OrgRepo:
             f" LIMIT ?", (*node_ids, limit))
         return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"]) for r in rows]
 
-    async def add_offline_resident(self, tx: Tx, node_id: int, name: str, unit: str,
-                                   now: datetime) -> int:
-        """A resident without Telegram, by name and unit: the same one again if known."""
-        found = await tx.fetchval(
-            "SELECT user_id FROM residents WHERE user_id < 0 AND node_id = ? AND name = ?"
-            " AND unit = ?", (node_id, name, unit))
+    async def add_offline_resident(self, tx: Tx, node_id: int, name: str | None,
+                                   unit: str | None, now: datetime,
+                                   phone: str | None = None) -> int:
+        """A resident without Telegram, by name and unit (or by phone number): the same one
+        again if known."""
+        if phone is not None:
+            found = await tx.fetchval(
+                "SELECT user_id FROM residents WHERE user_id < 0 AND node_id = ? AND phone = ?",
+                (node_id, phone))
+        else:
+            found = await tx.fetchval(
+                "SELECT user_id FROM residents WHERE user_id < 0 AND node_id = ? AND name = ?"
+                " AND unit = ?", (node_id, name, unit))
         if found is not None:
             return int(found)
         user_id = int(await tx.fetchval(
             "SELECT min(coalesce(min(user_id), 0), 0) - 1 FROM residents"))
         self._resident_changed(tx, user_id)
         await tx.execute(
-            "INSERT INTO residents(user_id, node_id, unit, name, source, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, 'leader', ?, ?)",
-            (user_id, node_id, unit, name, to_db(now), to_db(now)))
+            "INSERT INTO residents(user_id, node_id, unit, name, phone, source, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, 'leader', ?, ?)",
+            (user_id, node_id, unit, name, phone, to_db(now), to_db(now)))
         return user_id
 
     async def resident_counts(self) -> dict[int, int]:

@@ -162,3 +162,72 @@ async def test_common_replies_a_saved_one_and_a_proof_photo(
     welcome = tg.sent(BUILDING)[0]
     tg.press_button(BUILDING, BUILDING, welcome["message_id"], "r:save:1")
     await tg.wait_for_call("answerCallbackQuery", lambda p: "只能保存" in p.get("text", ""))
+
+
+async def _file_for(tg: FakeTelegram, who: str, text: str, number: int) -> None:
+    tg.user_sends(GRID, GRID, "/report_for")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "为哪位居民代报" in m.get("text", "")
+                      and m["message_id"] > _last(tg, GRID, number))
+    tg.user_sends(GRID, GRID, who)
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "反映的问题" in m.get("text", "")
+                      and m["message_id"] > _last(tg, GRID, number))
+    tg.user_sends(GRID, GRID, text)
+    confirm = await tg.wait_for(lambda m: m["chat"]["id"] == GRID
+                                and "请确认代报内容" in m.get("text", "")
+                                and m["message_id"] > _last(tg, GRID, number))
+    tg.press_button(GRID, GRID, confirm["message_id"], _button(confirm, "提交"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID
+                      and f"代报诉求 #{number}" in m.get("text", ""))
+
+
+def _last(tg: FakeTelegram, chat: int, number: int) -> int:
+    """The id of the last message before this filing (its receipt of the one before)."""
+    before = [m["message_id"] for m in tg.sent(chat)
+              if f"代报诉求 #{number - 1}" in m.get("text", "")]
+    return before[-1] if before else 0
+
+
+async def _resolve_and_call_back(tg: FakeTelegram, number: int, note: str,
+                                 outcome: str) -> dict:
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and f"诉求 #{number}" in m.get(
+        "text", "") and m.get("reply_markup"))
+    await _press_with_note(tg, GRID, number, "办结", "办结说明", note)
+    ask = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "请电话回访" in m.get(
+        "text", "") and f"诉求 #{number}" in m.get("text", ""))
+    labels = [b["text"] for row in ask["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["满意", "基本满意", "不满意", "联系不上"]
+    tg.press_button(GRID, GRID, ask["message_id"], _button(ask, outcome))
+    await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == GRID
+                           and f"已记录诉求 #{number} 的回访结果" in p["text"])
+    return ask
+
+
+async def test_a_report_filed_for_a_resident_without_telegram(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    await _file_for(tg, "刘奶奶 1-302", "楼道里的扶手松了，怕摔倒", 1)
+    # the chain runs like any report: the grid leader first
+    card = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "📋" in m.get("text", "")
+                             and "诉求 #1" in m.get("text", "") and m.get("reply_markup"))
+    assert "刘奶奶" in card["text"] and "扶手松了" in card["text"]
+    ask = await _resolve_and_call_back(tg, 1, "已请师傅加固扶手", "满意")
+    assert "刘奶奶（1-302）" in ask["text"] and "已请师傅加固扶手" in ask["text"]
+    report = await linli.linli.report_repo.get(1)
+    assert report.reporter_id < 0 and report.filed_by == GRID
+    assert (report.state, report.rating) == ("closed", "satisfied")
+
+    # by phone number, and the call-back finds nobody: closed, not rated
+    await _file_for(tg, "138-0000-1111", "家门口的台阶有人堆了杂物", 2)
+    await _resolve_and_call_back(tg, 2, "杂物已清走", "联系不上")
+    report = await linli.linli.report_repo.get(2)
+    assert (report.state, report.rating) == ("closed", "unrated")
+    resident = await linli.linli.org_repo.resident(report.reporter_id)
+    assert resident.phone == "13800001111" and resident.offline
+    # nothing was ever sent to a resident without Telegram
+    assert not [m for m in tg.sent() if -1000 < m["chat"]["id"] < 0]
+
+    tg.user_sends(GRID, GRID, "/stats")
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "考核评价" in m.get(
+        "text", ""))
+    assert "电话回访（代报）：2" in said["text"] and "回访联系不上：1" in said["text"]
+    assert "满意率：100.0%" in said["text"]  # 联系不上 is not a rating

@@ -24,6 +24,8 @@ from storage.users import UserRepo
 
 # the reporter's rating, as its button carries it
 RATINGS = {"s": "satisfied", "a": "acceptable", "u": "unsatisfied"}
+# a phone call-back for a resident without Telegram may also find nobody
+CALLBACK_RATINGS = {**RATINGS, "n": "unreachable"}
 
 
 async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
@@ -82,6 +84,10 @@ class ReportNotices:
         return level.title_zh if lang == "zh" else level.title_en
 
     async def person(self, user_id: int) -> str:
+        if user_id < 0:  # a resident without Telegram: the name or phone a leader gave
+            resident = await self.org.resident(user_id)
+            if resident is not None:
+                return resident.name or resident.phone or str(user_id)
         names = await self.org.leaders_named(user_id)
         if names:
             return names[0]
@@ -310,6 +316,10 @@ class ReportNotices:
 
     async def tell_reporter(self, tx: Tx, report: Report, key: str, *, actor: int | None,
                             ask_rating: bool = False) -> None:
+        if report.filed_by is not None:  # filed for a resident without Telegram
+            if ask_rating:
+                await self._ask_call_back(tx, report)
+            return
         lang = await self._lang(report.reporter_id)
         rung = await self.org.node(report.rung_node_id)
         assert rung is not None
@@ -333,3 +343,24 @@ class ReportNotices:
             report.reporter_id, text, buttons=buttons, fallback=fallback,
             dedup_key=f"report:{report.id}:v{report.version}:reporter:{key}",
         ))
+
+    async def _ask_call_back(self, tx: Tx, report: Report) -> None:
+        """The leader who filed it calls the resident back and records the rating."""
+        assert report.filed_by is not None
+        leader = report.filed_by
+        lang = await self._lang(leader)
+        resident = await self.org.resident(report.reporter_id)
+        name = await self.person(report.reporter_id)
+        contact = (resident.phone or resident.unit or "—") if resident else "—"
+        if report.resolution_photo:
+            await self.notifier.enqueue(tx, Outgoing(
+                leader, method="send_photo", photo=report.resolution_photo,
+                text=t(lang, "replies.proof_caption", number=number(report.id)),
+                dedup_key=f"report:{report.id}:v{report.version}:proof"))
+        buttons = [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
+                    for code, rating in CALLBACK_RATINGS.items()]]
+        await self.notifier.enqueue(tx, Outgoing(
+            leader, t(lang, "report_for.ask_rating", number=number(report.id), name=name,
+                      contact=contact, title=await self.handler_title(report, lang),
+                      note=report.resolution or ""),
+            buttons=buttons, dedup_key=f"report:{report.id}:v{report.version}:call_back"))

@@ -21,7 +21,13 @@ from bot.core.i18n import CATALOG, number, t
 from bot.core.notifier import Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import acknowledge_within, quiet_hours_end, resolve_within
-from bot.reports.notices import RATINGS, ReportNotices, Sent, current_handlers
+from bot.reports.notices import (
+    CALLBACK_RATINGS,
+    RATINGS,
+    ReportNotices,
+    Sent,
+    current_handlers,
+)
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
@@ -154,9 +160,11 @@ class ReportService:
     # -- filing ---------------------------------------------------------------------
 
     async def file(self, reporter_id: int, node_id: int, draft: Draft,
-                   source_chat_id: int | None, receipt: Receipt | None = None) -> Report:
+                   source_chat_id: int | None, receipt: Receipt | None = None,
+                   filed_by: int | None = None) -> Report:
         """File a report. ``receipt`` composes what the reporter is told it got; that goes
-        out in the same transaction, so a crash can lose neither the report nor the word."""
+        out in the same transaction, so a crash can lose neither the report nor the word.
+        ``filed_by``: the leader filing it for a resident without Telegram."""
         text = self.check_text(draft.text)
         if draft.category not in self.settings.reports.categories:
             raise BadInput("report.unknown_category")
@@ -167,10 +175,10 @@ class ReportService:
                 tx, reporter_id=reporter_id, node_id=node_id, category=draft.category, text=text,
                 photo_file_id=draft.photo_file_id, latitude=draft.latitude,
                 longitude=draft.longitude, source_chat_id=source_chat_id, rung_node_id=rung.id,
-                partner_id=partner.id if partner else None, now=now,
+                partner_id=partner.id if partner else None, now=now, filed_by=filed_by,
             )
-            await self.reports.log(tx, report.id, now, reporter_id, "filed", None, "open",
-                                   rung.id, draft.category)
+            await self.reports.log(tx, report.id, now, filed_by or reporter_id, "filed", None,
+                                   "open", rung.id, draft.category)
             dues = await self._arm_rung(tx, report, rung, now)
             for message in await receipt(report) if receipt else []:
                 await self.notifier.enqueue(tx, message)
@@ -361,16 +369,24 @@ class ReportService:
     # -- the reporter's rating --------------------------------------------------------
 
     async def rate(self, user_id: int, report_id: int, code: str) -> Report:
-        rating = RATINGS.get(code)
         report = await self.reports.get(report_id)
-        if rating is None or report is None or report.reporter_id != user_id:
+        rating = (CALLBACK_RATINGS if report and report.filed_by is not None else RATINGS).get(code)
+        if rating is None or report is None or report.rater != user_id:
             raise NotAllowed("report.rate_not_yours")
         if report.state != "resolved":
             raise BadInput("report.rate_too_late")
         now = self.clock.now()
         async with self.db.write() as tx:
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "rating")
-            if rating != "unsatisfied":
+            if rating == "unreachable":  # the call-back found nobody: closed, not rated
+                closed = await self.reports.change(tx, report, now, state="closed",
+                                                   rating="unrated", closed_at=now)
+                if closed is None:
+                    raise StaleAction(report)
+                await self.reports.log(tx, report.id, now, user_id, "rated", "resolved",
+                                       "closed", report.rung_node_id, rating)
+                await self._after_change(tx, closed, None, actor=user_id)
+            elif rating != "unsatisfied":
                 closed = await self.reports.change(tx, report, now, state="closed",
                                                    rating=rating, closed_at=now)
                 if closed is None:
@@ -410,7 +426,7 @@ class ReportService:
         reason it came back) and told to whoever handles it now."""
         reason = self.check_note(text)
         report = await self.reports.get(report_id)
-        if report is None or report.reporter_id != user_id or not report.active:
+        if report is None or report.rater != user_id or not report.active:
             raise NotAllowed("report.rate_not_yours")
         now = self.clock.now()
         async with self.db.write() as tx:

@@ -40,6 +40,7 @@ SELECT r.created_at, e.id, e.action, e.report_id, r.node_id,
 -- (a phone call-back). And the photo a leader sent as proof with the resolution note.
 ALTER TABLE reports ADD COLUMN filed_by INTEGER;
 ALTER TABLE reports ADD COLUMN resolution_photo TEXT;
+CREATE INDEX reports_filed_for ON reports(created_at) WHERE filed_by IS NOT NULL;
 
 -- A resident without Telegram may be known by a phone number only.
 ALTER TABLE residents ADD COLUMN phone TEXT;
