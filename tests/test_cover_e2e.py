@@ -13,6 +13,8 @@ from tests.test_reports_e2e import (
     BUILDING,
     COMPOUND,
     GRID,
+    GROUP,
+    NEIGHBOUR,
     RESIDENT,
     _button,
     _prompt,
@@ -231,3 +233,30 @@ async def test_a_report_filed_for_a_resident_without_telegram(
         "text", ""))
     assert "电话回访（代报）：2" in said["text"] and "回访联系不上：1" in said["text"]
     assert "满意率：100.0%" in said["text"]  # 联系不上 is not a rating
+
+
+async def test_care_add_by_reply_and_by_button(tg: FakeTelegram, linli: BotHarness) -> None:
+    await _world(tg, linli)
+    said = tg.user_sends(RESIDENT, GROUP, "今天腿有点疼，没下楼")
+    replied_to = said["message"]["message_id"]
+    tg.user_sends(GRID, GROUP, "/care_add 独居老人 P7D", reply_to_message_id=replied_to)
+    added = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "加入关爱名单" in m.get(
+        "text", ""))
+    assert "张阿姨" in added["text"]
+    await _settle(linli)
+    assert not [m for m in tg.sent(GROUP) if "关爱" in m.get("text", "")]  # never in the group
+
+    tg.user_sends(GRID, GRID, "/care_add 独居老人 P7D")
+    pick = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "请选择要加入关爱名单" in m.get(
+        "text", ""))
+    labels = [b["text"] for row in pick["reply_markup"]["inline_keyboard"] for b in row]
+    assert "张阿姨（1-502）" in labels and "钱大爷" in labels
+    tg.press_button(GRID, GRID, pick["message_id"], _button(pick, "钱大爷"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "钱大爷" in m.get("text", "")
+                      and "加入关爱名单" in m.get("text", ""))
+    entries = await linli.linli.care.visible_entries(GRID)
+    assert sorted(e.user_id for e in entries) == [RESIDENT, NEIGHBOUR]
+    # a forged pick of someone outside the leader's area changes nothing
+    tg.press_button(GRID, GRID, pick["message_id"], f"ca:p:{COMPOUND}:elderly_alone:P7D")
+    await tg.wait_for_call("answerCallbackQuery", lambda p: p.get("show_alert"))
+    assert len(await linli.linli.care.visible_entries(GRID)) == 2
