@@ -102,6 +102,31 @@ def cmd_db_upgrade(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_backup(ns: argparse.Namespace) -> int:
+    """A consistent copy of the live SQLite database (the online backup API: the bot may keep
+    running and writing meanwhile). For PostgreSQL use pg_dump."""
+    import sqlite3
+
+    settings = _settings_or_exit()
+    target = Path(ns.file)
+    if not settings.database.is_file():
+        print(f"linli: no database at {settings.database}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if target.exists():
+        print(f"linli: {target} exists; not overwritten", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    source = sqlite3.connect(f"file:{settings.database}?mode=ro", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+        reports = copy.execute("SELECT count(*) FROM reports").fetchone()[0]
+    finally:
+        copy.close()
+        source.close()
+    print(f"linli: backed up {settings.database} to {target} ({reports} reports)")
+    return 0
+
+
 def cmd_org_import(ns: argparse.Namespace) -> int:
     settings = _settings_or_exit()
     from bot.org.orgfile import OrgFileError, import_org
@@ -215,6 +240,9 @@ def _parser() -> argparse.ArgumentParser:
         func=cmd_check)
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db", required=True)
     db.add_parser("upgrade", help="apply pending migrations").set_defaults(func=cmd_db_upgrade)
+    backup = db.add_parser("backup", help="copy the live SQLite database to FILE")
+    backup.add_argument("file")
+    backup.set_defaults(func=cmd_db_backup)
     org = sub.add_parser("org", help="organisation file").add_subparsers(dest="org", required=True)
     imp = org.add_parser("import", help="import an org file (idempotent)")
     imp.add_argument("file")

@@ -16,7 +16,7 @@ from bot.core.clock import Clock, SystemClock
 from bot.core.http import AiohttpRequest
 from bot.core.inbox import DurableQueue, LinliBot, RawUpdatesRequest
 from bot.core.ordering import PerChatUpdateProcessor
-from bot.menus import publish_commands
+from bot.menus import publish_commands, publish_leader_menus
 from bot.services import Linli
 from config.settings import Settings
 from storage.inbox import InboxRepo
@@ -97,6 +97,7 @@ async def _post_init(app: LinliApp) -> None:
         log.info("dashboard at %s", await desk.start())
     try:
         await publish_commands(app.bot, settings.language)
+        await publish_leader_menus(app.bot, linli)
     except Exception:  # menus are a convenience: never refuse to start over them
         log.exception("could not publish the command menus")
     log.info("Linli started as @%s", linli.bot_username)

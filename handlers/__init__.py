@@ -21,8 +21,10 @@ from handlers import (
     errors,
     events,
     families,
+    forms,
     groups,
     inputs,
+    menu,
     org,
     report_actions,
     report_for,
@@ -52,6 +54,8 @@ def register_all(app: Application) -> None:
     dashboard.register(app)
     away.register(app)
     report_for.register(app)
+    forms.register(app)
+    menu.register(app)  # the menu's big buttons, before plain text is taken as an answer
     inputs.register(app)
     errors.register_fallbacks(app)
     errors.register(app)

@@ -12,6 +12,7 @@ from bot.core.errors import BadInput
 from bot.core.i18n import Markup, number, t
 from bot.core.notifier import Button
 from handlers.common import edit, reply, thread_of
+from handlers.service_forms import BROADCAST
 
 CANCEL_DATA = re.compile(r"^bc:x:(\d{1,9})$")
 
@@ -29,6 +30,9 @@ async def broadcast(update: Update, context: LinliContext) -> None:
     assert user is not None and message is not None
     linli = context.linli
     request = _request(update)
+    if not request.strip() and not message.photo:  # step by step, in private
+        await BROADCAST.start(update, context)
+        return
     if not request.strip():
         if not (await linli.org.roles(user.id)).leader:
             raise BadInput("broadcast.leaders_only")

@@ -15,8 +15,9 @@ from bot.core.i18n import Markup, number, t
 from bot.core.notifier import Button
 from bot.core.timing import local_time
 from bot.services import PendingInput
-from handlers.common import args, is_private, reply, reply_private, rows
+from handlers.common import args, is_private, open_private, reply, reply_private, rows
 from handlers.inputs import on_answer
+from handlers.service_forms import CARE
 
 NOTE = "care_note"
 NOTE_LIFETIME = timedelta(hours=2)
@@ -29,7 +30,7 @@ async def _private(update: Update, context: LinliContext) -> bool:
     """Care data is never shown in a group."""
     if is_private(update):
         return True
-    await reply(update, context, "care.private_only")
+    await reply(update, context, "care.private_only", buttons=open_private(context))
     return False
 
 
@@ -68,6 +69,9 @@ async def care_add(update: Update, context: LinliContext) -> None:
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
     replied = _replied_to(update)
+    if replied is None and not " ".join((message.text or "").split()[1:]):
+        await CARE.start(update, context)  # step by step, in private
+        return
     if replied is None and not await _private(update, context):
         return
     linli, lang = context.linli, context.lang
@@ -119,7 +123,7 @@ async def _offer_residents(update: Update, context: LinliContext, kind_text: str
     linli = context.linli
     kind = linli.care.parse_kind(kind_text)
     linli.care.parse_cadence(cadence_text)  # refused now rather than on the press
-    residents = await linli.org_repo.residents_of(await linli.care.scope_ids(user.id),
+    residents = await linli.org_repo.residents_in(await linli.care.scope_ids(user.id),
                                                   limit=PICKS_SHOWN)
     buttons = []
     for r in residents:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.context import LinliContext
+from bot.core import deeplink
 from bot.core.i18n import t
 from bot.core.notifier import Button, Outgoing
 
@@ -23,14 +24,16 @@ def is_private(update: Update) -> bool:
 
 async def reply(
     update: Update, context: LinliContext, key: str, /, *,
-    buttons: list[list[Button]] | None = None, **params: object,
+    buttons: list[list[Button]] | None = None, keyboard: list[list[str]] | None = None,
+    **params: object,
 ) -> None:
-    """Answer in the chat the update came from, in the user's language."""
+    """Answer in the chat the update came from, in the user's language (``keyboard``: the
+    private menu of big buttons, handlers/menu.py)."""
     chat = update.effective_chat
     assert chat is not None
     await context.linli.notifier.send(
         Outgoing(chat.id, t(context.lang, key, **params), buttons=buttons,
-                 thread_id=thread_of(update))
+                 thread_id=thread_of(update), keyboard=keyboard)
     )
 
 
@@ -49,7 +52,7 @@ async def reply_private(
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     hint = Outgoing(chat.id, t(context.lang, "group.open_private_for_details"),
-                    thread_id=thread_of(update))
+                    buttons=open_private(context), thread_id=thread_of(update))
     await context.linli.notifier.send(
         Outgoing(user.id, t(context.lang, key, **params), buttons=buttons, fallback=hint))
 
@@ -70,6 +73,12 @@ async def edit(update: Update, context: LinliContext, key: str, /, *,
         Outgoing(message.chat_id, t(context.lang, key, **params), buttons=buttons,
                  method="edit_text", message_id=message.message_id)
     )
+
+
+def open_private(context: LinliContext,
+                 payload: str = deeplink.WELCOME) -> list[list[Button]] | None:
+    """The button under a group message that asks to open the private chat."""
+    return deeplink.open_private(context.lang, context.bot.username, payload)
 
 
 def args(context: LinliContext) -> list[str]:

@@ -16,6 +16,7 @@ from bot.core.notifier import Outgoing
 from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
 from handlers.common import is_private, reply, thread_of
+from handlers.consult_forms import DECIDE, FORUM
 from handlers.consultation import command_text
 from handlers.inputs import on_answer
 
@@ -32,6 +33,9 @@ async def forum(update: Update, context: LinliContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     linli = context.linli
+    if not command_text(update).strip():  # step by step, in private
+        await FORUM.start(update, context)
+        return
     await linli.consultation.require_leader(user.id)
     if is_private(update):
         raise BadInput("consult.forum_in_group")
@@ -74,6 +78,9 @@ async def decide(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     linli = context.linli
+    if not command_text(update).strip():  # step by step, in private
+        await DECIDE.start(update, context)
+        return
     await linli.consultation.require_leader(user.id)
     lines = command_text(update).split("\n")
     head = lines[0].split(maxsplit=1)

@@ -10,7 +10,8 @@ from telegram.ext import Application, CallbackQueryHandler, MessageHandler, filt
 from bot.context import LinliContext
 from bot.core.errors import LinliError
 from bot.core.i18n import t
-from handlers.common import reply
+from bot.core.notifier import Outgoing
+from handlers.common import is_private, reply, thread_of
 
 log = logging.getLogger(__name__)
 
@@ -29,10 +30,31 @@ async def on_error(update: object, context: LinliContext) -> None:
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(t(context.lang, key, **params), show_alert=True)
+        elif isinstance(error, LinliError) and await _leader_in_group(update, context):
+            await _tell_leader_privately(update, context, key, params)
         elif update.effective_chat is not None and update.effective_message is not None:
             await reply(update, context, key, **params)
     except Exception:
         log.exception("could not tell the user about an error")
+
+
+async def _leader_in_group(update: Update, context: LinliContext) -> bool:
+    user = update.effective_user
+    if is_private(update) or user is None or update.effective_message is None:
+        return False
+    roles = await context.linli.org.roles(user.id)
+    return roles.leader or roles.admin
+
+
+async def _tell_leader_privately(update: Update, context: LinliContext, key: str,
+                                 params: dict[str, object]) -> None:
+    """A leader's mistake typed in a group (wrong syntax, a refusal) is answered in private;
+    the group sees it only if the private chat cannot be reached."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None and chat is not None
+    text = t(context.lang, key, **params)
+    await context.linli.notifier.send(Outgoing(
+        user.id, text, fallback=Outgoing(chat.id, text, thread_id=thread_of(update))))
 
 
 async def unknown_command(update: Update, context: LinliContext) -> None:

@@ -19,7 +19,8 @@ from bot.culture.events import Draft
 from bot.culture.holidays import HOLIDAYS
 from bot.org.org import Node
 from bot.services import PendingInput
-from handlers.common import edit, is_private, reply, rows, thread_of
+from handlers.common import edit, is_private, open_private, reply, rows, thread_of
+from handlers.forms import FormState
 from handlers.inputs import on_answer
 
 FLOW = "event_flow"
@@ -48,24 +49,22 @@ def _data(update: Update, pattern: re.Pattern[str]) -> re.Match[str]:
 # -- the guided flow ------------------------------------------------------------------
 
 
+# the form's state and its stop button: the machinery every guided form shares
+STATE = FormState(FLOW, expired="event.flow_expired", stop_label="event.btn_stop",
+                  stop_data="ev:no", lifetime=LIFETIME)
+
+
 async def _save(context: LinliContext, user_id: int, payload: dict[str, Any]) -> None:
-    now = context.linli.clock.now()
-    await context.linli.pending.expect(user_id, user_id, FLOW, payload, now + LIFETIME, now)
+    await STATE.save(context, user_id, payload)
 
 
 async def _flow(context: LinliContext, user_id: int) -> dict[str, Any]:
-    pending = await context.linli.pending.get(user_id, FLOW, context.linli.clock.now())
-    if pending is None:
-        raise BadInput("event.flow_expired")
-    return dict(pending.payload)
+    return await STATE.load(context, user_id)
 
 
 async def _ask(context: LinliContext, user_id: int, key: str, /, *,
                buttons: list[list[Button]] | None = None, **params: object) -> None:
-    lang = context.lang
-    cancel = [Button(t(lang, "event.btn_stop"), data="ev:no")]
-    await context.linli.notifier.send(Outgoing(user_id, t(lang, key, **params),
-                                               buttons=(buttons or []) + [cancel]))
+    await STATE.ask(context, user_id, t(context.lang, key, **params), buttons)
 
 
 async def start(update: Update, context: LinliContext) -> None:
@@ -74,7 +73,7 @@ async def start(update: Update, context: LinliContext) -> None:
     if not (await context.linli.org.roles(user.id)).leader:
         raise NotAllowed("event.leaders_only")
     if not is_private(update):
-        await reply(update, context, "event.in_private")
+        await reply(update, context, "event.in_private", buttons=open_private(context))
         return
     await _save(context, user.id, {"step": "title"})
     await _ask(context, user.id, "event.ask_title")
@@ -292,7 +291,8 @@ async def ics_pressed(update: Update, context: LinliContext) -> None:
         user.id, t(lang, "event.ics_caption", number=number(event.id), title=event.title),
         method="send_document", document=ics(event, linli.settings.tz, linli.clock.now()),
         filename=f"event-{event.id}.ics",
-        fallback=Outgoing(chat.id, t(lang, "event.start_private"), thread_id=thread_of(update))
+        fallback=Outgoing(chat.id, t(lang, "event.start_private"), thread_id=thread_of(update),
+                          buttons=open_private(context))
         if chat.id != user.id else None))
 
 
@@ -358,5 +358,5 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(manage_pressed, pattern=r"^ev:m:"))
     app.add_handler(CallbackQueryHandler(change_pressed, pattern=r"^ev:e:"))
     app.add_handler(CallbackQueryHandler(holiday_pressed, pattern=r"^ev:h:"))
-    on_answer(FLOW, flow_answer)
+    STATE.on_answer(flow_answer)
     on_answer(EDIT, change_answer)

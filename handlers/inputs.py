@@ -1,12 +1,15 @@
 """Answers to the bot's questions: a private message while a question is pending.
 
 Features register what each kind of pending question does with the answer;
-one handler (registered after every command) routes to them.
+one handler (registered after every command) routes to them. A kind may name the
+message for an answer that comes after its question timed out (a form left for a
+while: "it expired, start again with /forum"); it is said once, then forgotten.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 
 from telegram import Update
 from telegram.ext import Application, MessageHandler, filters
@@ -17,19 +20,33 @@ from handlers.common import reply
 
 Answer = Callable[[Update, LinliContext, PendingInput], Awaitable[None]]
 _ANSWERS: dict[str, Answer] = {}
+_EXPIRED: dict[str, tuple[str, dict[str, object]]] = {}
+# an answer this long after the timeout is no longer taken for one (the form is forgotten)
+EXPIRED_RECALLED = timedelta(days=1)
 
 
-def on_answer(kind: str, answer: Answer) -> None:
+def on_answer(kind: str, answer: Answer, *, expired: str | None = None,
+              **params: object) -> None:
     _ANSWERS[kind] = answer
+    if expired is not None:
+        _EXPIRED[kind] = (expired, params)
 
 
 async def private_message(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     linli = context.linli
-    pending = await linli.pending.newest(user.id, user.id, _ANSWERS, linli.clock.now())
+    now = linli.clock.now()
+    pending = await linli.pending.newest(user.id, user.id, _ANSWERS, now)
     answer = _ANSWERS.get(pending.kind) if pending else None
     if pending is None or answer is None:
+        lapsed = await linli.pending.lapsed(user.id, user.id, _EXPIRED, now,
+                                            now - EXPIRED_RECALLED)
+        if lapsed is not None:
+            await linli.pending.clear(user.id, lapsed.kind)
+            key, params = _EXPIRED[lapsed.kind]
+            await reply(update, context, key, **params)
+            return
         await reply(update, context, "start.not_understood")
         return
     await answer(update, context, pending)

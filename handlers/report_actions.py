@@ -15,7 +15,7 @@ from bot.core.notifier import Button, Outgoing
 from bot.core.timing import local_time
 from bot.reports.reports import Report, StaleAction
 from bot.services import PendingInput
-from handlers.common import args, edit, reply, reply_private, rows
+from handlers.common import args, edit, is_private, reply, reply_private, rows
 from handlers.inputs import on_answer
 
 NOTE = "report_note"
@@ -142,7 +142,8 @@ async def note_answered(update: Update, context: LinliContext, pending: PendingI
                                                  (message.caption if photo else message.text)
                                                  or "", photo)
             await linli.pending.clear(user.id, NOTE)
-            await reply(update, context, "replies.done_save", number=number(report.id),
+            await reply(update, context, "replies.done_save",
+                        done=await _resolved(context, report),
                         buttons=[[Button(t(context.lang, "replies.btn_save"),
                                          data=f"r:save:{report.id}")]])
             return
@@ -154,6 +155,22 @@ async def note_answered(update: Update, context: LinliContext, pending: PendingI
         raise BadInput("report.already_moved", number=number(stale.report.id)) from stale
     await linli.pending.clear(user.id, NOTE)
     await reply(update, context, key, number=number(report.id))
+
+
+async def _resolved_key(context: LinliContext, report: Report) -> str:
+    """What resolving did for the rating, never claiming more than happened: the resident
+    asked, the request waiting until they open the private chat, or a call-back asked of
+    whoever filed it for them."""
+    if report.filed_by is not None:
+        return "report_for.done_resolved"
+    if await context.linli.report_notices.reporter_reachable(report):
+        return "report.done_resolved"
+    return "report.reach.resolved_waiting"
+
+
+async def _resolved(context: LinliContext, report: Report) -> Markup:
+    key = await _resolved_key(context, report)
+    return Markup(t(context.lang, key, number=number(report.id)))
 
 
 async def common_reply_pressed(update: Update, context: LinliContext) -> None:
@@ -174,7 +191,8 @@ async def common_reply_pressed(update: Update, context: LinliContext) -> None:
         return
     await linli.pending.clear(user.id, NOTE)
     await query.answer()
-    await edit(update, context, "replies.done", number=number(report.id), note=note)
+    await edit(update, context, "replies.done", done=await _resolved(context, report),
+               note=note)
 
 
 async def save_pressed(update: Update, context: LinliContext) -> None:
@@ -187,7 +205,7 @@ async def save_pressed(update: Update, context: LinliContext) -> None:
     lang = context.lang
     await query.answer(t(lang, "replies.saved" if saved else "replies.already_saved",
                          category=t(lang, f"category.{report.category}")))
-    await edit(update, context, "report.done_resolved", number=number(report.id))
+    await edit(update, context, await _resolved_key(context, report), number=number(report.id))
 
 
 async def rate_pressed(update: Update, context: LinliContext) -> None:
@@ -196,16 +214,22 @@ async def rate_pressed(update: Update, context: LinliContext) -> None:
     match = RATE_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    report = await context.linli.reports.rate(user.id, int(match.group(1)), match.group(2))
+    linli = context.linli
+    report = await linli.reports.rate(user.id, int(match.group(1)), match.group(2))
     await query.answer()
+    # the one answer to the rating: the rating message itself, saying what happens next
     if report.state == "closed":
         key = "report_for.recorded" if report.filed_by is not None else "report.thanks_rating"
         await edit(update, context, key, number=number(report.id))
         return
-    now = context.linli.clock.now()  # unsatisfied: ask why, for whoever handles it now
-    await context.linli.pending.expect(user.id, user.id, COMPLAINT, {"report": report.id},
-                                       now + NOTE_LIFETIME, now)
-    await edit(update, context, "report.reopened_ask_why", number=number(report.id))
+    rung = await linli.org_repo.node(report.rung_node_id)
+    key = "report.rated.reopened" if report.state == "reopened" else "report.rated.escalated"
+    answer = t(context.lang, key, number=number(report.id), node=rung.name if rung else "",
+               title=await linli.report_notices.handler_title(report, context.lang))
+    now = linli.clock.now()  # unsatisfied: ask why, for whoever handles it now
+    await linli.pending.expect(user.id, user.id, COMPLAINT, {"report": report.id},
+                               now + NOTE_LIFETIME, now)
+    await edit(update, context, "report.rated_ask_why", answer=Markup(answer))
 
 
 async def complaint_answered(update: Update, context: LinliContext,
@@ -239,6 +263,8 @@ async def my_reports(update: Update, context: LinliContext) -> None:
                        due=local_time(linli.settings, lang, due[0].due_at) if due and r.active
                        else "—"))
     await reply_private(update, context, "report.my_list", lines=Markup("\n".join(lines)))
+    if is_private(update):  # here now: the ratings that never reached them
+        await linli.reports.ask_missed_ratings(user.id)
 
 
 async def queue(update: Update, context: LinliContext) -> None:
@@ -274,8 +300,16 @@ async def status(update: Update, context: LinliContext) -> None:
     words = args(context)
     if len(words) != 1 or not words[0].lstrip("#").isdigit() or len(words[0]) > 10:
         raise BadInput("report.status_usage")
+    await show_status(update, context, int(words[0].lstrip("#")))
+
+
+async def show_status(update: Update, context: LinliContext, report_id: int,
+                      intro: str | None = None) -> None:
+    """A report's card and history, to whoever may see it (``intro``: a line above)."""
+    user = update.effective_user
+    assert user is not None
     linli, lang = context.linli, context.lang
-    report = await linli.reports.visible(user.id, int(words[0].lstrip("#")))
+    report = await linli.reports.visible(user.id, report_id)
     card = await linli.report_notices.describe(report, lang)
     history, where = [], None
     for event in await linli.report_repo.events(report.id):
@@ -290,6 +324,8 @@ async def status(update: Update, context: LinliContext) -> None:
         else:
             history.append(t(lang, "report.history_line", **params))
         where = event.node_id or where
+    if intro is not None:
+        card = t(lang, intro, number=number(report.id)) + "\n" + card
     await reply_private(update, context, "report.status", card=Markup(card),
                 history=Markup("\n".join(history)))
 

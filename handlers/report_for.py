@@ -51,7 +51,7 @@ async def report_for(update: Update, context: LinliContext) -> None:
     linli = context.linli
     node_id = await _home(context, user.id)
     await _save(context, user.id, {"step": "who", "node": node_id})
-    known = [r for r in await linli.org_repo.residents_of([node_id]) if r.offline][:SHOWN]
+    known = [r for r in await linli.org_repo.residents_in([node_id]) if r.offline][:SHOWN]
     buttons = [Button(f"{r.name or r.phone}" + (f"（{r.unit}）" if r.unit else ""),
                       data=f"rq:who:{r.user_id}") for r in known]
     await reply(update, context, "report_for.ask_who", buttons=rows(buttons, 2) or None)

@@ -10,12 +10,13 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
 from bot.context import LinliContext
+from bot.core import deeplink
 from bot.core.errors import BadInput
 from bot.core.i18n import number, t
 from bot.core.notifier import Button, Outgoing
 from bot.reports.reports import Draft, Report
 from bot.services import PendingInput
-from handlers.common import edit, is_private, reply, rows, thread_of
+from handlers.common import edit, is_private, open_private, reply, rows, thread_of
 from handlers.inputs import on_answer
 
 FLOW = "report_flow"
@@ -55,7 +56,7 @@ async def report(update: Update, context: LinliContext) -> None:
             return
         await _file(update, context, node_id, draft)
         return
-    await _start_flow(update, context)
+    await start_flow(update, context)
 
 
 async def _file(update: Update, context: LinliContext, node_id: int, draft: Draft,
@@ -75,7 +76,8 @@ async def _file(update: Update, context: LinliContext, node_id: int, draft: Draf
         # a reporter who never opened a private chat hears how to follow the progress
         return [Outgoing(chat.id, t(lang, "report.received_group", number=no), thread_id=thread),
                 Outgoing(user.id, received, fallback=Outgoing(
-                    chat.id, t(lang, "report.start_private", number=no), thread_id=thread))]
+                    chat.id, t(lang, "report.start_private", number=no), thread_id=thread,
+                    buttons=open_private(context, f"{deeplink.REPORT}{filed.id}")))]
 
     await linli.reports.file(user.id, node_id, draft, source, receipt)
 
@@ -132,7 +134,7 @@ def _category_buttons(context: LinliContext, lang: str) -> list[list[Button]]:
     return rows(cats, per_row=2) + [[Button(t(lang, "report.btn_cancel"), data="rf:no")]]
 
 
-async def _start_flow(update: Update, context: LinliContext) -> None:
+async def start_flow(update: Update, context: LinliContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     linli = context.linli
@@ -143,7 +145,8 @@ async def _start_flow(update: Update, context: LinliContext) -> None:
     question = Outgoing(user.id, t(lang, "report.ask_category"),
                         buttons=_category_buttons(context, lang))
     if not is_private(update):
-        question.fallback = Outgoing(chat.id, t(lang, "report.open_private"))
+        question.fallback = Outgoing(chat.id, t(lang, "report.open_private"),
+                                     buttons=open_private(context, deeplink.NEW_REPORT))
         await reply(update, context, "report.continue_private")
     await linli.notifier.send(question)
 

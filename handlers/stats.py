@@ -12,14 +12,14 @@ from bot.assess.monthly import deliveries, render_text
 from bot.assess.stats import parse_period
 from bot.context import LinliContext
 from bot.core.errors import BadInput
-from handlers.common import args, is_private, reply
+from handlers.common import args, is_private, open_private, reply
 
 
 async def stats(update: Update, context: LinliContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     assert user is not None and chat is not None
     if not is_private(update):  # names and figures of leaders are not for the group
-        await reply(update, context, "stats.private_only")
+        await reply(update, context, "stats.private_only", buttons=open_private(context))
         return
     linli = context.linli
     scope = await linli.stats.scope_of(user.id)

@@ -14,7 +14,7 @@ from bot.core.i18n import number, t
 from bot.core.notifier import Button
 from bot.service.volunteers import SKILLS, Volunteer, parse_skill
 from bot.services import PendingInput
-from handlers.common import args, edit, is_private, reply, rows
+from handlers.common import args, edit, is_private, open_private, reply, rows
 from handlers.inputs import on_answer
 
 HELP_TEXT = "help_text"
@@ -51,7 +51,7 @@ async def volunteer(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     if not is_private(update):
-        await reply(update, context, "volunteer.private_only")
+        await reply(update, context, "volunteer.private_only", buttons=open_private(context))
         return
     linli, given = context.linli, args(context)
     if not given:
@@ -91,7 +91,7 @@ async def help_request(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     if not is_private(update):
-        await reply(update, context, "helpreq.private_only")
+        await reply(update, context, "helpreq.private_only", buttons=open_private(context))
         return
     linli, given = context.linli, args(context)
     if len(given) >= 2:

@@ -266,6 +266,19 @@ class ConsultationRepo:
         r = await (tx or self.db).fetchone("SELECT * FROM meetings WHERE id = ?", (meeting_id,))
         return None if r is None else _meeting(r)
 
+    async def meetings_in(self, node_ids: list[int], started_before: datetime,
+                          limit: int = 8) -> list[Meeting]:
+        """The latest meetings of these nodes that have begun (for /decide's form)."""
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM meetings WHERE node_id IN ({marks}) AND starts_at <= ?"
+            f" AND state IN ('scheduled', 'decided') ORDER BY starts_at DESC, id DESC LIMIT ?",
+            (*node_ids, to_db(started_before), limit),
+        )
+        return [_meeting(r) for r in rows]
+
     async def set_thread(self, tx: Tx, meeting_id: int, thread_id: int) -> None:
         await tx.execute("UPDATE meetings SET thread_id = ? WHERE id = ?", (thread_id, meeting_id))
 

@@ -305,15 +305,6 @@ class OrgRepo:
             f" ORDER BY r.user_id", (*node_ids, name, name))
         return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"]) for r in rows]
 
-    async def residents_of(self, node_ids: list[int], limit: int = 60) -> list[Resident]:
-        if not node_ids:
-            return []
-        marks = ",".join("?" * len(node_ids))
-        rows = await self.db.fetchall(
-            f"SELECT * FROM residents WHERE node_id IN ({marks}) ORDER BY node_id, user_id"
-            f" LIMIT ?", (*node_ids, limit))
-        return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"]) for r in rows]
-
     async def add_offline_resident(self, tx: Tx, node_id: int, name: str | None,
                                    unit: str | None, now: datetime,
                                    phone: str | None = None) -> int:
@@ -337,6 +328,18 @@ class OrgRepo:
             " updated_at) VALUES (?, ?, ?, ?, ?, 'leader', ?, ?)",
             (user_id, node_id, unit, name, phone, to_db(now), to_db(now)))
         return user_id
+
+    async def residents_in(self, node_ids: list[int], limit: int = 100) -> list[Resident]:
+        """Who lives at these nodes (for a pick from a button list), oldest first."""
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT * FROM residents WHERE node_id IN ({marks}) ORDER BY created_at, user_id"
+            f" LIMIT ?", (*node_ids, limit),
+        )
+        return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"], r["phone"])
+                for r in rows]
 
     async def resident_counts(self) -> dict[int, int]:
         rows = await self.db.fetchall("SELECT node_id, count(*) FROM residents GROUP BY node_id")

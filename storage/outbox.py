@@ -158,3 +158,18 @@ class OutboxRepo:
     async def counts(self) -> dict[str, int]:
         rows = await self.db.fetchall("SELECT status, count(*) FROM outbox GROUP BY status")
         return {r[0]: r[1] for r in rows}
+
+    async def delivered_or_due(self, ref: str, chat_id: int, tx: Tx | None = None) -> bool:
+        """Whether a message carrying ``ref`` reached this chat or is still on its way
+        (not given up as unreachable or failed)."""
+        row = await (tx or self.db).fetchone(
+            "SELECT 1 FROM outbox WHERE ref = ? AND chat_id = ?"
+            " AND status IN ('sent', 'pending', 'sending') LIMIT 1",
+            (ref, chat_id),
+        )
+        return row is not None
+
+    async def depth(self) -> int:
+        """Messages waiting to be sent (through the partial index of what is due)."""
+        return int(await self.db.fetchval(
+            "SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"))

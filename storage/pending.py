@@ -65,6 +65,23 @@ class PendingRepo:
             return None
         return PendingInput(r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]))
 
+    async def lapsed(self, user_id: int, chat_id: int, kinds: Iterable[str], now: datetime,
+                     since: datetime) -> PendingInput | None:
+        """The most recent question of these kinds that timed out after ``since`` (a form
+        the user comes back to: they are told it expired)."""
+        kinds = list(kinds)
+        if not kinds:
+            return None
+        marks = ",".join("?" * len(kinds))
+        r = await self.db.fetchone(
+            f"SELECT * FROM pending_inputs WHERE user_id = ? AND chat_id = ? AND expires_at <= ?"
+            f" AND expires_at > ? AND kind IN ({marks}) ORDER BY expires_at DESC LIMIT 1",
+            (user_id, chat_id, to_db(now), to_db(since), *kinds),
+        )
+        if r is None:
+            return None
+        return PendingInput(r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]))
+
     async def clear(self, user_id: int, *kinds: str) -> bool:
         """Forget the user's open questions (all of them, or these kinds)."""
         sql, params = "DELETE FROM pending_inputs WHERE user_id = ?", [user_id]

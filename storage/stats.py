@@ -96,11 +96,12 @@ class StatsRepo:
 
     async def per_leader(self, start: datetime, end: datetime,
                          node_ids: list[int] | None) -> dict[str, dict[int, int]]:
-        """{'reached'|'missed': {node_id: n}, 'acknowledged'|'resolved': {user_id: n}}."""
+        """{'reached'|'missed': {node_id: n}, 'acknowledged'|'resolved'|'rated'|'satisfied':
+        {user_id: n}} (a rating counts for the leader who resolved the report last)."""
         sql = _PER_LEADER.format(scope=self._scope("node_id", node_ids))
         rows = await self.db.fetchall(sql, (to_db(start), to_db(end), *(node_ids or [])))
-        out: dict[str, dict[int, int]] = {k: {} for k in
-                                          ("reached", "missed", "acknowledged", "resolved")}
+        out: dict[str, dict[int, int]] = {k: {} for k in ("reached", "missed", "acknowledged",
+                                                          "resolved", "rated", "satisfied")}
         for kind, key, n in rows:
             if key is not None:
                 out[kind][key] = out[kind].get(key, 0) + n
@@ -117,6 +118,19 @@ class StatsRepo:
             f" {self._scope('r.node_id', node_ids)}",
             (to_db(start), to_db(end), *(node_ids or [])))
         return (row[0] or 0, row[1] or 0) if row else (0, 0)
+
+    async def response_seconds(self, start: datetime, end: datetime,
+                               node_ids: list[int] | None) -> dict[int, list[float]]:
+        """Per leader: seconds from a report reaching their rung to their acknowledgement."""
+        rows = await self.db.fetchall(
+            "SELECT key, seconds FROM report_leader_facts WHERE created_at >= ?"
+            " AND created_at < ? AND kind = 'acknowledged' AND seconds IS NOT NULL"
+            f" {self._scope('node_id', node_ids)}",
+            (to_db(start), to_db(end), *(node_ids or [])))
+        out: dict[int, list[float]] = {}
+        for key, seconds in rows:
+            out.setdefault(key, []).append(round(seconds, 3))
+        return out
 
     async def care(self, start: datetime, end: datetime, node_ids: list[int] | None,
                    grace_s: float, now: datetime) -> CareFacts:

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from bot.core.clock import FrozenClock
 
 from bot.__main__ import main
+from bot.core.clock import FrozenClock
 
 DEC_1_2026 = FrozenClock(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))  # 09:00 in Shanghai
 NOV_30_2026 = FrozenClock(datetime(2026, 11, 30, 1, 0, tzinfo=UTC))

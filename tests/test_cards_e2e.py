@@ -12,7 +12,16 @@ from tests import test_consultation_e2e as consult
 from tests.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_reports_e2e import (
-    BUILDING, COMMUNITY, COMPOUND, GRID, RESIDENT, _button, _prompt, _settle, _world)
+    BUILDING,
+    COMMUNITY,
+    COMPOUND,
+    GRID,
+    RESIDENT,
+    _button,
+    _prompt,
+    _settle,
+    _world,
+)
 
 
 async def _press_with_note(tg: FakeTelegram, leader: int, number: int, label: str,

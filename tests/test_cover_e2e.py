@@ -198,6 +198,10 @@ async def _resolve_and_call_back(tg: FakeTelegram, number: int, note: str,
         "text", "") and f"诉求 #{number}" in m.get("text", ""))
     labels = [b["text"] for row in ask["reply_markup"]["inline_keyboard"] for b in row]
     assert labels == ["满意", "基本满意", "不满意", "联系不上"]
+    # the resolution's answer names the call-back, not a resident asked to rate
+    done = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and f"诉求 #{number} 已办结"
+                             in m.get("text", "") and "存为常用回复" in str(m.get("reply_markup")))
+    assert "电话回访" in done["text"] and "已通知居民评价" not in done["text"]
     tg.press_button(GRID, GRID, ask["message_id"], _button(ask, outcome))
     await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == GRID
                            and f"已记录诉求 #{number} 的回访结果" in p["text"])

@@ -179,7 +179,9 @@ class Run:
 
     def press(self) -> None:
         leader = self.rng.choice(list(GRIDS.values()) + list(BUILDINGS.values()))
-        prompts = [m for m in self.tg.sent(leader) if m.get("reply_markup")]
+        # inline buttons only: the welcome carries the private menu's reply keyboard
+        prompts = [m for m in self.tg.sent(leader)
+                   if (m.get("reply_markup") or {}).get("inline_keyboard")]
         if not prompts:
             return
         prompt = self.rng.choice(prompts)

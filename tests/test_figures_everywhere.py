@@ -73,3 +73,36 @@ async def test_stats_desk_export_and_monthly_report_agree(tg: FakeTelegram,
         assert rate_cell.number_format == "0.0%"  # a percentage Excel can sum, not text
     finally:
         await harness.stop()
+
+
+async def test_the_leaders_ranking_of_the_desk(tg: FakeTelegram, tmp_path: Path) -> None:
+    """The ranking's rows for the hand-computed October: the grid leader's three rates,
+    handled, overdue and median response time, in the page and in the .xlsx."""
+    fx = await hand_computed(tmp_path)
+    await fx.db.close()
+    tg.add_user(COMMUNITY, "孙书记")
+    harness = BotHarness(tg, tmp_path, clock=ShiftedClock(MONTHLY_AT),
+                         database=fx.settings.database, web={"port": 0})
+    await harness.start()
+    try:
+        tg.user_sends(COMMUNITY, COMMUNITY, "/dashboard")
+        said = await tg.wait_for(lambda m: m["chat"]["id"] == COMMUNITY
+                                 and "/login/" in (m.get("text") or ""))
+        link = re.search(r"http://\S+/login/\S+", said["text"]).group(0)  # type: ignore[union-attr]
+        base = link.split("/login/")[0]
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            async with http.get(link):
+                pass
+            async with http.get(f"{base}/leaders?period=2026-10&level=grid") as page:
+                html = await page.text()
+            async with http.get(f"{base}/leaders?period=2026-10&format=xlsx") as export:
+                sheet = load_workbook(io.BytesIO(await export.read())).active
+        # 王邻长 (g1): reached 8, missed 3, on time 5/8, resolved 4/8, satisfied 1 of 2 rated,
+        # acknowledged after 30 45 60 70 90 minutes: a median of one hour
+        assert re.search(r"<td>王邻长</td><td>3号楼1单元</td><td>邻里网格</td><td>8</td><td>3</td>"
+                         r"<td>62.5%</td><td>50.0%</td><td>50.0%</td><td>1.0</td>", html), html
+        assert "孙书记" not in html  # only the grid level was asked for
+        rows = {r[0]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+        assert rows["王邻长"][3:] == (8, 3, 0.625, 0.5, 0.5, 1.0)
+    finally:
+        await harness.stop()

@@ -158,8 +158,10 @@ async def test_refusals_change_nothing(tg: FakeTelegram, linli: BotHarness) -> N
     tg.user_sends(ADMIN, ADMIN, "/invite building_leader b3-u1")
     mismatch = await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "不是" in m["text"])
     assert "邻长" in mismatch["text"] and "grid_leader" not in mismatch["text"]
+    # a leader's mistake typed in the group is answered in private; the group stays quiet
     tg.user_sends(ADMIN, GROUP, "/bind nowhere")
-    await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "nowhere" in m["text"])
+    await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "nowhere" in m["text"])
+    assert not [m for m in tg.sent(GROUP) if "nowhere" in (m.get("text") or "")]
     # a forged join button from another part of the tree is refused in a bound group
     tg.user_sends(ADMIN, GROUP, "/bind b3-u1")
     bound = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "已绑定" in m["text"])

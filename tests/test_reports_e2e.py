@@ -241,7 +241,9 @@ async def test_unsatisfied_twice_escalates(tg: FakeTelegram, linli: BotHarness) 
                                  and f"第{r}次处理" in m["text"])
         tg.press_button(RESIDENT, RESIDENT, rate["message_id"], _button(rate, "不满意"))
         if round_ == 1:
-            await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "重新打开" in m["text"])
+            # the rating message itself answers: reopened, and who keeps it
+            await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == RESIDENT
+                                   and "已重新打开，继续由邻长处理" in p["text"])
             assert await _state(linli, 1) == ("reopened", "b3-u1")
     await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "诉求 #1" in m["text"])
     assert await _state(linli, 1) == ("open", "b3")
@@ -300,9 +302,12 @@ async def test_unregistered_reporter_keeps_the_draft(tg: FakeTelegram, linli: Bo
     await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "已收到诉求 #1" in m["text"])
     assert (await linli.linli.report_repo.get(1)).text == "单元门禁坏了"
     # they never opened a private chat: the group tells them how to follow it, naming no one
-    hint = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "/start" in m["text"]
+    # with one tap into the private chat: a deep link that shows report #1 on arrival
+    hint = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "打开和我的私聊" in m["text"]
                              and "#1" in m["text"])
     assert "新住户" not in hint["text"] and "门禁" not in hint["text"]
+    [[button]] = hint["reply_markup"]["inline_keyboard"]
+    assert button["url"] == f"https://t.me/{tg.bot_user['username']}?start=r1"
 
 
 async def test_a_migrated_group_keeps_working(tg: FakeTelegram, linli: BotHarness) -> None:

@@ -163,6 +163,14 @@ async def test_community_figures_match_the_hand_computed_fixture(fixture: Fixtur
     assert lines == {GRID: (8, 5, 4, 3), BUILDING: (3, 1, 1, 1), COMPOUND: (1, 0, 0, 1),
                      COMMUNITY: (1, 0, 0, 1), GRID4: (1, 1, 1, 0)}
     assert [ln.user_id for ln in a.leaders][:2] == [COMMUNITY, COMPOUND]
+    # ratings count for whoever resolved last (R1 satisfied, R7 unsatisfied: both the grid's);
+    # response: from reaching the leader's rung to their 受理 (R2 reached the building at 2 h)
+    by_user = {ln.user_id: ln for ln in a.leaders}
+    assert (by_user[GRID].rated, by_user[GRID].satisfied) == (2, 1)
+    assert by_user[GRID].satisfaction_rate == 0.5 and by_user[BUILDING].rated == 0
+    assert by_user[GRID].median_response == timedelta(minutes=60)  # 30 45 60 70 90
+    assert by_user[BUILDING].median_response == timedelta(hours=1)
+    assert by_user[GRID].on_time_rate == 5 / 8 and by_user[GRID].resolution_rate == 4 / 8
     assert (a.care.due, a.care.on_time, a.care.late, a.care.pending) == (4, 1, 2, 1)
     assert a.care_rate == 1 / 3
 

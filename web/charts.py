@@ -19,6 +19,7 @@ def trend_png(months: list[Assessment], lang: str, title: str) -> bytes:
            label=t(lang, "stats.label.received"))
     ax.set_ylabel(t(lang, "stats.label.received"))
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # reports come whole
+    ax.set_ylim(0, max(max(a.received for a in months) * 1.15, 1))  # never below zero
     ax.tick_params(axis="x", labelsize=8)
     rates = ax.twinx()
     for key, colour in (("response_rate", "#c0392b"), ("resolution_rate", "#2471a3"),

@@ -159,7 +159,7 @@ def _show(value: float | int | None, is_rate: bool) -> str:
 
 
 def _count_change(now: Any, before: Any) -> str:
-    if now is None or before is None:
+    if now is None or before is None or now == before:
         return "—"
     return f"{now - before:+d}"
 
@@ -346,23 +346,21 @@ async def leaders(request: web.Request) -> web.StreamResponse:
     level = request.query.get("level")
     lines = [ln for ln in a.leaders if not level or ln.node.level == level]
 
-    def rate(part: int, whole: int) -> float | None:
-        return part / whole if whole else None
-
     rows = [[ln.name, ln.node.name, level_name(dash.linli.settings, ln.node.level, lang),
-             ln.reached,
-             ln.acknowledged, ln.resolved, ln.missed,
-             rate(ln.reached - ln.missed, ln.reached), rate(ln.resolved, ln.reached)]
+             ln.reached, ln.missed, ln.on_time_rate, ln.resolution_rate,
+             ln.satisfaction_rate,
+             ln.median_response.total_seconds() / 3600 if ln.median_response else None]
             for ln in lines]
-    rows.sort(key=lambda r: (-(r[7] or 0), -(r[5] or 0), r[0]))
+    # like a monthly 排名: on time first, then resolved, then satisfied
+    rows.sort(key=lambda r: (-(r[5] or 0), -(r[6] or 0), -(r[7] or 0), r[0]))
     table = Table(t(lang, "web.leaders.sheet"), [
         Column(t(lang, "web.col.leader")), Column(t(lang, "web.col.node")),
-        Column(t(lang, "web.col.level")), Column(t(lang, "stats.label.reached"), "int"),
-        Column(t(lang, "stats.label.acknowledged"), "int"),
-        Column(t(lang, "stats.label.resolved"), "int"),
+        Column(t(lang, "web.col.level")), Column(t(lang, "web.col.handled"), "int"),
         Column(t(lang, "stats.label.missed"), "int"),
-        Column(t(lang, "web.col.on_time"), "percent"), Column(t(lang, "web.col.resolved_share"),
-                                                              "percent")], rows)
+        Column(t(lang, "stats.label.response_rate"), "percent"),
+        Column(t(lang, "stats.label.resolution_rate"), "percent"),
+        Column(t(lang, "stats.label.satisfaction_rate"), "percent"),
+        Column(t(lang, "web.col.median_response"), "hours")], rows)
     if request.query.get("format") in ("xlsx", "csv"):
         return _export(request, table, "leaders")
     levels = [(lv.key, level_name(dash.linli.settings, lv.key, lang))

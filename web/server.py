@@ -30,7 +30,7 @@ COOKIE = "linli_session"
 DASHBOARD: web.AppKey[Dashboard] = web.AppKey("dashboard")
 SESSION, LANG = web.RequestKey("session", Session), web.RequestKey("lang", str)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-PUBLIC = ("/login/", "/app", "/auth/webapp", "/static/", "/healthz")
+PUBLIC = ("/login/", "/app", "/auth/webapp", "/static/", "/healthz", "/metrics")
 
 HEADERS = {
     # no script from anywhere but here; framed only by Telegram's web client (the Mini App)
@@ -61,7 +61,7 @@ class Dashboard:
     # -- running ----------------------------------------------------------------------
 
     async def start(self) -> str:
-        from web import pages
+        from web import ops, pages
 
         app = web.Application(middlewares=[self._headers, self._session])
         app[DASHBOARD] = self
@@ -71,6 +71,7 @@ class Dashboard:
         app.router.add_get("/logout", self.logout)
         app.router.add_static("/static/", pages.STATIC)
         pages.routes(app)
+        ops.routes(app, self.linli)
         self.runner = web.AppRunner(app, access_log=None)  # URLs carry no PII, but keep quiet
         await self.runner.setup()
         settings = self.linli.settings.web

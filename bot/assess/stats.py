@@ -42,6 +42,22 @@ class LeaderLine:
     acknowledged: int
     resolved: int
     missed: int
+    rated: int = 0  # ratings of the reports this leader resolved last
+    satisfied: int = 0
+    median_response: timedelta | None = None  # from reaching their rung to their 受理
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """响应率 of the leader's node: reports that reached it without a deadline missed."""
+        return (self.reached - self.missed) / self.reached if self.reached else None
+
+    @property
+    def resolution_rate(self) -> float | None:
+        return self.resolved / self.reached if self.reached else None
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        return self.satisfied / self.rated if self.rated else None
 
 
 @dataclass(slots=True)
@@ -202,6 +218,7 @@ class StatsService:
     async def _leaders(self, result: Assessment, period: Period, node_ids: list[int] | None,
                        nodes: list[Node]) -> None:
         counts = await self.repo.per_leader(period.start, period.end, node_ids)
+        waits = await self.repo.response_seconds(period.start, period.end, node_ids)
         by_id = {n.id: n for n in nodes}
         rank = {k: i for i, k in enumerate(self.settings.level_keys)}
         leaders = await self.org.leaders_in(list(by_id))
@@ -213,6 +230,8 @@ class StatsService:
                 ld.user_id, ld.name or str(ld.user_id), node,
                 counts["reached"].get(node.id, 0), counts["acknowledged"].get(ld.user_id, 0),
                 counts["resolved"].get(ld.user_id, 0), counts["missed"].get(node.id, 0),
+                counts["rated"].get(ld.user_id, 0), counts["satisfied"].get(ld.user_id, 0),
+                _median(waits.get(ld.user_id, [])),
             ))
 
 

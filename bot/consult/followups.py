@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.consult.meetings import MeetingService
+from bot.core import deeplink
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
@@ -114,6 +115,10 @@ class FollowUpService:
             await self.refresh_feedback(tx, meeting)
         self.notifier.kick()
         return ids
+
+    async def owner_named(self, text: str) -> Owner:
+        """A leader or partner by name, as a line of /decide names them (the form asks)."""
+        return await self._owner(text, 0)
 
     async def _owner(self, text: str, line: int) -> Owner:
         """A leader (by name or user id) or a partner (by name)."""
@@ -247,7 +252,9 @@ class FollowUpService:
                 buttons=[[Button(t(lang, "consult.btn_done"), data=f"cd:done:{decision.id}")]],
                 fallback=Outgoing(meeting.chat_id, t(group, "consult.owner_mention",
                                                      mention=mention, number=number(decision.id)),
-                                  thread_id=meeting.thread_id),
+                                  thread_id=meeting.thread_id,
+                                  buttons=deeplink.open_private(
+                                      group, deeplink.username(self.notifier))),
                 not_before=wait_until, ref=f"decision:{decision.id}:prompt",
                 dedup_key=f"decision:{decision.id}:{tag}:{user_id}"))
 

@@ -52,7 +52,10 @@ class MeetingService:
 
     async def schedule(self, user_id: int, chat_id: int, is_forum: bool, thread_id: int | None,
                        starts_at: datetime, title: str, place: str,
-                       agenda_texts: list[str] | None) -> Meeting:
+                       agenda_texts: list[str] | None,
+                       picked: list[int] | None = None) -> Meeting:
+        """``picked``: topics of the chat's last poll chosen for the agenda (the form's
+        buttons), before any ``agenda_texts``; neither: the poll's winners."""
         await self.c.require_leader(user_id)
         chat, node = await self.c.bound_chat(chat_id)
         await self.c.managed(user_id, node.id)
@@ -68,7 +71,7 @@ class MeetingService:
         if not title or not place:
             raise BadInput("consult.forum_usage")
         poll = await self.repo.latest_closed_poll(chat.chat_id)
-        agenda = await self._agenda(agenda_texts, poll.id if poll else None)
+        agenda = await self._agenda(agenda_texts, poll.id if poll else None, picked or [])
         async with self.db.write() as tx:
             meeting_id = await self.repo.create_meeting(
                 tx, node_id=node.id, chat_id=chat.chat_id, poll_id=poll.id if poll else None,
@@ -91,17 +94,24 @@ class MeetingService:
         self.notifier.kick()
         return await self.meeting(meeting_id)
 
-    async def _agenda(self, texts: list[str] | None,
-                      poll_id: int | None) -> list[tuple[int | None, str]]:
-        if texts:
-            items = [" ".join(x.split()) for x in texts if x.strip()]
+    async def _agenda(self, texts: list[str] | None, poll_id: int | None,
+                      picked: list[int]) -> list[tuple[int | None, str]]:
+        chosen: list[tuple[int | None, str]] = []
+        if picked:
+            polled = ({r.proposal.id: r.proposal.text for r in await self.c.ranking(poll_id)}
+                      if poll_id is not None else {})
+            if any(p not in polled for p in picked):
+                raise BadInput("error.stale_button")
+            chosen = [(p, polled[p]) for p in dict.fromkeys(picked)]
+        if texts or chosen:
+            items = [" ".join(x.split()) for x in texts or [] if x.strip()]
             for item in items:
                 if len(item) > ITEM_MAX:
                     raise BadInput("too_long.agenda_item", max=ITEM_MAX, length=len(item))
-            if len(items) > AGENDA_MAX:
+            if len(chosen) + len(items) > AGENDA_MAX:
                 raise BadInput("consult.agenda_too_long", max=AGENDA_MAX)
-            if items:
-                return [(None, x) for x in items]
+            if chosen or items:
+                return chosen + [(None, x) for x in items]
         if poll_id is None:
             raise BadInput("consult.agenda_needed")
         winners = agenda_winners(await self.c.ranking(poll_id))

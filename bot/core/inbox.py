@@ -24,6 +24,7 @@ from telegram import Bot, Update
 from telegram.error import BadRequest, NetworkError, TimedOut
 from telegram.ext import ExtBot
 
+from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.http import AiohttpRequest
 from storage.db import HandlingUpdate
@@ -105,6 +106,7 @@ class DurableQueue(asyncio.Queue[Any]):
             if item.update_id in self._live:
                 return  # replayed from the inbox and now delivered again by Telegram
             # a webhook request: one update at a time
+            metrics.heard_from_telegram()
             status = await self.repo.receive(item.update_id, item.to_json(), self.clock.now())
             if status == "done":
                 self.skipped += 1
@@ -180,6 +182,7 @@ class LinliBot(ExtBot[None]):
             await asyncio.sleep(self._pause)
             return ()
         self._pause = 0.0
+        metrics.heard_from_telegram()
         if self._inbox is None:
             return updates
         raw: dict[int, str] = {}

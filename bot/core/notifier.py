@@ -26,6 +26,7 @@ from telegram import (
     InputFile,
     LinkPreviewOptions,
     Message,
+    ReplyKeyboardMarkup,
     WebAppInfo,
 )
 from telegram.error import (
@@ -37,6 +38,7 @@ from telegram.error import (
     TimedOut,
 )
 
+from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.grouplimit import GroupWindow
 from bot.core.http import answer_lost
@@ -89,6 +91,9 @@ class Outgoing:
     not_before: datetime | None = None
     fallback: Outgoing | None = None
     bulk: bool = False  # one of many alike (a broadcast): sent after what people wait for
+    # a persistent reply keyboard (the private menu of big buttons), rows of button texts;
+    # only on a message without inline buttons
+    keyboard: list[list[str]] | None = None
 
     def payload(self) -> dict[str, Any]:
         buttons = None
@@ -105,6 +110,8 @@ class Outgoing:
             payload["poll"] = self.poll
         if self.name is not None:
             payload["name"] = self.name
+        if self.keyboard:
+            payload["keyboard"] = self.keyboard
         return payload
 
 
@@ -121,8 +128,12 @@ UnreachableListener = Callable[[Tx, OutboxRow], Awaitable[None]]
 FinishedListener = Callable[[Tx, OutboxRow, "Delivery", dict[str, Any]], Awaitable[None]]
 
 
-def _markup(buttons: list[list[dict[str, Any]]] | None) -> InlineKeyboardMarkup | None:
+def _markup(buttons: list[list[dict[str, Any]]] | None,
+            keyboard: list[list[str]] | None = None,
+            ) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
     if not buttons:
+        if keyboard:
+            return ReplyKeyboardMarkup(keyboard, resize_keyboard=True, is_persistent=True)
         return None
     return InlineKeyboardMarkup(
         [[InlineKeyboardButton(b["text"], callback_data=b.get("data"), url=b.get("url"),
@@ -280,6 +291,7 @@ class Notifier:
         try:
             message_ids = await self._perform(row, extra)
         except RetryAfter as exc:
+            metrics.FLOOD_WAITS.inc()
             wait = exc.retry_after
             seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
             await self._later(row, seconds, f"flood control: {seconds}s", count_attempt=False)
@@ -311,7 +323,7 @@ class Notifier:
     async def _perform(self, row: OutboxRow, extra: dict[str, Any]) -> list[int]:
         assert self.bot is not None
         p = row.payload
-        markup = _markup(p.get("buttons"))
+        markup = _markup(p.get("buttons"), p.get("keyboard"))
         thread = p.get("thread_id")
         if row.method == "edit_text":
             await self.bot.edit_message_text(
@@ -448,6 +460,7 @@ class Notifier:
         error: str | None = None, extra: dict[str, Any] | None = None,
     ) -> None:
         delivery = Delivery(row.id, status, message_ids or [])
+        metrics.SENDS.labels(status).inc()
         async with self.db.write() as tx:
             await self.outbox.finish(tx, row.id, status, self.clock.now(), message_ids, error)
             details = dict(extra or {})

@@ -16,6 +16,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot.core import metrics
 from storage.db import HandlingUpdate, handling_update
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
 
     def _timed(self, seconds: float) -> None:
         self.handled += 1
+        metrics.UPDATES.inc()
+        metrics.HANDLER_SECONDS.observe(seconds)
         if len(self._timings) >= KEEP_TIMINGS:
             del self._timings[:KEEP_TIMINGS // 2]
         self._timings.append(seconds)

@@ -17,6 +17,7 @@ from typing import Any
 
 from telegram.ext import JobQueue
 
+from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.notifier import Notifier
 from storage.db import Database, Tx
@@ -94,6 +95,9 @@ class Scheduler:
                           deadline.subject, deadline.subject_id, deadline.kind)
             return False
         self.fired += 1
+        metrics.DEADLINES_FIRED.inc()
+        metrics.DEADLINE_LATENESS.observe(
+            max((self.clock.now() - deadline.due_at).total_seconds(), 0.0))
         return True
 
     # -- the alarm clock ------------------------------------------------------------

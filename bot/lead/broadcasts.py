@@ -100,7 +100,12 @@ class BroadcastService:
     async def create(self, sender_id: int, request: str, photo: str | None, *, lang: str,
                      reply_to: int, thread_id: int | None = None) -> Created:
         """Record it, confirm to the sender first, then queue the copies (now) or arm it."""
-        plan = self.parse(request)
+        return await self.create_plan(sender_id, self.parse(request), photo, lang=lang,
+                                      reply_to=reply_to, thread_id=thread_id)
+
+    async def create_plan(self, sender_id: int, plan: Plan, photo: str | None, *, lang: str,
+                          reply_to: int, thread_id: int | None = None) -> Created:
+        """What the one line asked for, or the form put together."""
         text = self.check_text(plan.text, photo is not None)
         node = await scope_of(self.org, sender_id, plan.key)
         chats = await bound_chats(self.org.org, node.id)
@@ -261,7 +266,22 @@ class BroadcastService:
             if broadcast.next_at is None:
                 return t(lang, "broadcast.when_done")
             return describe(broadcast.next_at, self.clock.now(), tz, lang)
+        return self._repeat_words(broadcast.repeat, broadcast.at_time, broadcast.weekdays,
+                                  broadcast.month_day, lang)
+
+    def describe_plan(self, plan: Plan, lang: str) -> str:
+        """The same words for a plan not yet recorded (a form's summary)."""
+        if plan.rule is None:
+            return t(lang, "broadcast.when_now")
+        if plan.rule.repeat == "once":
+            assert plan.first_at is not None
+            return describe(plan.first_at, self.clock.now(), self.settings.tz, lang)
+        return self._repeat_words(plan.rule.repeat, plan.rule.at.strftime("%H:%M"),
+                                  plan.rule.weekdays, plan.rule.month_day, lang)
+
+    @staticmethod
+    def _repeat_words(repeat: str, at: str | None, weekdays: tuple[int, ...],
+                      month_day: int | None, lang: str) -> str:
         days = ("、" if lang == "zh" else ", ").join(
-            t(lang, f"broadcast.weekday.{d}") for d in broadcast.weekdays)
-        return t(lang, f"broadcast.repeat_{broadcast.repeat}", at=broadcast.at_time or "",
-                 days=days, day=broadcast.month_day or "")
+            t(lang, f"broadcast.weekday.{d}") for d in weekdays)
+        return t(lang, f"broadcast.repeat_{repeat}", at=at or "", days=days, day=month_day or "")

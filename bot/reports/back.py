@@ -28,7 +28,7 @@ class BackSummary:
         if away is None or away.ends_at <= away.starts_at:
             return  # ended before it began: nothing happened
         leader = away.user_id
-        lang = await self.notices.lang(leader)
+        lang = await self.notices.lang_of(leader)
         acted: dict[tuple[int, int], list[str]] = {}  # (report, stand-in) → actions
         for done in await self.away.acted_for(leader, away.starts_at, away.ends_at, tx):
             acted.setdefault((done.report_id, done.actor_id), []).append(

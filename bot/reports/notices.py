@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from bot.core import deeplink
 from bot.core.i18n import CATALOG, Markup, esc, number, pick_language, t
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.timing import local_time, quiet_hours_end
@@ -48,6 +49,11 @@ def prompt_ref(report_id: int) -> str:
     return f"report:{report_id}:prompt"
 
 
+def rating_ref(report: Report) -> str:
+    """The request to rate this resolution (a reopened report resolved again asks anew)."""
+    return f"report:{report.id}:v{report.version}:rating"
+
+
 class ReportNotices:
     def __init__(self, settings: Settings, org: OrgRepo, users: UserRepo, outbox: OutboxRepo,
                  deadlines: DeadlineRepo, notifier: Notifier, reports: ReportRepo,
@@ -60,9 +66,6 @@ class ReportNotices:
         """Whom its prompts and deadline pings are addressed to: its handlers, a leader away
         replaced by their stand-in. The one place a stand-in takes effect."""
         return await self.away.cover(await current_handlers(self.org, report), tx)
-
-    async def lang(self, user_id: int) -> str:
-        return await self._lang(user_id)
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)
@@ -264,9 +267,10 @@ class ReportNotices:
             return None
         name = await self.person(user_id)
         mention = Markup(f'<a href="tg://user?id={user_id}">{esc(name)}</a>')
-        text = t(self.settings.language, "report.leader_mention", mention=mention,
-                 number=number(report.id))
-        return Outgoing(chat.chat_id, text)
+        lang = self.settings.language
+        text = t(lang, "report.leader_mention", mention=mention, number=number(report.id))
+        return Outgoing(chat.chat_id, text, buttons=deeplink.open_private(
+            lang, deeplink.username(self.notifier), deeplink.QUEUE))
 
     async def sent_prompts(self, report: Report, tx: Tx | None = None) -> Sent:
         """(chat, message ids) of the prompts sent for this report."""
@@ -293,14 +297,15 @@ class ReportNotices:
             ))
 
     async def moved(self, tx: Tx, before: Report, after: Report, old: list[int],
-                    new: list[int], note: str | None) -> None:
-        """The report changed hands: old handlers told, new ones prompted, reporter told."""
+                    new: list[int], note: str | None, actor: int | None = None) -> None:
+        """The report changed hands: old handlers told, new ones prompted, reporter told.
+        Whoever moved it (``actor``) already has the confirmation of their action."""
         await self.refresh_prompts(tx, after)
         rung = await self.org.node(after.rung_node_id)
         assert rung is not None
         automatic = bool(note and note.startswith("missed:"))
         for user_id in old:
-            if user_id in new:
+            if user_id in new or user_id == actor:
                 continue
             lang = await self._lang(user_id)
             key = "report.told_old_missed" if automatic else "report.told_old_moved"
@@ -310,7 +315,8 @@ class ReportNotices:
                 dedup_key=f"report:{after.id}:v{after.version}:old:{user_id}",
             ))
         await self.prompt(tx, after, new)
-        await self.tell_reporter(tx, after, "report.told_moved", actor=None)
+        if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
+            await self.tell_reporter(tx, after, "report.told_moved", actor=None)
 
     # -- to the reporter --------------------------------------------------------------
 
@@ -326,21 +332,18 @@ class ReportNotices:
         text = t(lang, key, number=number(report.id), title=await self.handler_title(report, lang),
                  node=rung.name, name=await self.person(actor) if actor else "",
                  note=report.resolution or "")
-        buttons = None
-        if ask_rating:
-            buttons = [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
-                        for code, rating in RATINGS.items()]]
         if ask_rating and report.resolution_photo:  # the proof, just before the request
             await self.notifier.enqueue(tx, Outgoing(
                 report.reporter_id, method="send_photo", photo=report.resolution_photo,
                 text=t(lang, "replies.proof_caption", number=number(report.id)),
                 dedup_key=f"report:{report.id}:v{report.version}:proof"))
-        fallback = None
-        if report.source_chat_id is not None and report.source_chat_id < 0:
-            fallback = Outgoing(report.source_chat_id, t(
-                self.settings.language, "report.group_update", number=number(report.id)))
+        # No word in the group when the reporter cannot be reached: the one hint to open
+        # the private chat came with the receipt, and on arrival the reporter sees the
+        # report as it stands (and the rating it waits for, see ReportService.ask_missed_ratings).
         await self.notifier.enqueue(tx, Outgoing(
-            report.reporter_id, text, buttons=buttons, fallback=fallback,
+            report.reporter_id, text,
+            buttons=self.rating_buttons(report, lang) if ask_rating else None,
+            ref=rating_ref(report) if ask_rating else None,
             dedup_key=f"report:{report.id}:v{report.version}:reporter:{key}",
         ))
 
@@ -364,3 +367,21 @@ class ReportNotices:
                       contact=contact, title=await self.handler_title(report, lang),
                       note=report.resolution or ""),
             buttons=buttons, dedup_key=f"report:{report.id}:v{report.version}:call_back"))
+
+    def rating_buttons(self, report: Report, lang: str) -> list[list[Button]]:
+        return [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
+                 for code, rating in RATINGS.items()]]
+
+    async def reporter_reachable(self, report: Report) -> bool:
+        user = await self.users.get(report.reporter_id)
+        return user is not None and user.started and not user.unreachable
+
+    def rating_request(self, report: Report, lang: str) -> Outgoing:
+        """The request to rate a resolution, asked again (see ReportService.ask_missed_ratings)."""
+        return Outgoing(report.reporter_id, t(lang, "report.told_resolved",
+                                              number=number(report.id),
+                                              note=report.resolution or ""),
+                        buttons=self.rating_buttons(report, lang), ref=rating_ref(report))
+
+    async def lang_of(self, user_id: int) -> str:
+        return await self._lang(user_id)

@@ -27,6 +27,7 @@ from bot.reports.notices import (
     ReportNotices,
     Sent,
     current_handlers,
+    rating_ref,
 )
 from config.settings import Settings
 from storage.db import Database, Tx
@@ -368,6 +369,23 @@ class ReportService:
 
     # -- the reporter's rating --------------------------------------------------------
 
+    async def ask_missed_ratings(self, reporter_id: int) -> int:
+        """A rating is never lost: every resolved report of this reporter whose rating
+        request never reached them (no private chat yet, or the bot blocked) is asked
+        again, now that they are here. Returns how many were asked."""
+        waiting = [r for r in await self.reports.by_reporter(reporter_id)
+                   if r.state == "resolved"]
+        missed = [r for r in waiting
+                  if not await self.notifier.outbox.delivered_or_due(rating_ref(r), reporter_id)]
+        if not missed:
+            return 0
+        lang = await self.notices.lang_of(reporter_id)
+        async with self.db.write() as tx:
+            for report in sorted(missed, key=lambda r: r.id):
+                await self.notifier.enqueue(tx, self.notices.rating_request(report, lang))
+        self.notifier.kick()
+        return len(missed)
+
     async def rate(self, user_id: int, report_id: int, code: str) -> Report:
         report = await self.reports.get(report_id)
         rating = (CALLBACK_RATINGS if report and report.filed_by is not None else RATINGS).get(code)
@@ -393,7 +411,8 @@ class ReportService:
                     raise StaleAction(report)
                 await self.reports.log(tx, report.id, now, user_id, "rated", "resolved",
                                        "closed", report.rung_node_id, rating)
-                await self._after_change(tx, closed, "report.told_closed", actor=user_id)
+                # the rating message itself becomes the thanks: nothing more to the reporter
+                await self._after_change(tx, closed, None, actor=user_id)
             else:
                 await self._unsatisfied(tx, report, user_id, now)
         self.notifier.kick()
@@ -418,8 +437,7 @@ class ReportService:
         )
         await self.reports.log(tx, report.id, now, None, "reopened", "resolved", "reopened",
                                report.rung_node_id)
-        await self._after_change(tx, reopened, "report.told_reopened", actor=user_id,
-                                 prompt_again=True)
+        await self._after_change(tx, reopened, None, actor=user_id, prompt_again=True)
 
     async def complain(self, user_id: int, report_id: int, text: str) -> Report:
         """The reporter says why they were not satisfied: logged, shown on the card (the
@@ -500,7 +518,8 @@ class ReportService:
         await self._arm_rung(tx, moved, rung, now)
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
                                note, on_behalf_of=behalf)
-        await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note)
+        await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note,
+                                 actor)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,

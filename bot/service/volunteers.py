@@ -138,7 +138,9 @@ class VolunteerService:
                 await self.scheduler.arm(tx, SUBJECT, request_id, "unanswered",
                                          now + self.settings.services.help_unanswered)
             else:
-                await self._hand_over(tx, request, "helpreq.to_leader_nobody")
+                # the requester's confirmation (handlers) already says a leader coordinates
+                await self._hand_over(tx, request, "helpreq.to_leader_nobody",
+                                      tell_requester=False)
         self.notifier.kick()
         return request, len(volunteers)
 
@@ -219,7 +221,8 @@ class VolunteerService:
                 await self.notifier.enqueue(tx, Outgoing(
                     volunteer_id, t(lang, "helpreq.declined_contact", number=number(request.id)),
                     dedup_key=f"help:{request.id}:declined"))
-                await self._hand_over(tx, request, "helpreq.to_leader_no_consent")
+                await self._hand_over(tx, request, "helpreq.to_leader_no_consent",
+                                      tell_requester=False)  # the pressed message says so
         self.notifier.kick()
         changed = await self.repo.request(request.id)
         assert changed is not None
@@ -256,7 +259,8 @@ class VolunteerService:
         await self._edit_offers(tx, request, keep=None)
         await self._hand_over(tx, request, "helpreq.to_leader_unanswered")
 
-    async def _hand_over(self, tx: Tx, request: HelpRequest, key: str) -> None:
+    async def _hand_over(self, tx: Tx, request: HelpRequest, key: str, *,
+                         tell_requester: bool = True) -> None:
         await self.repo.hand_over(tx, request.id, self.clock.now())
         node = await self.org_repo.node(request.node_id)
         assert node is not None
@@ -270,6 +274,8 @@ class VolunteerService:
                                   unit=resident.unit if resident and resident.unit else "—",
                                   text=request.text),
                 dedup_key=f"help:{request.id}:leader:{leader.user_id}"))
+        if not tell_requester:
+            return
         lang = await self._lang(request.requester_id)
         await self.notifier.enqueue(tx, Outgoing(
             request.requester_id, t(lang, "helpreq.told_handed_over", number=number(request.id)),

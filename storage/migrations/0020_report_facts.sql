@@ -21,7 +21,9 @@ CREATE TABLE report_facts (
     PRIMARY KEY (created_at, report_id)
 ) WITHOUT ROWID;
 
--- per event: what it counts for a node or a leader (reached, missed, acknowledged, resolved)
+-- per event: what it counts for a node or a leader: reached, missed (a node); acknowledged
+-- (with the seconds since the report reached that rung), resolved, rated and satisfied (the
+-- leader who resolved it last)
 CREATE TABLE report_leader_facts (
     created_at TEXT    NOT NULL,           -- the report's
     event_id   INTEGER NOT NULL,
@@ -29,6 +31,7 @@ CREATE TABLE report_leader_facts (
     report_id  INTEGER NOT NULL,
     node_id    INTEGER NOT NULL,           -- the report's reporter node (the scope)
     key        INTEGER,                    -- a node (reached, missed) or a user
+    seconds    REAL,                       -- acknowledged: since the report reached the rung
     PRIMARY KEY (created_at, event_id, kind),
     UNIQUE (event_id, kind)
 ) WITHOUT ROWID;
@@ -52,20 +55,33 @@ GROUP BY r.id;
 
 CREATE VIEW report_leader_facts_computed AS
 SELECT r.created_at, e.id AS event_id, 'reached' AS kind, e.report_id, r.node_id,
-       e.node_id AS key
+       e.node_id AS key, NULL AS seconds
   FROM report_events e JOIN reports r ON r.id = e.report_id
   WHERE e.action IN ('filed', 'escalated', 'reassigned', 'recategorised')
 UNION ALL
 SELECT r.created_at, e.id, 'missed', e.report_id, r.node_id,
        CASE WHEN e.action = 'overdue' THEN e.node_id ELSE
          (SELECT p.node_id FROM report_events p WHERE p.report_id = e.report_id AND p.id < e.id
-          ORDER BY p.id DESC LIMIT 1) END
+          ORDER BY p.id DESC LIMIT 1) END, NULL
   FROM report_events e JOIN reports r ON r.id = e.report_id
   WHERE e.action IN ('escalated', 'overdue') AND e.note LIKE 'missed:%'
 UNION ALL
-SELECT r.created_at, e.id, e.action, e.report_id, r.node_id, e.actor_id
+SELECT r.created_at, e.id, e.action, e.report_id, r.node_id, e.actor_id,
+       CASE WHEN e.action = 'acknowledged' THEN
+         (julianday(e.at) - julianday((SELECT p.at FROM report_events p
+            WHERE p.report_id = e.report_id AND p.id < e.id
+              AND p.action IN ('filed', 'escalated', 'reassigned', 'recategorised', 'reopened')
+            ORDER BY p.id DESC LIMIT 1))) * 86400.0 END
   FROM report_events e JOIN reports r ON r.id = e.report_id
-  WHERE e.action IN ('acknowledged', 'resolved') AND e.actor_id IS NOT NULL;
+  WHERE e.action IN ('acknowledged', 'resolved') AND e.actor_id IS NOT NULL
+UNION ALL
+SELECT r.created_at, e.id, k.kind, e.report_id, r.node_id,
+       (SELECT p.actor_id FROM report_events p WHERE p.report_id = e.report_id AND p.id < e.id
+          AND p.action = 'resolved' ORDER BY p.id DESC LIMIT 1), NULL
+  FROM report_events e JOIN reports r ON r.id = e.report_id
+  JOIN (SELECT 'rated' AS kind UNION ALL SELECT 'satisfied') k
+    ON k.kind = 'rated' OR e.note IN ('satisfied', 'acceptable')
+  WHERE e.action = 'rated' AND e.note IN ('satisfied', 'acceptable', 'unsatisfied');
 
 CREATE TRIGGER report_facts_on_event AFTER INSERT ON report_events BEGIN
   INSERT OR REPLACE INTO report_facts
