@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from tests.fakegram import FakeTelegram  # noqa: E402
+from sandbox.fakegram import FakeTelegram  # noqa: E402
 
 TOKEN = "123456:BENCH-token-for-the-fake-server"
 

@@ -1,9 +1,14 @@
 """The ``linli`` command (also ``python -m bot``).
 
     linli run                  run the bot (long polling; a webhook when LINLI_WEBHOOK_URL is set)
+    linli sandbox [--fresh] [--org FILE] [--port 8090]
+                               try Linli without Telegram: a demo neighbourhood in the browser
     linli check                validate the settings and the stored organisation
     linli db upgrade           bring the database schema up to date
     linli org import FILE      import the organisation from a TOML file (idempotent)
+    linli org import FILE --prune [--yes]
+                               also remove the leaders the file no longer lists: a dry run
+                               that changes nothing, unless --yes
     linli org export [-o FILE] write the organisation as TOML
     linli calendar import FILE a year's official calendar (holiday-cn JSON; wins over shipped)
     linli calendar show YEAR   a year's holidays and make-up working days, and their source
@@ -54,6 +59,24 @@ def cmd_run(_: argparse.Namespace) -> int:
     from bot.app import run
 
     run(settings)
+    return 0
+
+
+def cmd_sandbox(ns: argparse.Namespace) -> int:
+    from sandbox.runner import Options, default_folder, serve
+
+    if ns.org is not None and not Path(ns.org).is_file():
+        print(f"linli: no such file: {ns.org}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    folder = Path(ns.data) if ns.data else default_folder()
+    options = Options(folder=folder, fresh=ns.fresh, org=Path(ns.org) if ns.org else None,
+                      port=ns.port)
+    sys.setswitchinterval(0.0005)  # as `linli run`: aiosqlite's threads get the GIL back soon
+    try:
+        asyncio.run(serve(options))
+    except OSError as exc:  # the port is taken, the folder cannot be written
+        print(f"linli: the sandbox could not start: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     return 0
 
 
@@ -135,14 +158,27 @@ def cmd_org_import(ns: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"linli: no such file: {path}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    dry_run = ns.prune and not ns.yes
     try:
-        summary = asyncio.run(_with_db(settings, lambda db: import_org(db, settings, path)))
+        summary = asyncio.run(_with_db(settings, lambda db: import_org(
+            db, settings, path, prune=ns.prune, dry_run=dry_run)))
     except OrgFileError as exc:
         print(f"linli: {path} was not imported; nothing changed. Problems:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  {problem}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    print(f"linli: imported {path}: {summary.describe()}")
+    if dry_run:
+        print(f"linli: dry run of {path} with --prune; nothing changed. "
+              f"It would do: {summary.describe()}")
+    else:
+        print(f"linli: imported {path}: {summary.describe()}")
+    removals = summary.removals()
+    if removals:
+        print(f"  leaders {'to remove' if dry_run else 'removed'} (node, user id, name):")
+        for line in removals:
+            print(f"    {line}")
+    if dry_run:
+        print("  run again with --prune --yes to apply it")
     return 0
 
 
@@ -236,6 +272,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="linli", description="Linli (邻里) community bot")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the bot").set_defaults(func=cmd_run)
+    box = sub.add_parser("sandbox", help="try Linli without Telegram, in the browser")
+    box.add_argument("--fresh", action="store_true", help="start the sandbox over")
+    box.add_argument("--org", metavar="FILE", help="your own org file instead of the demo")
+    box.add_argument("--port", type=int, default=8090, help="the web chat's port (8090)")
+    box.add_argument("--data", metavar="FOLDER",
+                     help="where the sandbox keeps its data (~/.local/share/linli-sandbox)")
+    box.set_defaults(func=cmd_sandbox)
     sub.add_parser("check", help="validate settings and organisation").set_defaults(
         func=cmd_check)
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db", required=True)
@@ -246,6 +289,10 @@ def _parser() -> argparse.ArgumentParser:
     org = sub.add_parser("org", help="organisation file").add_subparsers(dest="org", required=True)
     imp = org.add_parser("import", help="import an org file (idempotent)")
     imp.add_argument("file")
+    imp.add_argument("--prune", action="store_true",
+                     help="also remove the leaders the file no longer lists (a dry run "
+                          "unless --yes)")
+    imp.add_argument("--yes", action="store_true", help="apply what --prune showed")
     imp.set_defaults(func=cmd_org_import)
     exp = org.add_parser("export", help="export the organisation as TOML")
     exp.add_argument("-o", "--output", help="write to this file instead of stdout")

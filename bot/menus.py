@@ -33,7 +33,8 @@ RESIDENT = ["report", "myreports", "status", "events", "help_request", "voluntee
 PRIVATE = RESIDENT
 LEADER = ["queue", "topics", "topicpoll", "forum", "decide", "event", "family", "broadcast",
           "broadcasts", "stats", "care", "away", "report_for"]
-ABOVE_GRID = ["invite"]  # leaders above the lowest level invite the leaders below
+ABOVE_GRID = ["invite", "remove_leader"]  # leaders above the lowest level invite (and
+# remove) the leaders below
 ADMIN = ["org", "invite"]
 GROUP = ["report", "join", "propose", "events", "help"]
 GROUP_ADMINS = ["report", "join", "bind", "propose", "topicpoll", "forum", "events", "help"]

@@ -1,7 +1,9 @@
 """Telegram-facing handlers, registered in one place.
 
 Order matters:
-- group -1: every update first records its user and settles the language;
+- group -2: every update first records its user and settles the language;
+- group -1: a press in a group of a button that lives only in private chats is refused
+  (handlers/presses.py), so no handler acts on it or redraws a group message with it;
 - group 0: commands, buttons and group life; within a group only the first
   matching handler runs, so the catch-alls come last: plain private text (the
   answer to the bot's last question), then unknown commands.
@@ -24,8 +26,10 @@ from handlers import (
     forms,
     groups,
     inputs,
+    leader_removal,
     menu,
     org,
+    presses,
     report_actions,
     report_for,
     reports,
@@ -38,8 +42,10 @@ from handlers import (
 
 def register_all(app: Application) -> None:
     users.register(app)
+    presses.register(app)
     start.register(app)
     org.register(app)
+    leader_removal.register(app)
     reports.register(app)
     report_actions.register(app)
     groups.register(app)

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotFound
-from bot.core.i18n import t
+from bot.core.i18n import esc, t
 from bot.core.notifier import Button
 from bot.org.away import day_name
 from bot.services import PendingInput
@@ -88,7 +88,7 @@ async def _offer_stand_ins(update: Update, context: LinliContext, absent: int, f
     if not choices:
         raise BadInput("away.no_stand_in")
     span = f"{first:%Y%m%d}:{last:%Y%m%d}"
-    buttons = [Button(ld.name or await linli.report_notices.person(ld.user_id),
+    buttons = [Button(esc(ld.name or await linli.report_notices.person(ld.user_id)),
                       data=f"aw:to:{absent}:{span}:{ld.user_id}") for ld in choices]
     await reply(update, context, "away.pick_stand_in", first=day_name(first, context.lang),
                 last=day_name(last, context.lang), buttons=rows(buttons, per_row=2))

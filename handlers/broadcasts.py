@@ -70,7 +70,7 @@ async def cancel_pressed(update: Update, context: LinliContext) -> None:
         raise BadInput("error.stale_button")
     b = await context.linli.broadcasts.cancel(user.id, int(match.group(1)))
     await query.answer()
-    await edit(update, context, "broadcast.cancelled", number=number(b.id))
+    await edit(update, context, "broadcast.cancelled", number=number(b.id), public=True)
 
 
 def register(app: Application) -> None:

@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, LinliError
-from bot.core.i18n import Markup, number, t
+from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button
 from bot.core.timing import local_time
 from bot.services import PendingInput
@@ -129,8 +129,8 @@ async def _offer_residents(update: Update, context: LinliContext, kind_text: str
     for r in residents:
         data = f"ca:p:{r.user_id}:{kind}:{cadence_text}"
         if len(data.encode()) <= 64 and PICK_DATA.match(data):
-            label = await linli.report_notices.person(r.user_id)
-            buttons.append(Button(label + (f"（{r.unit}）" if r.unit else ""), data=data))
+            label = r.name or await linli.report_notices.person(r.user_id)
+            buttons.append(Button(esc(label + (f"（{r.unit}）" if r.unit else "")), data=data))
     if not buttons:
         raise BadInput("care.no_residents_to_pick")
     await reply(update, context, "care.pick_resident", buttons=rows(buttons, per_row=2))

@@ -64,15 +64,46 @@ async def tell_user(context: LinliContext, user_id: int, key: str, /, *,
     await context.linli.notifier.send(Outgoing(user_id, t(lang, key, **params), buttons=buttons))
 
 
-async def edit(update: Update, context: LinliContext, key: str, /, *,
-               buttons: list[list[Button]] | None = None, **params: object) -> None:
-    """Replace the text (and buttons) of the message whose button was pressed."""
+def pressed_in_own_chat(update: Update) -> bool:
+    """The pressed message is in the presser's own private chat with the bot: the only
+    message a press may redraw with anything personal (a report card, a step of their own
+    flow, their answers). A group message is everybody's: a press there (a button shown in
+    the group, or data forged onto one) never draws personal content into it."""
+    message, user = update.effective_message, update.effective_user
+    return (message is not None and user is not None and message.chat.type == "private"
+            and message.chat_id == user.id)
+
+
+async def redraw_pressed(update: Update, context: LinliContext, text: str | None, /, *,
+                         buttons: list[list[Button]] | None = None,
+                         public: bool = False) -> bool:
+    """Redraw the message whose button was pressed (``text`` None: its buttons only).
+
+    Personal content (the default) is drawn only in the presser's own private chat; pressed
+    anywhere else it goes to the presser in private instead and the pressed message stays
+    as it is. ``public``: the content is the same for everyone (a count, 已取消), so it may
+    replace a group message. Returns whether the pressed message was redrawn."""
     message = update.effective_message
     assert message is not None
+    if not public and not pressed_in_own_chat(update):
+        user = update.effective_user
+        if user is not None and text is not None:
+            await context.linli.notifier.send(Outgoing(user.id, text, buttons=buttons))
+        return False
+    method = "edit_text" if text is not None else "edit_buttons"
     await context.linli.notifier.send(
-        Outgoing(message.chat_id, t(context.lang, key, **params), buttons=buttons,
-                 method="edit_text", message_id=message.message_id)
-    )
+        Outgoing(message.chat_id, text, buttons=buttons, method=method,
+                 message_id=message.message_id))
+    return True
+
+
+async def edit(update: Update, context: LinliContext, key: str, /, *,
+               buttons: list[list[Button]] | None = None, public: bool = False,
+               **params: object) -> None:
+    """Replace the text (and buttons) of the message whose button was pressed (see
+    :func:`redraw_pressed`: personal unless ``public``)."""
+    await redraw_pressed(update, context, t(context.lang, key, **params), buttons=buttons,
+                         public=public)
 
 
 def open_private(context: LinliContext,

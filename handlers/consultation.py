@@ -11,11 +11,11 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Poll
 from bot.consult.consultation import Proposal
 from bot.context import LinliContext
 from bot.core.errors import BadInput
-from bot.core.i18n import Markup, number, t
+from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
 from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
-from handlers.common import edit, is_private, reply, reply_private, thread_of
+from handlers.common import edit, is_private, redraw_pressed, reply, reply_private, thread_of
 from handlers.inputs import on_answer
 
 DECLINE = "consult_decline"
@@ -86,11 +86,9 @@ async def topic_pressed(update: Update, context: LinliContext) -> None:
         proposal, added = await service.support(user.id, proposal_id)
         key = "consult.supported" if added else "consult.already_supported"
         await query.answer(t(lang, key, number=number(proposal.id), count=proposal.supporters))
-        message = update.effective_message
-        if added and message is not None:
-            await linli.notifier.send(Outgoing(
-                message.chat_id, method="edit_buttons", message_id=message.message_id,
-                buttons=support_button(linli.settings.language, proposal)))
+        if added:  # the count is the same for everyone: redrawn in the group too
+            await redraw_pressed(update, context, None, public=True,
+                                 buttons=support_button(linli.settings.language, proposal))
         return
     proposal = await service.proposal(proposal_id)
     await service.managed(user.id, proposal.node_id)
@@ -101,8 +99,8 @@ async def topic_pressed(update: Update, context: LinliContext) -> None:
         others = [p for p in await service.open_topics(user.id) if p.id != proposal.id]
         if not others:
             raise BadInput("consult.merge_nothing")
-        choices = [[Button(f"{number(p.id)} {p.text[:20]}", data=f"cp:mt:{proposal.id}:{p.id}")]
-                   for p in others[:20]]
+        choices = [[Button(esc(f"{number(p.id)} {p.text[:20]}"),
+                           data=f"cp:mt:{proposal.id}:{p.id}")] for p in others[:20]]
         await reply(update, context, "consult.pick_merge", number=number(proposal.id),
                     buttons=choices)
         return

@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
-from bot.core.i18n import Markup, number, t
+from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
 from bot.culture.calendar_file import ics
 from bot.culture.events import Draft
@@ -151,7 +151,7 @@ async def flow_answer(update: Update, context: LinliContext, pending: PendingInp
 
 async def _ask_scope(context: LinliContext, user_id: int) -> None:
     scopes = await _scopes(context, user_id)
-    buttons = rows([Button(n.name, data=f"ev:s:{n.id}") for n in scopes], per_row=2)
+    buttons = rows([Button(esc(n.name), data=f"ev:s:{n.id}") for n in scopes], per_row=2)
     await _ask(context, user_id, "event.ask_scope", buttons=buttons)
 
 

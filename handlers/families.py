@@ -56,7 +56,7 @@ async def open_vote_pressed(update: Update, context: LinliContext) -> None:
     families = context.linli.families
     selection = await families.open_vote(user.id, int(_match(update, OPEN_VOTE).group(1)))
     await query.answer()
-    await edit(update, context, "family.voting", title=selection.title,
+    await edit(update, context, "family.voting", title=selection.title, public=True,
                buttons=families.leader_buttons(selection, context.lang))
 
 
@@ -65,7 +65,7 @@ async def close_pressed(update: Update, context: LinliContext) -> None:
     assert user is not None and query is not None
     winners = await context.linli.families.close(user.id, int(_match(update, CLOSE).group(1)))
     await query.answer()
-    await edit(update, context, "family.closed", count=len(winners))
+    await edit(update, context, "family.closed", count=len(winners), public=True)
 
 
 async def vote_pressed(update: Update, context: LinliContext) -> None:

@@ -10,7 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed, NotFound
-from bot.core.i18n import Markup, t
+from bot.core.i18n import Markup, esc, t
 from bot.core.notifier import Button
 from bot.org.org import Node
 from bot.services import PendingInput
@@ -40,8 +40,14 @@ async def bind(update: Update, context: LinliContext) -> None:
             tx, chat.id, title=chat.title, type_=chat.type, is_forum=bool(chat.is_forum),
             active=True, now=linli.clock.now(),
         )
-    node = await linli.org.bind(user.id, chat.id, words[0])
+    node, previous = await linli.org.bind(user.id, chat.id, words[0])
     await reply(update, context, "org.bound", node=node.name, key=node.key)
+    if previous is None:
+        return
+    for leader in await linli.org.nearest_leaders(previous):  # the group left their node
+        if leader.user_id != user.id:
+            await tell_user(context, leader.user_id, "org_rights.rebound", chat=chat.title or "",
+                            old=previous.name, new=node.name, name=user.full_name)
 
 
 # -- /invite --------------------------------------------------------------------------
@@ -69,7 +75,7 @@ async def invite(update: Update, context: LinliContext) -> None:
 
 
 def _node_buttons(nodes: list[Node]) -> list[list[Button]]:
-    return rows([Button(n.name, data=f"jn:{n.id}") for n in nodes], per_row=2)
+    return rows([Button(esc(n.name), data=f"jn:{n.id}") for n in nodes], per_row=2)
 
 
 async def join(update: Update, context: LinliContext) -> None:

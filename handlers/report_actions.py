@@ -10,12 +10,12 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
-from bot.core.i18n import Markup, number, t
-from bot.core.notifier import Button, Outgoing
+from bot.core.i18n import Markup, esc, number, t
+from bot.core.notifier import Button
 from bot.core.timing import local_time
 from bot.reports.reports import Report, StaleAction
 from bot.services import PendingInput
-from handlers.common import args, edit, is_private, reply, reply_private, rows
+from handlers.common import args, edit, is_private, redraw_pressed, reply, reply_private, rows
 from handlers.inputs import on_answer
 
 NOTE = "report_note"
@@ -37,10 +37,7 @@ async def _refresh_card(update: Update, context: LinliContext, report: Report) -
     mine = await linli.reports.may_handle(user.id, report)
     can_reassign = bool(await linli.reports.reassign_targets(user.id, report))
     buttons = linli.report_notices.buttons(report, context.lang, can_reassign) if mine else None
-    message = update.effective_message
-    assert message is not None
-    await linli.notifier.send(Outgoing(message.chat_id, text, buttons=buttons or None,
-                                       method="edit_text", message_id=message.message_id))
+    await redraw_pressed(update, context, text, buttons=buttons or None)  # the card: personal
 
 
 async def action_pressed(update: Update, context: LinliContext) -> None:
@@ -72,7 +69,7 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
             await reply(update, context, "report.ask_reason", number=number(report.id))
             return
         offered = await linli.reports.common_replies(user.id, report.category, lang)
-        buttons = [Button(text, data=f"r:rn:{report.id}:{report.version}:{code}")
+        buttons = [Button(esc(text), data=f"r:rn:{report.id}:{report.version}:{code}")
                    for code, text in offered]
         await reply(update, context, "replies.ask" if buttons else "report.ask_resolution",
                     number=number(report.id), buttons=rows(buttons, per_row=1) or None)
@@ -85,7 +82,7 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
         targets = await linli.reports.reassign_targets(user.id, report)
         if not targets:
             raise NotAllowed("report.reassign_not_below")
-        choices = [Button(n.name, data=f"r:to:{report.id}:{report.version}:{n.id}")
+        choices = [Button(esc(n.name), data=f"r:to:{report.id}:{report.version}:{n.id}")
                    for n in targets]
         await reply(update, context, "report.pick_target", number=number(report.id),
                     buttons=rows(choices, per_row=1))

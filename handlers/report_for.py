@@ -13,7 +13,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
-from bot.core.i18n import number, t
+from bot.core.i18n import esc, number, t
 from bot.core.notifier import Button, Outgoing
 from bot.reports.reports import Draft, Report
 from bot.services import PendingInput
@@ -52,7 +52,7 @@ async def report_for(update: Update, context: LinliContext) -> None:
     node_id = await _home(context, user.id)
     await _save(context, user.id, {"step": "who", "node": node_id})
     known = [r for r in await linli.org_repo.residents_in([node_id]) if r.offline][:SHOWN]
-    buttons = [Button(f"{r.name or r.phone}" + (f"（{r.unit}）" if r.unit else ""),
+    buttons = [Button(esc(f"{r.name or r.phone}" + (f"（{r.unit}）" if r.unit else "")),
                       data=f"rq:who:{r.user_id}") for r in known]
     await reply(update, context, "report_for.ask_who", buttons=rows(buttons, 2) or None)
 

@@ -103,9 +103,18 @@ async def offer_draft(update: Update, context: LinliContext) -> None:
     pending = await linli.pending.get(user.id, DRAFT, linli.clock.now())
     if pending is None:
         return
-    await reply(update, context, "report.draft_offer", text=pending.payload["text"][:200],
-                buttons=[[Button(t(context.lang, "report.btn_submit"), data="rf:draft"),
-                          Button(t(context.lang, "report.btn_cancel"), data="rf:no")]])
+    lang = context.lang
+    buttons = [[Button(t(lang, "report.btn_submit"), data="rf:draft"),
+                Button(t(lang, "report.btn_cancel"), data="rf:no")]]
+    offer = Outgoing(user.id, t(lang, "report.draft_offer", text=pending.payload["text"][:200]),
+                     buttons=buttons)
+    if not is_private(update):  # what they wrote is theirs: the group sees only the question
+        chat = update.effective_chat
+        assert chat is not None
+        offer.fallback = Outgoing(chat.id, t(lang, "report_privacy.draft_offer_group"),
+                                  buttons=buttons,
+                                  thread_id=thread_of(update))
+    await linli.notifier.send(offer)
 
 
 async def draft_confirmed(update: Update, context: LinliContext) -> None:

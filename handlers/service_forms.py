@@ -8,7 +8,7 @@ from telegram import Message, Update
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, LinliError
-from bot.core.i18n import number, t
+from bot.core.i18n import esc, number, t
 from bot.core.notifier import Button
 from bot.core.timeparse import leading_schedule, parse_moment, parse_rule
 from bot.core.timing import local_time
@@ -218,7 +218,7 @@ async def _residents(context: LinliContext, user_id: int) -> list[tuple[int, str
         name = r.name or (names[r.user_id].display_name if r.user_id in names
                           else r.phone or str(r.user_id))
         found.append((r.user_id, name, t(context.lang, "form.care_add.resident", name=name,
-                                         unit=r.unit) if r.unit else name))
+                                         unit=r.unit) if r.unit else esc(name)))
     return found
 
 

@@ -156,7 +156,7 @@ async def lang_pressed(update: Update, context: LinliContext) -> None:
     assert query is not None and query.data is not None
     await _set_language(update, context, query.data.removeprefix("lang:"))
     await query.answer()
-    await edit(update, context, "lang.set")
+    await edit(update, context, "lang.set", public=True)
     menu = await keyboard_for(update, context)
     if menu:  # an edit cannot carry a reply keyboard: the menu in the new language
         await reply(update, context, "lang.menu", keyboard=menu)

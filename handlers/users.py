@@ -27,4 +27,4 @@ async def remember_user(update: Update, context: LinliContext) -> None:
 
 
 def register(app: Application) -> None:
-    app.add_handler(TypeHandler(Update, remember_user), group=-1)
+    app.add_handler(TypeHandler(Update, remember_user), group=-2)

@@ -17,12 +17,13 @@ class Deadline:
     subject_id: int
     kind: str
     due_at: datetime
+    failures: int = 0  # how many times its action raised (it is tried again later each time)
 
 
 def _row(r: sqlite3.Row) -> Deadline:
     due = from_db(r["due_at"])
     assert due is not None
-    return Deadline(r["id"], r["subject"], r["subject_id"], r["kind"], due)
+    return Deadline(r["id"], r["subject"], r["subject_id"], r["kind"], due, r["failures"])
 
 
 class DeadlineRepo:
@@ -51,17 +52,29 @@ class DeadlineRepo:
         await tx.execute(sql, params)
 
     async def due(self, now: datetime, limit: int = 500) -> list[Deadline]:
+        """Armed deadlines whose time has come (for one that failed: its next try)."""
         rows = await self.db.fetchall(
-            "SELECT * FROM deadlines WHERE state = 'armed' AND due_at <= ?"
-            " ORDER BY due_at, id LIMIT ?",
+            "SELECT * FROM deadlines WHERE state = 'armed' AND coalesce(retry_at, due_at) <= ?"
+            " ORDER BY coalesce(retry_at, due_at), id LIMIT ?",
             (to_db(now), limit),
         )
         return [_row(r) for r in rows]
 
     async def next_due_at(self) -> datetime | None:
         return from_db(await self.db.fetchval(
-            "SELECT min(due_at) FROM deadlines WHERE state = 'armed'"
+            "SELECT min(coalesce(retry_at, due_at)) FROM deadlines WHERE state = 'armed'"
         ))
+
+    async def failed(self, deadline_id: int, retry_at: datetime) -> int:
+        """Its action raised: it stays armed and is tried again at ``retry_at``; returns
+        how many times it has failed now."""
+        async with self.db.write() as tx:
+            row = await tx.returning(
+                "UPDATE deadlines SET failures = failures + 1, retry_at = ?"
+                " WHERE id = ? AND state = 'armed' RETURNING failures",
+                (to_db(retry_at), deadline_id),
+            )
+        return 0 if row is None else int(row[0])
 
     async def claim(self, tx: Tx, deadline_id: int, now: datetime) -> bool:
         """armed → fired; only one claimer ever succeeds, across racing jobs and restarts."""

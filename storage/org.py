@@ -6,7 +6,7 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from storage.db import Database, Tx
 from storage.timeutil import from_db, to_db
@@ -60,6 +60,40 @@ class Chat:
     type: str | None
     is_forum: bool
     active: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RoleRemoval:
+    """A leader removed from a node, or a member from a partner (exactly one is set)."""
+
+    id: int
+    user_id: int
+    node_id: int | None
+    partner_id: int | None
+    name: str | None
+    source: str
+    removed_by: int | None
+
+
+ROLE_REMOVAL = "role_removal"  # the deadline subject that hands on their reports
+# due at once, whatever clock the process that made the change keeps (an import runs on the
+# machine's, the bot on its own)
+AT_ONCE = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def record_removal(tx: Tx, *, user_id: int, node_id: int | None = None,
+                         partner_id: int | None = None, name: str | None, source: str,
+                         removed_by: int | None, now: str) -> int:
+    """Log a removal and arm, due at once, the deadline that hands on the reports the person
+    held (the running bot's sweep fires it, also after a change made by `linli org import`)."""
+    removal_id = await tx.insert(
+        "INSERT INTO role_removals(user_id, node_id, partner_id, name, source, removed_by,"
+        " removed_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (user_id, node_id, partner_id, name, source, removed_by, now))
+    await tx.execute(
+        "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at)"
+        " VALUES (?, ?, 'hand_over', ?, ?)", (ROLE_REMOVAL, removal_id, to_db(AT_ONCE), now))
+    return removal_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,6 +264,25 @@ class OrgRepo:
         )
         self._changed(tx)
         return changed > 0
+
+    async def remove_leader(self, tx: Tx, node_id: int, user_id: int, by_user: int | None,
+                            source: str, now: datetime) -> int | None:
+        """No longer a leader of the node: the removal's id, or None if they were not."""
+        row = await tx.returning(
+            "DELETE FROM leaders WHERE node_id = ? AND user_id = ? RETURNING name",
+            (node_id, user_id))
+        if row is None:
+            return None
+        self._changed(tx)
+        return await record_removal(tx, user_id=user_id, node_id=node_id, name=row["name"],
+                                    source=source, removed_by=by_user, now=to_db(now))
+
+    async def removal(self, removal_id: int, tx: Tx | None = None) -> RoleRemoval | None:
+        r = await (tx or self.db).fetchone("SELECT * FROM role_removals WHERE id = ?",
+                                           (removal_id,))
+        return None if r is None else RoleRemoval(r["id"], r["user_id"], r["node_id"],
+                                                  r["partner_id"], r["name"], r["source"],
+                                                  r["removed_by"])
 
     # -- partners -------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from storage.db import Database, Tx
+from storage.org import record_removal
 from storage.timeutil import to_db
 
 KINDS = ("nodes", "leaders", "partners", "residents", "chats")
@@ -39,6 +40,7 @@ class LeaderEntry:
     user_id: int
     name: str | None
     where: str
+    removed: bool = False  # `removed = true`: no longer a leader of the node
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,10 +148,21 @@ def _members(text: str | None) -> tuple[int, ...]:
     return tuple(sorted(int(u) for u in (text or "").split(",") if u))
 
 
-async def apply_plan(db: Database, plan: OrgPlan,
-                     check: Callable[[ExistingOrg], None]) -> Counts:
+class DryRun(Exception):  # noqa: N818 - not an error: how a dry run rolls back
+    """Raised inside the import's transaction to roll it back, carrying what it did."""
+
+    def __init__(self, counts: Counts, removed: list[StoredLeader]) -> None:
+        super().__init__("dry run")
+        self.counts, self.removed = counts, removed
+
+
+async def apply_plan(db: Database, plan: OrgPlan, check: Callable[[ExistingOrg], None], *,
+                     prune: bool = False, dry_run: bool = False
+                     ) -> tuple[Counts, list[StoredLeader]]:
     """Write the plan in one transaction; `check` sees the stored org first and may raise,
-    which leaves the database untouched."""
+    which leaves the database untouched. Leaders marked `removed` are removed, and with
+    `prune` every leader the file does not list. `dry_run`: all of it, then rolled back
+    (raises DryRun with what it would have done). Returns the counts and who was removed."""
     now = to_db(datetime.now(UTC))
     async with db.write() as tx:
         existing = await load_existing(tx)
@@ -157,12 +170,35 @@ async def apply_plan(db: Database, plan: OrgPlan,
         counts: Counts = {"nodes": await _nodes(tx, plan, existing.nodes, now)}
         ids = {r["key"]: r["id"] for r in await tx.fetchall("SELECT id, key FROM nodes")}
         counts["leaders"] = await _leaders(tx, plan, ids, now)
+        removed = await _remove_leaders(tx, plan, prune, now)
         counts["partners"] = await _partners(tx, plan, ids, now)
         counts["residents"] = await _residents(tx, plan, ids, now)
         counts["chats"] = await _chats(tx, plan, ids, now)
-        if any(created or updated for created, updated in counts.values()):
+        if dry_run:
+            raise DryRun(counts, removed)
+        if removed or any(created or updated for created, updated in counts.values()):
             tx.after_commit.append(db.org_changed)
-    return counts
+    return counts, removed
+
+
+async def _remove_leaders(tx: Tx, plan: OrgPlan, prune: bool, now: str) -> list[StoredLeader]:
+    """Leaders marked `removed`, and with `prune` those not listed: gone, each removal
+    logged with the deadline that hands on their reports."""
+    listed = {(ld.node, ld.user_id) for ld in plan.leaders if not ld.removed}
+    dropped = {(ld.node, ld.user_id) for ld in plan.leaders if ld.removed}
+    removed = []
+    for r in await tx.fetchall("SELECT l.node_id, n.key, l.user_id, l.name FROM leaders l"
+                               " JOIN nodes n ON n.id = l.node_id ORDER BY l.id"):
+        pair = (r["key"], r["user_id"])
+        if pair not in dropped and (not prune or pair in listed):
+            continue
+        await tx.execute("DELETE FROM leaders WHERE node_id = ? AND user_id = ?",
+                         (r["node_id"], r["user_id"]))
+        await record_removal(tx, user_id=r["user_id"], node_id=r["node_id"], name=r["name"],
+                             source="file" if pair in dropped else "prune", removed_by=None,
+                             now=now)
+        removed.append(StoredLeader(r["key"], r["user_id"], r["name"]))
+    return removed
 
 
 def _parents_first(nodes: list[NodeEntry]) -> list[NodeEntry]:
@@ -204,6 +240,8 @@ async def _leaders(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tupl
               for r in await tx.fetchall("SELECT node_id, user_id, name FROM leaders")}
     new, renamed = [], []
     for ld in plan.leaders:
+        if ld.removed:
+            continue
         pair = (ids[ld.node], ld.user_id)
         if pair not in stored:
             new.append((*pair, ld.name, now))
@@ -240,6 +278,9 @@ async def _partners(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tup
                              (p.name, categories, partner_id))
             await tx.execute("DELETE FROM partner_members WHERE partner_id = ?", (partner_id,))
             updated += 1
+            for gone in sorted(set(_members(old["members"])) - set(p.user_ids)):
+                await record_removal(tx, user_id=gone, partner_id=partner_id, name=None,
+                                     source="file", removed_by=None, now=now)
         members += [(partner_id, u) for u in p.user_ids]
     await tx.executemany("INSERT INTO partner_members(partner_id, user_id) VALUES (?, ?)",
                          members)

@@ -42,32 +42,67 @@ class OutboxRepo:
         self, tx: Tx, *, chat_id: int, method: str, payload: dict[str, Any],
         fallback: dict[str, Any] | None, ref: str | None, dedup_key: str | None,
         not_before: datetime, now: datetime, bulk: bool = False, want_id: bool = False,
+        edit_of: int | None = None,
     ) -> int | None:
         """Queue a message, never twice for one ``dedup_key``. With ``want_id``, wait for
-        its id (None when the key was queued before); else the insert does not wait."""
+        its id (None when the key was queued before); else the insert does not wait.
+        ``edit_of`` names the message an edit changes (edits go after new messages)."""
         sql = ("INSERT OR IGNORE INTO outbox(dedup_key, chat_id, method, payload, fallback, ref,"
-               " not_before, created_at, bulk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+               " not_before, created_at, bulk, edit_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
         params = (dedup_key, chat_id, method, json.dumps(payload, ensure_ascii=False),
                   json.dumps(fallback, ensure_ascii=False) if fallback else None, ref,
-                  to_db(not_before), to_db(now), int(bulk))
+                  to_db(not_before), to_db(now), int(bulk), edit_of)
         if want_id:
             return await tx.insert_new(sql, params)
         await tx.execute(sql, params)
         return None
 
+    async def coalesce_edit(self, tx: Tx, *, chat_id: int, edit_of: int, method: str,
+                            payload: dict[str, Any], ref: str | None) -> int | None:
+        """Fold an edit into the edit of the same message still queued, so that only the
+        latest state is sent; the id of that queued edit, or None when none waits.
+        New buttons on a queued new text keep that text."""
+        r = await tx.fetchone(
+            "SELECT id, method, payload FROM outbox WHERE chat_id = ? AND edit_of = ?"
+            " AND status = 'pending' AND ref IS ? ORDER BY id DESC LIMIT 1",
+            (chat_id, edit_of, ref),
+        )
+        if r is None:
+            return None
+        if method == "edit_buttons" and r["method"] == "edit_text":
+            method, payload = "edit_text", {**json.loads(r["payload"]),
+                                            "buttons": payload.get("buttons")}
+        await tx.execute("UPDATE outbox SET method = ?, payload = ? WHERE id = ?",
+                         (method, json.dumps(payload, ensure_ascii=False), r["id"]))
+        return int(r["id"])
+
     async def get(self, outbox_id: int) -> OutboxRow | None:
         r = await self.db.fetchone("SELECT * FROM outbox WHERE id = ?", (outbox_id,))
         return None if r is None else _row(r)
 
-    async def due(self, now: datetime, limit: int,
-                  skip: list[int] | None = None) -> list[tuple[int, int]]:
-        """(id, chat id) of messages due now, oldest first, bulk ones after the rest;
-        none for the chats in `skip` (groups that reached Telegram's limit)."""
-        skipping = f" AND chat_id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+    async def due(self, now: datetime, limit: int, skip: list[int] | None = None,
+                  skip_edits: list[int] | None = None) -> list[tuple[int, int]]:
+        """(id, chat id) of messages due now, in the order to send them: new messages
+        before edits, bulk ones after the rest, then oldest first. None for the chats in
+        `skip` (groups that reached Telegram's limit), no edits for those in `skip_edits`
+        (groups whose last free places are kept for new messages), and none queued in a
+        chat after a message of it that waits out a retry: a chat's messages keep their
+        order."""
+        skip, skip_edits = skip or [], skip_edits or []
+        skipping = f" AND o.chat_id NOT IN ({','.join('?' * len(skip))})" if skip else ""
+        if skip_edits:
+            skipping += (" AND (o.edit_of IS NULL OR o.chat_id NOT IN"
+                         f" ({','.join('?' * len(skip_edits))}))")
+        at = to_db(now)
         rows = await self.db.fetchall(
-            "SELECT id, chat_id FROM outbox WHERE status = 'pending' AND not_before <= ?"
-            f"{skipping} ORDER BY bulk, id LIMIT ?",
-            (to_db(now), *(skip or []), limit),
+            "WITH held AS (SELECT chat_id, min(id) AS first FROM outbox"
+            "  WHERE status = 'pending' AND error IS NOT NULL AND not_before > ?"
+            "  GROUP BY chat_id)"
+            " SELECT o.id, o.chat_id FROM outbox o LEFT JOIN held h ON h.chat_id = o.chat_id"
+            " WHERE o.status = 'pending' AND o.not_before <= ?"
+            " AND (h.first IS NULL OR o.id < h.first)"
+            f"{skipping} ORDER BY o.bulk, o.edit_of IS NOT NULL, o.id LIMIT ?",
+            (at, at, *skip, *skip_edits, limit),
         )
         return [(r[0], r[1]) for r in rows]
 

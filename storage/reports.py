@@ -162,6 +162,18 @@ class ReportRepo:
         )
         return [_report(r) for r in rows]
 
+    async def held_in_role(self, tx: Tx, user_id: int, node_id: int | None,
+                           partner_id: int | None) -> list[Report]:
+        """Active reports this user could act on as a leader of the node (at that rung) or
+        as a member of the partner: the unowned ones, and those they own."""
+        where = "partner_id = ?" if partner_id is not None else (
+            "partner_id IS NULL AND rung_node_id = ?")
+        rows = await tx.fetchall(
+            f"SELECT * FROM reports WHERE state IN ('open', 'acknowledged', 'reopened')"
+            f" AND {where} AND (owner_id IS NULL OR owner_id = ?) ORDER BY id",
+            (partner_id if partner_id is not None else node_id, user_id))
+        return [_report(r) for r in rows]
+
     async def overdue_at(self, node_ids: list[int]) -> list[Report]:
         if not node_ids:
             return []

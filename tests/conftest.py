@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 
 STUCK_AFTER = 100.0  # seconds: no test here takes half of that

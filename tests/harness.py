@@ -11,7 +11,7 @@ from bot.app import LinliApp, build_application, start_polling, stop_polling
 from bot.core.clock import ShiftedClock
 from bot.services import Linli
 from config.settings import Settings
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 
 TOKEN = "123456:TEST-token-for-the-fake-server"
 ADMIN = 1

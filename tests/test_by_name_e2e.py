@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 from tests.orgs import _entry, harmony, harmony_leaders
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from sandbox.fakegram import FakeTelegram
 from tests import test_consultation_e2e as consult
-from tests.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_reports_e2e import (
     BUILDING,

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from aiohttp import ClientSession, web
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_cards_e2e import _press_with_note
 from tests.test_reports_e2e import (
@@ -264,3 +264,32 @@ async def test_care_add_by_reply_and_by_button(tg: FakeTelegram, linli: BotHarne
     tg.press_button(GRID, GRID, pick["message_id"], f"ca:p:{COMPOUND}:elderly_alone:P7D")
     await tg.wait_for_call("answerCallbackQuery", lambda p: p.get("show_alert"))
     assert len(await linli.linli.care.visible_entries(GRID)) == 2
+
+
+async def test_a_stand_in_who_stops_being_a_leader_covers_nobody(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    """Rights end with the role (after the merge with main's priv): the stand-in removed by
+    the org file neither gets the prompts nor may act; the leader away gets them again."""
+    from tests.test_reports_e2e import ORG
+
+    await _world(tg, linli)
+    tg.user_sends(GRID, GRID, "/away 今天 后天 赵片长")
+    await tg.wait_for(lambda m: m["chat"]["id"] == COMPOUND and "请您代为处理" in m.get("text", ""))
+    removed = ORG.replace(f'user_id = {COMPOUND}\nname = "赵片长"',
+                          f'user_id = {COMPOUND}\nname = "赵片长"\nremoved = true')
+    assert "removed = true" in removed
+    await linli.import_org(removed)
+    await _settle(linli)
+    tg.user_sends(RESIDENT, RESIDENT, "/report 楼道里有很大的异味")
+    prompt = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "诉求 #1" in m.get(
+        "text", "") and m.get("reply_markup"))
+    await _settle(linli)
+    assert not [m for m in tg.sent(COMPOUND) if "诉求 #1" in (m.get("text") or "")]
+    report = await linli.linli.report_repo.get(1)
+    assert not await linli.linli.reports.may_handle(COMPOUND, report)
+    tg.press_button(GRID, GRID, prompt["message_id"], _button(prompt, "受理"))
+    await tg.wait_for_call("editMessageText", lambda p: p["chat_id"] == GRID
+                           and "诉求 #1" in p["text"] and "处理中" in p["text"])
+    events = await linli.linli.report_repo.events(1)
+    assert [(e.actor_id, e.on_behalf_of) for e in events if e.action == "acknowledged"] == [
+        (GRID, None)]

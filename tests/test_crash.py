@@ -2,8 +2,9 @@
 
 Each seed runs a real `linli run` process against the fake Telegram server and keeps
 residents reporting (in groups and in private), leaders pressing 受理 (sometimes
-twice: a replayed press) and residents voting in a topic poll (changing and retracting
-votes), while the process is killed and restarted at random moments.
+twice: a replayed press), residents voting in a topic poll (changing and retracting
+votes) and the compound's leader broadcasting to both buildings' groups, while the
+process is killed and restarted at random moments.
 Afterwards, with the last process settled:
 
 - every report a resident sent exists exactly once, with a consistent event log;
@@ -14,7 +15,11 @@ Afterwards, with the last process settled:
   that fell due was lost;
 - every update was handled, and none twice (a replayed press acknowledges once);
 - each voter's recorded vote is the last one they cast, counted only for residents of
-  the poll's building.
+  the poll's building;
+- every broadcast exists once and reached each group.
+
+This is the fast version CI runs (20 kill points); ``bench/crash.py --points 100`` runs
+the same machinery (:func:`crash_run`) at more points and prints the figures.
 """
 
 from __future__ import annotations
@@ -30,11 +35,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +152,7 @@ class Run:
         self.kills = 0
         self.poll_id: str | None = None
         self.votes: dict[int, list[int]] = {}  # each voter's last answer
+        self.broadcasts: list[str] = []
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=self.env,
@@ -210,16 +217,24 @@ class Run:
         self.tg.vote(uid, self.poll_id, choice)
         self.votes[uid] = choice
 
-    async def stream(self, steps: int) -> None:
-        kill_at = sorted(self.rng.sample(range(5, steps), KILLS_PER_SEED))
+    def broadcast(self, step: int) -> None:
+        text = f"第{self.seed}-{step}次通知：明天上午九点到十一点停水"
+        self.tg.user_sends(COMPOUND, COMPOUND, f"/broadcast now {text}")
+        self.broadcasts.append(text)
+
+    async def stream(self, steps: int, kills: int = KILLS_PER_SEED) -> None:
+        kill_at = sorted(self.rng.sample(range(5, steps), kills))
+        broadcast_at = self.rng.randrange(5, steps)  # one at least
         for step in range(steps):
-            roll = self.rng.random()
-            if roll < 0.5:
+            roll = 1.0 if step == broadcast_at else self.rng.random()
+            if roll < 0.48:
                 self.report(step)
-            elif roll < 0.8:
+            elif roll < 0.76:
                 self.press()
-            else:
+            elif roll < 0.96:
                 self.vote()
+            else:
+                self.broadcast(step)
             await asyncio.sleep(self.rng.uniform(0.01, 0.12))
             if kill_at and step == kill_at[0]:
                 kill_at.pop(0)
@@ -243,14 +258,36 @@ class Run:
                              + (self.folder / "linli.log").read_text()[-3000:])
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-async def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(
-        tg: FakeTelegram, tmp_path: Path, seed: int) -> None:
-    (tmp_path / "org.toml").write_text(ORG, encoding="utf-8")
-    (tmp_path / "linli.toml").write_text(CONFIG, encoding="utf-8")
-    run = Run(tg, tmp_path, seed)
+@dataclass
+class Outcome:
+    """What one seed's run found: each list holds what went wrong, one line per finding."""
+
+    seed: int
+    kills: int = 0
+    code: int | None = None
+    reports: int = 0
+    broadcasts: int = 0
+    lost: list[str] = field(default_factory=list)
+    duplicated: list[str] = field(default_factory=list)
+    fired_twice: list[str] = field(default_factory=list)
+    wrong: list[str] = field(default_factory=list)  # anything else inconsistent
+    cut_on_wire: int = 0  # messages whose request a kill cut off, that arrived twice
+    summary: str = ""
+
+    def problems(self) -> list[str]:
+        return self.lost + self.duplicated + self.fired_twice + self.wrong
+
+
+async def crash_run(tg: FakeTelegram, folder: Path, seed: int, steps: int = 45,
+                    kills: int = KILLS_PER_SEED) -> Outcome:
+    """One seed: set up the neighbourhood, act while killing `linli run` `kills` times,
+    let the last process settle, stop it, and check what the database and Telegram hold."""
+    (folder / "org.toml").write_text(ORG, encoding="utf-8")
+    (folder / "linli.toml").write_text(CONFIG, encoding="utf-8")
+    run = Run(tg, folder, seed)
+    outcome = Outcome(seed)
     await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bot", "org", "import", str(tmp_path / "org.toml")],
+        subprocess.run, [sys.executable, "-m", "bot", "org", "import", str(folder / "org.toml")],
         env=run.env, cwd=ROOT, check=True, capture_output=True)
     people = [*GRIDS.values(), *BUILDINGS.values(), COMPOUND, COMMUNITY, *RESIDENTS]
     for uid in people:
@@ -262,62 +299,105 @@ async def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(
         for uid in people:
             tg.user_sends(uid, uid, "/start")
         await run.open_poll()
-        await run.stream(steps=45)
+        await run.stream(steps, kills)
         await run.settle()
+    except AssertionError as exc:  # not settled: the checks below say what is missing
+        outcome.wrong.append(str(exc))
     finally:
-        code = await run.stop()
-    assert run.kills == KILLS_PER_SEED
-    assert code == 0
-    log = (tmp_path / "linli.log").read_text()
-    summary = (f"seed {seed}: {len(run.texts)} reports;"
-               f" {log.count('received before a crash')} start(s) replayed the inbox,"
-               f" {log.count('handled before; skipped')} second deliveries skipped,"
-               f" {log.count('interrupted by a crash')} start(s) re-sent the outbox")
+        outcome.code = await run.stop()
+    outcome.kills, outcome.reports, outcome.broadcasts = run.kills, len(run.texts), \
+        len(run.broadcasts)
+    _check(run, outcome)
+    log = (folder / "linli.log").read_text()
+    outcome.summary = (
+        f"seed {seed}: {run.kills} kills, {len(run.texts)} reports, {len(run.votes)} voters,"
+        f" {len(run.broadcasts)} broadcasts; {log.count('received before a crash')} start(s)"
+        f" replayed the inbox, {log.count('handled before; skipped')} second deliveries"
+        f" skipped, {log.count('interrupted by a crash')} start(s) re-sent the outbox;"
+        f" {outcome.cut_on_wire} message(s) cut off mid-request by a kill arrived twice")
+    return outcome
 
+
+def _check(run: Run, out: Outcome) -> None:
     # every report exactly once, with a consistent event log
     reports = _query(run.db, "SELECT id, text, state, rung_node_id FROM reports")
-    assert Counter(r["text"] for r in reports) == Counter(run.texts)
+    got, wanted = Counter(r["text"] for r in reports), Counter(run.texts)
+    out.lost += [f"report never filed: {text}" for text in wanted - got]
+    out.duplicated += [f"report filed twice: {text}" for text in got - wanted]
     for report in reports:
         events = _query(run.db, "SELECT action, actor_id, node_id, note FROM report_events"
                         " WHERE report_id = ? ORDER BY id", (report["id"],))
         actions = [e["action"] for e in events]
-        assert actions[0] == "filed" and actions.count("filed") == 1, actions
-        assert actions.count("acknowledged") <= 1, actions  # a replayed press acts once
-        assert (report["state"] == "acknowledged") == ("acknowledged" in actions), actions
+        if actions[0] != "filed" or actions.count("filed") != 1:
+            out.wrong.append(f"report #{report['id']} events: {actions}")
+        if actions.count("acknowledged") > 1:  # a replayed press acts once
+            out.duplicated.append(f"report #{report['id']} acknowledged twice: {actions}")
+        if (report["state"] == "acknowledged") != ("acknowledged" in actions):
+            out.wrong.append(f"report #{report['id']} state {report['state']}: {actions}")
         climbs = [e["node_id"] for e in events if e["note"] == "missed:acknowledge"
                   and e["action"] == "escalated"]
-        assert len(climbs) == len(set(climbs)), f"a deadline fired twice: {actions}"
-        assert events[-1]["node_id"] in (None, report["rung_node_id"]) or \
-            events[-1]["action"] == "overdue"
+        if len(climbs) != len(set(climbs)):
+            out.fired_twice.append(f"report #{report['id']} climbed twice: {actions}")
+        if events[-1]["node_id"] not in (None, report["rung_node_id"]) and \
+                events[-1]["action"] != "overdue":
+            out.wrong.append(f"report #{report['id']} rung and events disagree: {actions}")
     # no deadline that fell due was lost (3 s of slack for the alarm)
-    late = _query(run.db, "SELECT count(*) FROM deadlines WHERE state = 'armed'"
-                  " AND due_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3 seconds')")[0][0]
-    assert late == 0
+    late = _query(run.db, "SELECT subject, subject_id, kind FROM deadlines WHERE state = 'armed'"
+                  " AND due_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3 seconds')")
+    out.lost += [f"deadline never fired: {tuple(r)}" for r in late]
 
     # every notification delivered, and once (twice only if a kill cut its request off)
     rows = _query(run.db, "SELECT chat_id, method, status, payload FROM outbox")
-    assert {r["status"] for r in rows} <= {"sent"}, Counter(r["status"] for r in rows)
-    wanted = Counter((r["chat_id"], _plain(json.loads(r["payload"])["text"]))
-                     for r in rows if r["method"] == "send_message")
-    delivered = Counter((m["chat"]["id"], m.get("text", "")) for m in tg.sent())
-    twice = 0
-    for key, times in wanted.items():
-        assert delivered[key] >= times, f"never delivered: {key}"
-        assert delivered[key] <= times + run.in_flight[key], f"delivered twice: {key}"
-        twice += delivered[key] - times
-    print(f"{summary}; {twice} message(s) cut off mid-request by a kill arrived twice")
+    out.lost += [f"outbox row {r['status']}: {r['method']} to {r['chat_id']}"
+                 for r in rows if r["status"] != "sent"]
+    wanted_msgs = Counter((r["chat_id"], _plain(json.loads(r["payload"])["text"]))
+                          for r in rows if r["method"] == "send_message")
+    delivered = Counter((m["chat"]["id"], m.get("text", "")) for m in run.tg.sent())
+    for key, times in wanted_msgs.items():
+        if delivered[key] < times:
+            out.lost.append(f"never delivered: {key}")
+        elif delivered[key] > times + run.in_flight[key]:
+            out.duplicated.append(f"delivered {delivered[key]} times: {key}")
+        out.cut_on_wire += min(delivered[key] - times, run.in_flight[key]) \
+            if delivered[key] > times else 0
+
+    # every broadcast once, in each group
+    made = Counter(r["text"] for r in _query(run.db, "SELECT text FROM broadcasts"))
+    for text in run.broadcasts:
+        if made[text] > 1:
+            out.duplicated.append(f"broadcast made {made[text]} times: {text}")
+        for chat in GROUPS.values():
+            if not any(text in (m.get("text") or "") for m in run.tg.sent(chat)):
+                out.lost.append(f"broadcast never reached {chat}: {text}")
 
     # each vote as last cast; only b1's residents count
     recorded = {r["user_id"]: (json.loads(r["option_ids"]), r["counted"])
                 for r in _query(run.db, "SELECT user_id, option_ids, counted FROM"
                                 " topic_poll_votes")}
-    assert run.votes, "nobody voted"
+    if not run.votes:
+        out.wrong.append("nobody voted")
     for uid, choice in run.votes.items():
-        assert uid in recorded, f"the vote of {uid} was lost"
-        assert sorted(recorded[uid][0]) == choice, (uid, recorded[uid], choice)
-        if choice:
-            assert bool(recorded[uid][1]) == (RESIDENTS[uid] == "b1-g"), (uid, recorded[uid])
-    assert _query(run.db, "SELECT count(*) FROM topic_polls WHERE state = 'open'")[0][0] == 1
+        if uid not in recorded:
+            out.lost.append(f"the vote of {uid} was lost")
+        elif sorted(recorded[uid][0]) != choice:
+            out.wrong.append(f"vote of {uid}: {recorded[uid]}, cast {choice}")
+        elif choice and bool(recorded[uid][1]) != (RESIDENTS[uid] == "b1-g"):
+            out.wrong.append(f"vote of {uid} counted wrongly: {recorded[uid]}")
+    if _query(run.db, "SELECT count(*) FROM topic_polls WHERE state = 'open'")[0][0] != 1:
+        out.wrong.append("the topic poll is not open")
 
     # every update handled, none twice
-    assert _query(run.db, "SELECT count(*) FROM updates WHERE status != 'done'")[0][0] == 0
+    unhandled = _query(run.db, "SELECT count(*) FROM updates WHERE status != 'done'")[0][0]
+    if unhandled:
+        out.lost.append(f"{unhandled} update(s) never handled")
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+async def test_sigkill_at_random_points_loses_nothing_and_repeats_nothing(
+        tg: FakeTelegram, tmp_path: Path, seed: int) -> None:
+    outcome = await crash_run(tg, tmp_path, seed)
+    print(outcome.summary)
+    assert outcome.kills == KILLS_PER_SEED
+    assert outcome.code == 0
+    assert outcome.problems() == []
+    assert outcome.reports and outcome.broadcasts

@@ -22,7 +22,7 @@ import pytest
 from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import TOKEN, BotHarness
 from tests.services_world import BUILDING, BUILDING4, GRID, RESIDENT, button, settle, world
 from web.auth import sign_init_data

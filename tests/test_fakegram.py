@@ -39,8 +39,8 @@ from telegram.ext import (
     PollAnswerHandler,
 )
 
-from tests.fakegram import FakeTelegram, faults
-from tests.fakegram.errors import ApiError
+from sandbox.fakegram import FakeTelegram, faults
+from sandbox.fakegram.errors import ApiError
 
 RESIDENT, LEADER, STRANGER = 1001, 1002, 1003
 GROUP, SUPERGROUP, FORUM = -4001, -1004002, -1004003

@@ -12,7 +12,7 @@ import aiohttp
 from openpyxl import load_workbook
 
 from bot.core.clock import ShiftedClock
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_stats import COMMUNITY, hand_computed
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.core.clock import ShiftedClock
 from bot.culture.holidays import coming, holiday_date
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 
 SECRETARY, CHIEF = 1004, 1003

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_reports_e2e import GRID, GROUP, RESIDENT, _settle, _world
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 from tests.orgs import harmony, harmony_leaders, resident
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.core.notifier import Delivery, Outgoing
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 
 GROUP = -100200

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.services_world import GRID as S_GRID
 from tests.services_world import RESIDENT as S_RESIDENT

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from bot.__main__ import main
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.services_world import GRID, RESIDENT, settle, world
 

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from bot.org.orgfile import OrgFileError
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 
 GROUP = -100100

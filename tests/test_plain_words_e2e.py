@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sandbox.fakegram import FakeTelegram
 from tests import test_consultation_e2e as consult
 from tests import test_events_e2e as ev
 from tests import test_families_e2e as fam
-from tests.fakegram import FakeTelegram
 from tests.harness import BotHarness
 
 CHIEF, R1, R2, R3, R4, CHATS = ev.CHIEF, ev.R1, ev.R2, ev.R3, ev.R4, ev.CHATS

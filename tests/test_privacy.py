@@ -5,15 +5,19 @@ the bot, a leader is unreachable, reports climb to the community, get rated and
 reopened, people type private commands in the group, and the group is upgraded to a
 supergroup; a leader keeps a care list (and types care commands in the group) while
 the visits fall due for an unreachable grid leader. Every message the bot sent into
-any group is then read: no reporter's name, unit number, report text or care-list
-entry may appear in any of them.
+any group is then read, as sent and after every edit of its text, caption or buttons, and
+every button format the bot uses is forged onto group messages by the reporter, a leader
+and a stranger: no reporter's name, unit number, report text or care-list entry may appear
+in any of them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
+from typing import Any
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import ADMIN, BotHarness
 from tests.test_reports_e2e import (
     BUILDING,
@@ -30,11 +34,12 @@ from tests.test_reports_e2e import (
 )
 
 QUIET = -100999  # a second bound group of another building, nobody reports there
+NEWCOMER, STRANGER = 3003, 3999  # writes a report before /join; lives nowhere
 REPORTER_NAMES = ("张阿姨", "钱大爷", "Zhang", "Qian")
 UNITS = ("1-502", "2-301")
 CARE = ("腿脚不便", "独居老人", "残疾人", "低收入")  # care notes and kinds: leaders only
 TEXTS = ("楼道堆满杂物", "电梯按钮失灵", "邻居深夜装修", "楼下积水严重", "独居老人家里漏水",
-         "垃圾桶满了", "路灯坏了")
+         "垃圾桶满了", "路灯坏了", "单元门禁坏了好几天")
 ORG_WITH_QUIET = ORG.replace("[[residents]]", f"""[[nodes]]
 key = "b4"
 name = "4号楼"
@@ -51,16 +56,52 @@ async def _settle(linli: BotHarness) -> None:
     await linli.settle()
 
 
+def _readable(item: dict[str, Any]) -> str:
+    """What a message (or a request for one) shows: text, caption, poll, button labels."""
+    parts = [item.get(k) for k in ("text", "caption", "question", "options")]
+    poll = item.get("poll") or {}
+    parts += [poll.get("question"), poll.get("options")]
+    markup = item.get("reply_markup")
+    if isinstance(markup, str):
+        markup = json.loads(markup)
+    for row in (markup or {}).get("inline_keyboard", []):
+        parts += [button.get("text") for button in row]
+    return " ".join(str(p) for p in parts if p)
+
+
 def _to_groups(tg: FakeTelegram) -> list[tuple[int, str]]:
-    """Everything the bot asked Telegram to show in a group: sends and edits alike."""
+    """Everything the bot asked Telegram to show in a group (every send and every edit of
+    text, caption or buttons, carried out or refused), and every state each group message
+    took: as sent, and after each edit."""
     said = []
     for call in tg.calls:
         chat = call.params.get("chat_id")
         if not call.method.startswith(("send", "edit")) or not isinstance(chat, int) or chat >= 0:
             continue
-        parts = [call.params.get(k) for k in ("text", "caption", "question", "options")]
-        said.append((chat, " ".join(str(p) for p in parts if p)))
+        said.append((chat, _readable(call.params)))
+    said += [(m["chat_id"], _readable(m)) for m in tg.shown() if m["chat_id"] < 0]
     return said
+
+
+def _forged_data(report_id: int, version: int, node_id: int, user_id: int,
+                 elsewhere: int) -> list[str]:
+    """Every callback data format the bot's buttons use, filled in with real ids.
+    (Picking one's home from a group's join buttons is meant to work, and greets the
+    resident by name there; forged, it names a node of another building, ``elsewhere``.)"""
+    key = f"{report_id}:{version}"
+    return [
+        *(f"r:{a}:{key}" for a in ("ack", "res", "esc", "cat", "rea")),
+        f"r:to:{key}:{node_id}", f"r:set:{key}:repair", f"r:rate:{report_id}:u",
+        "rf:cat:repair", "rf:ok", "rf:draft", "rf:no",
+        "cp:sup:1", "cp:mg:1", "cp:dc:1", "cp:mt:1:2", "cp:stop:1",
+        "cf:go:1", "cf:may:1", "cf:no:1", "cd:done:1",
+        "ev:r:1:g", "ev:s:1", "ev:rc:none", "ev:ok", "ev:no", "ev:ics:1", "ev:c:1", "ev:m:1",
+        "ev:e:1:time", "ev:h:spring_festival:2027-02-06",
+        "fm:v:1", "fm:r:1", "fm:x:1:1", f"jn:{elsewhere}", "ju:skip", f"rr:{user_id}:{node_id}",
+        "lang:en", "hr:sk:repair", "hr:acc:1", "hr:ok:1", "hr:no:1", "hr:done:1",
+        "vo:pause", "vo:resume", "vo:leave", "cv:in:1", "bc:x:1",
+        f"rl:p:{node_id}:{user_id}", f"rl:y:{node_id}:{user_id}", "rl:n",
+    ]
 
 
 def _leaks(tg: FakeTelegram) -> list[tuple[int, str]]:
@@ -72,9 +113,16 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
         tg: FakeTelegram, linli: BotHarness) -> None:
     names = {GRID: "王", BUILDING: "李", COMPOUND: "赵", COMMUNITY: "孙", PROPERTY: "物业小刘",
              RESIDENT: "张阿姨", NEIGHBOUR: "钱大爷", ADMIN: "管理员"}
+    # (the newcomer's name is not a secret: they /join in the group themselves, and the
+    # group is greeted with it; what they wrote before joining is)
+    names.update({NEWCOMER: "新来的孙大妈", STRANGER: "路人"})
     for uid, name in names.items():
         tg.add_user(uid, name, last_name="Zhang" if uid == RESIDENT else "Qian"
                     if uid == NEIGHBOUR else None)
+    # more than 20 messages a minute into one group: the limit would only slow this down
+    # (flood control has tests of its own)
+    tg.group_per_minute = None
+    linli.linli.notifier.groups.per_window = None
     tg.add_group(GROUP, "3号楼业主群", members=list(names))
     tg.add_group(QUIET, "4号楼业主群", members=list(names))
     await linli.import_org(ORG_WITH_QUIET)
@@ -100,7 +148,18 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     tg.user_sends(BUILDING, BUILDING, f"/care_add {RESIDENT} 残疾人 P2D")
     tg.user_sends(BUILDING, GROUP, f"/care_add {RESIDENT} 低收入 P1D")
     tg.user_sends(BUILDING, GROUP, "/care")
+    # a report written before registering, then /join in the group: its text stays private
+    tg.user_sends(NEWCOMER, GROUP, "/report " + TEXTS[7])
     await _settle(linli)
+    tg.user_sends(NEWCOMER, GROUP, "/join")
+    pick = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and bool(m.get("reply_markup"))
+                             and "选择" in m["text"])
+    tg.press_button(NEWCOMER, GROUP, pick["message_id"], _button(pick, "3号楼1单元"))
+    offer = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "登记前写的诉求" in m["text"])
+    tg.press_button(NEWCOMER, GROUP, offer["message_id"], _button(offer, "提交"))
+    await _settle(linli)
+    assert await linli.linli.db.fetchval("SELECT count(*) FROM reports WHERE text = ?",
+                                         (TEXTS[7],)) == 1
     assert await linli.linli.db.fetchval("SELECT count(*) FROM care_entries") == 2
 
     # deadlines run out: the unreachable grid leader is mentioned, reports climb
@@ -134,6 +193,20 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     linli.clock.advance(timedelta(hours=2, seconds=1))
     await linli.linli.scheduler.sweep()
     await _settle(linli)
+
+    # forged presses of every button format on group messages, by the reporter, a leader
+    # and a stranger: nothing personal may be drawn into the group by any of them
+    first = await linli.linli.report_repo.get(1)
+    grid = await linli.linli.org_repo.node_by_key("b3-u1")
+    other = await linli.linli.org_repo.node_by_key("b4")
+    targets = [(GROUP, tg.sent(GROUP)[0]["message_id"]), (GROUP, offer["message_id"]),
+               (new_id, tg.sent(new_id)[-1]["message_id"])]
+    queries = [tg.press_button(who, chat, message_id, data)
+               for chat, message_id in targets for who in (RESIDENT, BUILDING, STRANGER)
+               for data in _forged_data(first.id, first.version, grid.id, RESIDENT, other.id)]
+    await linli.settle(60)
+    assert all(tg.answers_to(q) is not None for q in queries)
+    assert len(tg.edits()) > 0  # edits were made (in private chats) and are all recorded
 
     # the scenario happened: reports filed, climbed, groups were written to
     reports = [await linli.linli.report_repo.get(n) for n in range(1, 7)]

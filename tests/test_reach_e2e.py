@@ -8,7 +8,7 @@ arrives (the deep link, /start or /myreports) the rating buttons are there.
 
 from __future__ import annotations
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.test_reports_e2e import (
     BUILDING,

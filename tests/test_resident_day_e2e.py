@@ -13,7 +13,7 @@ import os
 import re
 from pathlib import Path
 
-from tests.fakegram import FakeTelegram
+from sandbox.fakegram import FakeTelegram
 from tests.harness import BotHarness
 from tests.orgs import harmony, harmony_leaders, resident
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
-from bot.core.i18n import Markup, number, pick_language, t
+from bot.core.i18n import Markup, esc, number, pick_language, t
 from bot.core.notifier import Delivery, Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import local_time
@@ -172,6 +172,10 @@ class ConsultationService:
         proposal = await self.proposal(proposal_id)
         if await self.tree.resident(user_id) is None:
             raise NotAllowed("consult.support_residents")
+        if not await self.org.lives_under(user_id, proposal.node_id):
+            node = await self.tree.node(proposal.node_id)
+            raise NotAllowed("consult_rights.support_not_here", number=number(proposal.id),
+                             node=node.name if node else "")
         if proposal.state != "open":
             raise BadInput("consult.topic_closed", number=number(proposal.id))
         async with self.db.write() as tx:
@@ -265,7 +269,7 @@ class ConsultationService:
                        at=local_time(self.settings, lang, closes_at),
                        lines=Markup("\n".join(lines))),
             thread_id=thread_id, dedup_key=f"tpoll:{poll_id}:intro"))
-        options = [shorten(f"{number(p.id)} {p.text}") for p in proposals]
+        options = [esc(shorten(f"{number(p.id)} {p.text}")) for p in proposals]
         await self.notifier.enqueue(tx, Outgoing(
             chat_id, method="send_poll", thread_id=thread_id, ref=f"tpoll:{poll_id}",
             poll={"question": t(lang, "consult.poll_question", poll=number(poll_id)),

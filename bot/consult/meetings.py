@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.consult.consultation import ConsultationService, agenda_winners
-from bot.core.errors import BadInput, NotFound
+from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Delivery, Outgoing
 from bot.core.timing import how_soon, local_time
@@ -172,6 +172,10 @@ class MeetingService:
             raise BadInput("error.stale_button")
         if meeting.state != "scheduled" or meeting.starts_at <= self.clock.now():
             raise BadInput("consult.meeting_started", number=number(meeting.id))
+        if not await self.c.org.lives_under(user_id, meeting.node_id):
+            node = await self.c.tree.node(meeting.node_id)
+            raise NotAllowed("consult_rights.rsvp_not_here", number=number(meeting.id),
+                             node=node.name if node else "")
         async with self.db.write() as tx:
             await self.repo.rsvp(tx, meeting.id, user_id, answer, self.clock.now())
             await self.refresh_card(tx, meeting)

@@ -2,12 +2,15 @@
 
 Messages are HTML (the bot's parse mode). Values put into a message are escaped,
 so a resident's text can never break the markup; pass :class:`Markup` for a
-value that is already safe HTML (a rendered list, a link).
+value that is already safe HTML (a rendered list, a link). Where Telegram takes
+plain text only (button labels, poll questions and options, callback answers),
+:func:`plain` turns such a message into what the reader should see.
 """
 
 from __future__ import annotations
 
 import html
+import re
 import string
 import tomllib
 from importlib import resources
@@ -28,6 +31,14 @@ class ByLanguage(dict[str, str]):
 
 def esc(value: Any) -> str:
     return html.escape(str(value), quote=False)
+
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain(text: str) -> str:
+    """HTML as the reader sees it, for a field Telegram shows as plain text."""
+    return html.unescape(_TAG.sub("", text))
 
 
 def number(n: int) -> str:

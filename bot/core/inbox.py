@@ -27,6 +27,7 @@ from telegram.ext import ExtBot
 from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.http import AiohttpRequest
+from bot.core.i18n import plain
 from storage.db import HandlingUpdate
 from storage.inbox import InboxRepo
 
@@ -165,6 +166,12 @@ class LinliBot(ExtBot[None]):
         self._inbox = inbox  # PTB lets an underscored attribute be set on its frozen objects
         self._raw_updates = get_updates_request
         self._pause = 0.0  # seconds between polls while Telegram cannot be reached
+
+    async def answer_callback_query(self, callback_query_id: str, text: str | None = None,
+                                    *args: Any, **kwargs: Any) -> bool:
+        """Answers come from the catalog, in HTML; Telegram shows them as plain text."""
+        return await super().answer_callback_query(
+            callback_query_id, plain(text) if text else text, *args, **kwargs)
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
         try:

@@ -1,5 +1,10 @@
 """The one way out: every message Linli sends goes through here.
 
+Every text in an :class:`Outgoing` is HTML, as the catalog renders it (a user's text
+put in raw goes through ``esc``): message texts and captions are sent in HTML parse
+mode, and what Telegram shows as plain text (button labels, a poll's question and
+options) is turned into the plain text the HTML stands for.
+
 A message is first recorded in the outbox (in the caller's transaction when it
 comes with a domain change), then a dispatcher delivers it. So a crash loses no
 message and a restart does not send one twice (a row is claimed before it is
@@ -24,6 +29,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    InputPollOption,
     LinkPreviewOptions,
     Message,
     ReplyKeyboardMarkup,
@@ -42,6 +48,7 @@ from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.grouplimit import GroupWindow
 from bot.core.http import answer_lost
+from bot.core.i18n import plain
 from bot.core.textsplit import split_html
 from storage.db import Database, Tx
 from storage.org import OrgRepo
@@ -55,6 +62,8 @@ CONCURRENCY = 16
 # New messages that Telegram has most likely made when a request went out whole and its
 # answer did not come back in time: sending them again would show them twice.
 NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document"})
+# Changes to a message already shown: coalesced while queued, sent after new messages.
+EDITS = frozenset({"edit_text", "edit_buttons"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +91,7 @@ class Outgoing:
     photo: str | None = None  # a Telegram file_id; or send_photo with ``document`` (a PNG we drew)
     document: bytes | None = None  # a small file (.ics, .csv, .png), kept in the outbox
     filename: str | None = None
-    poll: dict[str, Any] | None = None  # {"question", "options", "multiple"}
+    poll: dict[str, Any] | None = None  # {"question", "options", "multiple"}, HTML too
     name: str | None = None  # a forum topic's name
     message_id: int | None = None  # for edits
     thread_id: int | None = None
@@ -136,7 +145,7 @@ def _markup(buttons: list[list[dict[str, Any]]] | None,
             return ReplyKeyboardMarkup(keyboard, resize_keyboard=True, is_persistent=True)
         return None
     return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(b["text"], callback_data=b.get("data"), url=b.get("url"),
+        [[InlineKeyboardButton(plain(b["text"]), callback_data=b.get("data"), url=b.get("url"),
                                web_app=WebAppInfo(b["web_app"]) if b.get("web_app") else None)
           for b in row] for row in buttons]
     )
@@ -162,6 +171,15 @@ class Notifier:
         """Record a message inside the caller's transaction; call :meth:`kick` after commit.
         With ``want_id`` it returns the message's outbox id (None if queued before)."""
         now = self.clock.now()
+        edit_of = msg.message_id if msg.method in EDITS else None
+        if edit_of is not None and msg.dedup_key is None and msg.fallback is None:
+            # only the latest state of a message is worth sending: 60 presses of +1 while
+            # one edit waits make that one edit show the 60th count, not 60 edits
+            queued = await self.outbox.coalesce_edit(
+                tx, chat_id=msg.chat_id, edit_of=edit_of, method=msg.method,
+                payload=msg.payload(), ref=msg.ref)
+            if queued is not None:
+                return queued if want_id else None
         fallback = None
         if msg.fallback is not None:
             fb = msg.fallback
@@ -170,7 +188,7 @@ class Notifier:
         return await self.outbox.add(
             tx, chat_id=msg.chat_id, method=msg.method, payload=msg.payload(), fallback=fallback,
             ref=msg.ref, dedup_key=msg.dedup_key, not_before=msg.not_before or now, now=now,
-            bulk=msg.bulk, want_id=want_id,
+            bulk=msg.bulk, want_id=want_id, edit_of=edit_of,
         )
 
     async def send(self, msg: Outgoing, *, wait: bool = False,
@@ -255,7 +273,8 @@ class Notifier:
             return
         chosen: dict[int, int] = {}  # chat id → its oldest due message
         due = await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8,
-                                    skip=self.groups.full())
+                                    skip=self.groups.full(),
+                                    skip_edits=self.groups.full(for_edits=True))
         for outbox_id, chat_id in due:
             # one send at a time per chat keeps its messages in order
             if chat_id not in self._inflight and chat_id not in chosen:
@@ -263,7 +282,7 @@ class Notifier:
                 if len(chosen) >= free:
                     break
         for row in await self.outbox.claim_many(list(chosen.values())):
-            self.groups.sent(row.chat_id)
+            self.groups.sent(row.chat_id, edit=row.method in EDITS)
             task = asyncio.create_task(self._deliver(row), name=f"linli-send-{row.id}")
             self._inflight[row.chat_id] = task
             task.add_done_callback(lambda _t, chat=row.chat_id: self._done(chat))
@@ -382,8 +401,11 @@ class Notifier:
             )
         elif row.method == "send_poll":
             poll = p["poll"]
+            # poll texts take no formatting: plain text, the bot's default parse mode off
             message = await self.bot.send_poll(
-                row.chat_id, poll["question"], poll["options"], is_anonymous=False,
+                row.chat_id, plain(poll["question"]),
+                [InputPollOption(plain(o), text_parse_mode=None) for o in poll["options"]],
+                is_anonymous=False, question_parse_mode=None,
                 allows_multiple_answers=bool(poll.get("multiple")), message_thread_id=thread,
                 reply_markup=markup,
             )

@@ -6,6 +6,9 @@ sweep is the safety net (APScheduler 3 drops a job whose time has passed unless
 misfire_grace_time is None, so both jobs are created with None). Each deadline is
 claimed (armed → fired) in the same transaction as the action it triggers, so it
 fires once across racing jobs and restarts, and a crash mid-action leaves it armed.
+An action that raises leaves it armed too, tried again after a growing pause (kept in
+the database, so a restart does not start over) and logged once per failure: a
+deadline that keeps failing neither spins nor fills the log.
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from storage.deadlines import Deadline, DeadlineRepo
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY = timedelta(seconds=30)
+# the pause before trying a failed deadline again, after its 1st, 2nd, ... failure
+RETRY_AFTER = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
+               timedelta(minutes=30), timedelta(hours=1))
 DeadlineAction = Callable[[Tx, Deadline], Awaitable[None]]
 
 
@@ -91,8 +97,11 @@ class Scheduler:
                     return False  # someone else fired it, or it was cancelled
                 await action(tx, deadline)
         except Exception:
-            log.exception("deadline %s (%s #%s %s) failed; it stays armed", deadline.id,
-                          deadline.subject, deadline.subject_id, deadline.kind)
+            pause = RETRY_AFTER[min(deadline.failures, len(RETRY_AFTER) - 1)]
+            failures = await self.deadlines.failed(deadline.id, self.clock.now() + pause)
+            log.exception("deadline %s (%s #%s %s) failed (%d time(s)); it stays armed and is"
+                          " tried again in %s", deadline.id, deadline.subject,
+                          deadline.subject_id, deadline.kind, failures, pause)
             return False
         self.fired += 1
         metrics.DEADLINES_FIRED.inc()

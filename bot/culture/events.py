@@ -211,9 +211,7 @@ class EventService:
             raise BadInput("error.stale_button")
         if event.state != "open" or event.starts_at <= self.clock.now():
             raise BadInput("event.closed", number=number(event_id))
-        resident = await self.org.org.resident(user_id)
-        scope = {n.id for n in await self.org.org.subtree(event.node_id)}
-        if resident is None or resident.node_id not in scope:
+        if not await self.org.lives_under(user_id, event.node_id):
             raise NotAllowed("event.not_in_scope")
         now = self.clock.now()
         async with self.db.write() as tx:

@@ -48,7 +48,9 @@ class AwayService:
         away = await self.repo.active(user_ids, self.clock.now(), tx)
         covered: list[int] = []
         for user_id in user_ids:
-            target = away[user_id].stand_in_id if user_id in away else user_id
+            stand_in = away[user_id].stand_in_id if user_id in away else None
+            # rights end with the role: a stand-in no longer a leader covers nobody
+            target = stand_in if stand_in and await self.org.led_nodes(stand_in) else user_id
             if target not in covered:
                 covered.append(target)
         return covered
@@ -58,6 +60,8 @@ class AwayService:
         act in their own name."""
         if user_id in assigned:
             return None
+        if not await self.org.led_nodes(user_id):
+            return None  # no longer a leader: stands in for nobody
         away = await self.repo.active(assigned, self.clock.now())
         return next((a.user_id for a in away.values() if a.stand_in_id == user_id), None)
 

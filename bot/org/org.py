@@ -65,6 +65,13 @@ class OrgService:
         """Admins, and leaders of the node or of a node above it."""
         return self.is_admin(user_id) or await self.org.leads_at_or_above(user_id, node.id)
 
+    async def lives_under(self, user_id: int, node_id: int) -> bool:
+        """A registered resident of the node or of a node below it: those an event, a
+        meeting or a topic of that node concerns, and the only ones who answer it."""
+        resident = await self.org.resident(user_id)
+        return resident is not None and resident.node_id in {
+            n.id for n in await self.org.subtree(node_id)}
+
     async def node(self, key: str) -> Node:
         """A node by its key, or by its name as people write it (3号楼1单元)."""
         node = await self.org.node_by_key(key.strip().lower())
@@ -98,13 +105,23 @@ class OrgService:
 
     # -- chats ----------------------------------------------------------------------
 
-    async def bind(self, user_id: int, chat_id: int, key: str) -> Node:
+    async def bind(self, user_id: int, chat_id: int, key: str) -> tuple[Node, Node | None]:
+        """Bind the chat to the node; returns it and the node the chat was bound to before
+        (None: unbound, or bound there already). A bound chat is taken from its node only by
+        someone with rights over that node too (or an admin): else anyone leading some other
+        building could take over the group."""
         node = await self.node(key)
         if not await self.may_manage(user_id, node):
             raise NotAllowed("org.bind_not_allowed")
+        chat = await self.org.chat(chat_id)
+        previous = None
+        if chat is not None and chat.node_id is not None and chat.node_id != node.id:
+            previous = await self.org.node(chat.node_id)
+        if previous is not None and not await self.may_manage(user_id, previous):
+            raise NotAllowed("org_rights.rebind_not_allowed", node=previous.name)
         async with self.db.write() as tx:
             await self.org.bind_chat(tx, chat_id, node.id, user_id, self.clock.now())
-        return node
+        return node, previous
 
     # -- invites --------------------------------------------------------------------
 
@@ -147,6 +164,47 @@ class OrgService:
         node = await self.org.node(invite.node_id)
         assert node is not None
         return node
+
+    # -- removing leaders -----------------------------------------------------------
+
+    async def may_remove_leader(self, user_id: int, node: Node) -> bool:
+        """Those who may invite a leader of the node may remove one: admins, and leaders
+        of a node above it."""
+        return self.is_admin(user_id) or await self.org.leads_above(user_id, node.id)
+
+    async def removable_leaders(self, user_id: int) -> list[tuple[Node, Leader]]:
+        """The leaders this user may remove, in the order of the tree."""
+        if not self.is_admin(user_id) and not await self.org.led_nodes(user_id):
+            raise NotAllowed("leader_removal.not_allowed")
+        found = []
+        for node in await self.org.all_nodes():
+            if await self.may_remove_leader(user_id, node):
+                found += [(node, ld) for ld in await self.org.leaders_of(node.id)
+                          if ld.user_id != user_id]
+        return found
+
+    async def leader_at(self, user_id: int, node_id: int, leader_id: int) -> tuple[Node, Leader]:
+        """A leader this user may remove (checked before anything else is read)."""
+        node = await self.org.node(node_id)
+        if node is None or not await self.may_remove_leader(user_id, node):
+            raise NotAllowed("leader_removal.not_allowed")
+        leader = next((ld for ld in await self.org.leaders_of(node.id)
+                       if ld.user_id == leader_id), None)
+        if leader is None:
+            raise NotFound("leader_removal.not_a_leader", node=node.name)
+        return node, leader
+
+    async def remove_leader(self, user_id: int, node_id: int,
+                            leader_id: int) -> tuple[Node, Leader]:
+        """Their rights end now; the reports they held are handed on by the deadline the
+        removal arms (fired by the scheduler's next sweep)."""
+        node, leader = await self.leader_at(user_id, node_id, leader_id)
+        async with self.db.write() as tx:
+            removed = await self.org.remove_leader(tx, node.id, leader_id, user_id, "command",
+                                                   self.clock.now())
+        if removed is None:
+            raise NotFound("leader_removal.not_a_leader", node=node.name)
+        return node, leader
 
     # -- residents ------------------------------------------------------------------
 

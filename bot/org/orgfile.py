@@ -2,7 +2,9 @@
 
 Every problem in a file is collected and named by its entry and line, so a
 community worker fixes the file in one go; a file with any problem changes
-nothing. Re-importing updates by key and never duplicates or deletes.
+nothing. Re-importing updates by key and never duplicates; it deletes only leaders marked
+`removed = true`, and with --prune every leader the file no longer lists (shown first as a
+dry run).
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from config.settings import Level, Settings
 from storage.db import Database
 from storage.orgfile_repo import (
     KINDS,
+    DryRun,
     ExistingOrg,
     LeaderEntry,
     NodeEntry,
     OrgPlan,
     PartnerEntry,
     ResidentEntry,
+    StoredLeader,
     apply_plan,
     read_org,
 )
@@ -39,7 +43,7 @@ NAME_MAX = 64
 # section → (required keys, optional keys, the keys that name an entry in messages)
 SECTIONS: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
     "nodes": ({"key", "name", "level"}, {"parent", "chat_id"}, ("key",)),
-    "leaders": ({"node", "user_id"}, {"name"}, ("node", "user_id")),
+    "leaders": ({"node", "user_id"}, {"name", "removed"}, ("node", "user_id")),
     "partners": ({"node", "kind", "name"}, {"user_ids", "categories"}, ("node", "kind")),
     "residents": ({"user_id", "node"}, {"unit", "name"}, ("user_id",)),
 }
@@ -65,6 +69,7 @@ class ImportSummary:
     partners: Counts = Counts()
     residents: Counts = Counts()
     chats: Counts = Counts()
+    removed_leaders: tuple[StoredLeader, ...] = ()  # `removed = true`, or not listed (prune)
 
     @property
     def counts(self) -> dict[str, Counts]:
@@ -72,11 +77,20 @@ class ImportSummary:
 
     @property
     def changed(self) -> bool:
-        return any(c.created or c.updated for c in self.counts.values())
+        return bool(self.removed_leaders) or any(c.created or c.updated
+                                                 for c in self.counts.values())
 
     def describe(self) -> str:
-        return "; ".join(f"{kind}: {c.created} created, {c.updated} updated"
+        text = "; ".join(f"{kind}: {c.created} created, {c.updated} updated"
                          for kind, c in self.counts.items())
+        if self.removed_leaders:
+            text += f"; leaders removed: {len(self.removed_leaders)}"
+        return text
+
+    def removals(self) -> list[str]:
+        """One line per leader removed: node, user id, name."""
+        return [f"{ld.node} {ld.user_id} {ld.name or ''}".rstrip()
+                for ld in self.removed_leaders]
 
 
 def _q(value: Any) -> str:
@@ -200,7 +214,10 @@ class _Reader:
     def _leader(self, e: dict[str, Any], where: str, problems: list[str]) -> LeaderEntry | None:
         node, user_id = self._node_ref(e, problems), self._user(e["user_id"], problems)
         name = self._optional_text(e, "name", NAME_MAX, problems)
-        return None if problems else LeaderEntry(node, user_id, name, where)
+        removed = e.get("removed", False)
+        if not isinstance(removed, bool):
+            problems.append(f"removed must be true or false, not {_q(removed)}")
+        return None if problems else LeaderEntry(node, user_id, name, where, removed is True)
 
     def _partner(self, e: dict[str, Any], where: str, problems: list[str]) -> PartnerEntry | None:
         node = self._node_ref(e, problems)
@@ -359,8 +376,11 @@ def _attachment_problems(plan: OrgPlan, existing: ExistingOrg, levels: list[str]
     return problems
 
 
-async def import_org(db: Database, settings: Settings, path: Path) -> ImportSummary:
-    """Import a file whole or not at all; raises OrgFileError naming every problem."""
+async def import_org(db: Database, settings: Settings, path: Path, *, prune: bool = False,
+                     dry_run: bool = False) -> ImportSummary:
+    """Import a file whole or not at all; raises OrgFileError naming every problem.
+    ``prune``: also remove every leader the file does not list. ``dry_run``: what the import
+    would do, with nothing changed."""
     try:
         text = await asyncio.to_thread(path.read_text, encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -373,8 +393,12 @@ async def import_org(db: Database, settings: Settings, path: Path) -> ImportSumm
         if found:
             raise OrgFileError(found)
 
-    counts = await apply_plan(db, plan, check)
-    return ImportSummary(**{kind: Counts(*pair) for kind, pair in counts.items()})
+    try:
+        counts, removed = await apply_plan(db, plan, check, prune=prune, dry_run=dry_run)
+    except DryRun as preview:
+        counts, removed = preview.counts, preview.removed
+    return ImportSummary(**{kind: Counts(*pair) for kind, pair in counts.items()},
+                         removed_leaders=tuple(removed))
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")

@@ -31,13 +31,17 @@ CALLBACK_RATINGS = {**RATINGS, "n": "unreachable"}
 
 async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
     """Who acts on it: its owner once acknowledged; before that the partner's members
-    while a partner has it, else the leaders of its rung."""
-    if report.owner_id is not None and report.state != "open":
-        return [report.owner_id]
+    while a partner has it, else the leaders of its rung. The owner only while they still
+    hold that role: a leader removed from the rung, or a member from the partner, loses
+    the reports they acknowledged at once, and those who hold the role now act on them."""
     if report.partner_id is not None:
         partner = await org.partner(report.partner_id)
-        return list(partner.user_ids) if partner else []
-    return [ld.user_id for ld in await org.leaders_of(report.rung_node_id)]
+        holders = list(partner.user_ids) if partner else []
+    else:
+        holders = [ld.user_id for ld in await org.leaders_of(report.rung_node_id)]
+    if report.owner_id is not None and report.state != "open" and report.owner_id in holders:
+        return [report.owner_id]
+    return holders
 
 
 Sent = list[tuple[int, list[int]]]  # (chat, message ids) of messages sent
@@ -204,6 +208,8 @@ class ReportNotices:
             return ""
         if note.startswith("missed:"):
             text = t(lang, f"report.reason_{note.replace(':', '_')}")
+        elif CATALOG.has(f"handover.{note}"):
+            text = t(lang, f"handover.{note}")
         elif CATALOG.has(f"category.{note}"):
             text = t(lang, f"category.{note}")
         elif CATALOG.has(f"rating.{note}"):

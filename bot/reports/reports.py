@@ -32,7 +32,7 @@ from bot.reports.notices import (
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
-from storage.org import Node, OrgRepo, Partner
+from storage.org import ROLE_REMOVAL, Node, OrgRepo, Partner, RoleRemoval
 from storage.replies import ReplyRepo
 from storage.reports import Report, ReportRepo
 
@@ -83,6 +83,7 @@ class ReportService:
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
         self.notices, self.replies = notices, replies
         scheduler.on(SUBJECT, self.on_deadline)
+        scheduler.on(ROLE_REMOVAL, self.on_role_removed)
 
     # -- input ----------------------------------------------------------------------
 
@@ -475,6 +476,48 @@ class ReportService:
             reason = f"missed:{deadline.kind}"
             if not await self._escalate(tx, report, None, reason):
                 await self._flag_overdue(tx, report, reason)
+
+    # -- someone's role ended --------------------------------------------------------
+
+    async def on_role_removed(self, tx: Tx, deadline: Deadline) -> None:
+        """A leader left a node, or a member a partner: what they held is handed on."""
+        removal = await self.org.removal(deadline.subject_id, tx)
+        if removal is None:
+            return
+        for report in await self.reports.held_in_role(tx, removal.user_id, removal.node_id,
+                                                      removal.partner_id):
+            await self._hand_over(tx, report, removal)
+
+    async def _hand_over(self, tx: Tx, report: Report, removal: RoleRemoval) -> None:
+        """To the others holding the same role (prompted afresh, the rung's clock restarted),
+        else one rung up (or, at the top, the nearest rung below that has leaders)."""
+        holders = await self.handlers(report)  # the removed person is no longer among them
+        if holders and report.owner_id != removal.user_id:
+            await self.notices.refresh_prompts(tx, report)  # their prompt loses its buttons
+            return
+        note = "partner_member_removed" if removal.partner_id is not None else "leader_removed"
+        now = self.clock.now()
+        if holders:
+            rung = await self.org.node(report.rung_node_id)
+            partner = await self.org.partner(report.partner_id) if report.partner_id else None
+            assert rung is not None
+            await self._move(tx, report, rung, partner, now, None, "handed_over", note)
+            return
+        target = await self._rung_after_removal(report)
+        if target is None:  # nobody leads anywhere on its chain: it waits where it is
+            await self.notices.refresh_prompts(tx, report)
+            return
+        await self._move(tx, report, target, None, now, None, "handed_over", note)
+
+    async def _rung_after_removal(self, report: Report) -> Node | None:
+        chain = await self.chain(report.node_id)
+        if report.partner_id is not None:
+            return chain[0] if chain else None
+        order = [n.id for n in await self.org.ancestors(report.node_id)]
+        here = order.index(report.rung_node_id) if report.rung_node_id in order else len(order)
+        above = [n for n in chain if order.index(n.id) > here]
+        below = [n for n in chain if order.index(n.id) < here]
+        return above[0] if above else below[-1] if below else None
 
     async def _next_rung(self, report: Report) -> Node | None:
         chain = await self.chain(report.node_id)

@@ -53,6 +53,9 @@ class FakeTelegram(UserActions):
         super().__init__(bot_id, bot_username, bot_first_name)
         self.calls: list[Call] = []
         self.faults = FaultPlan()
+        # called after each answered Bot API call but getUpdates (the sandbox's web chat
+        # shows what changed); a listener must not raise
+        self.listeners: list[Callable[[Call, Any], None]] = []
         self._runner: web.AppRunner | None = None
         self._port = 0
 
@@ -71,14 +74,15 @@ class FakeTelegram(UserActions):
     def base_file_url(self) -> str:
         return f"http://127.0.0.1:{self._port}/file/bot"
 
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
+        """Serve on 127.0.0.1: `port` 0 takes a free one."""
         self.updates.closing = False
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle_api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._handle_file)
         self._runner = web.AppRunner(app, shutdown_timeout=0.5, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         self._port = self._runner.addresses[0][1]
 
@@ -113,6 +117,9 @@ class FakeTelegram(UserActions):
             body, status = await self._run(handler, Params(params), call)
         call.ok = body["ok"]
         call.error = None if call.ok else body["description"]
+        if call.ok and name != "getUpdates":
+            for listener in self.listeners:
+                listener(call, body["result"])
         if fault is not None and fault.kind == "hang":
             await asyncio.sleep(fault.seconds)  # carried out, but the answer is late
         return _answer(body, status)
@@ -155,6 +162,16 @@ class FakeTelegram(UserActions):
     def sent(self, chat_id: int | None = None) -> list[JSON]:
         """Messages the bot sent, oldest first, as they were when sent (see `message`)."""
         return [copy.deepcopy(m) for m in self._sent if chat_id is None or m["chat_id"] == chat_id]
+
+    def edits(self, chat_id: int | None = None) -> list[JSON]:
+        """Every edit the bot made (text, caption or buttons), oldest first, each as the
+        message stood right after it; `method` names the edit."""
+        return [copy.deepcopy(m) for m in self._edits if chat_id is None or m["chat_id"] == chat_id]
+
+    def shown(self, chat_id: int | None = None) -> list[JSON]:
+        """Everything the bot ever showed in a chat: each message as sent, then as each edit
+        left it."""
+        return self.sent(chat_id) + self.edits(chat_id)
 
     def message(self, chat_id: int, message_id: int) -> JSON | None:
         """A message as it is now (after edits); None once deleted."""

@@ -1,12 +1,14 @@
-"""A fake Telegram Bot API server for end-to-end tests of the bot.
+"""A fake Telegram Bot API server: the tests drive the bot through it, and `linli sandbox`
+runs on it.
 
     server = FakeTelegram()
     await server.start()
     bot = Bot(server.token, base_url=server.base_url, base_file_url=server.base_file_url)
 
 Where things live:
-    server.py   FakeTelegram: HTTP (aiohttp on 127.0.0.1), `calls`, `sent()`, `message()`,
-                `wait_for()`, `wait_for_call()`, `fail_next/hang_next/drop_next`
+    server.py   FakeTelegram: HTTP (aiohttp on 127.0.0.1), `calls`, `sent()`, `edits()`,
+                `shown()` (sends and every edit), `message()`, `wait_for()`, `wait_for_call()`,
+                `fail_next/hang_next/drop_next`
     actions.py  what people do: `user_sends`, `press_button`, `vote`, `add_bot_to_group`,
                 `member_joins`, `migrate_group`, `user_blocks_bot` ... (each queues updates)
     state.py    the world: users, groups, messages, files; the access rules (403/400)

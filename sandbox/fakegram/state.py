@@ -6,6 +6,7 @@ import copy
 import itertools
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +70,18 @@ class FileRecord:
     data: bytes
 
 
+_clock: Callable[[], float] = time.time  # what "now" is for message dates (see set_clock)
+
+
 def now() -> int:
-    return int(time.time())
+    return int(_clock())
+
+
+def set_clock(clock: Callable[[], float] | None) -> None:
+    """Date messages by `clock` (seconds since the epoch) instead of the system's time: the
+    sandbox keeps them in step with the bot's clock; None goes back to the system's."""
+    global _clock
+    _clock = clock or time.time
 
 
 def public(message: JSON) -> JSON:
@@ -106,6 +117,7 @@ class TelegramState:
         self.group_window = 60.0  # seconds over which group_per_minute is counted
         self.flood = FloodControl()
         self._sent: list[JSON] = []
+        self._edits: list[JSON] = []  # every edit a message took, as it was right after it
         self.updates = UpdateQueue()
         self._ids = itertools.count(1)
 

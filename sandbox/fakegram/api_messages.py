@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 from .compose import (
     as_float,
     caption_content,
@@ -74,7 +76,8 @@ def _editable(tg: TelegramState, p: Params) -> tuple[ChatRecord, JSON]:
 
 
 def _apply_edit(
-    tg: TelegramState, chat: ChatRecord, message: JSON, changes: JSON, html: str | None
+    tg: TelegramState, chat: ChatRecord, message: JSON, changes: JSON, html: str | None,
+    method: str,
 ) -> JSON:
     tg.admit(chat)
     for key, value in changes.items():
@@ -87,6 +90,7 @@ def _apply_edit(
     elif "text" in changes or "caption" in changes:
         message.pop("html", None)
     message["edit_date"] = now()
+    tg._edits.append({**copy.deepcopy(message), "method": method})
     return public(message)
 
 
@@ -106,7 +110,7 @@ def edit_message_text(tg: TelegramState, p: Params) -> JSON:
     ):
         raise bad_request(MESSAGE_NOT_MODIFIED)
     changes = {"entities": None, **content, "reply_markup": markup}
-    return _apply_edit(tg, chat, message, changes, html)
+    return _apply_edit(tg, chat, message, changes, html, "editMessageText")
 
 
 @api_method("editMessageCaption")
@@ -125,7 +129,7 @@ def edit_message_caption(tg: TelegramState, p: Params) -> JSON:
     ):
         raise bad_request(MESSAGE_NOT_MODIFIED)
     changes = {"caption": None, "caption_entities": None, **content, "reply_markup": markup}
-    return _apply_edit(tg, chat, message, changes, html)
+    return _apply_edit(tg, chat, message, changes, html, "editMessageCaption")
 
 
 @api_method("editMessageReplyMarkup")
@@ -135,7 +139,8 @@ def edit_message_reply_markup(tg: TelegramState, p: Params) -> JSON:
     check_buttons(markup)
     if markup == message.get("reply_markup"):
         raise bad_request(MESSAGE_NOT_MODIFIED)
-    return _apply_edit(tg, chat, message, {"reply_markup": markup}, None)
+    return _apply_edit(tg, chat, message, {"reply_markup": markup}, None,
+                       "editMessageReplyMarkup")
 
 
 @api_method("deleteMessage")

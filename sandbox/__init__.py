@@ -1,0 +1,1 @@
+"""The sandbox: Linli without Telegram (a Bot API emulator, a demo neighbourhood, a web chat)."""
