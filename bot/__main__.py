@@ -100,6 +100,11 @@ def cmd_check(ns: argparse.Namespace) -> int:
         print(f"linli: warning: no official calendar for {missing} yet; working-day deadlines"
               f" in {missing} count Monday to Friday until it is imported"
               f" (linli calendar import {missing}.json)", file=sys.stderr)
+    from bot.org.privacy import retention_policy
+
+    print("linli: retention policy in force:")
+    for line in retention_policy(settings):
+        print(f"  - {line}")
     if problems:
         _print_problems("configuration", problems)
         return EXIT_BAD_INPUT
@@ -322,7 +327,21 @@ def main(argv: list[str] | None = None, clock: Clock | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    if ns.command == "run":
+        _log_to_file()
     return int(ns.func(ns))
+
+
+def _log_to_file() -> None:
+    """[privacy] log_file: the log also goes there, pruned daily by the retention job."""
+    try:
+        path = load_settings().privacy.log_file
+    except Exception:  # bad settings are reported by the command itself
+        return
+    if path is not None:
+        handler = logging.FileHandler(path, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(handler)
 
 
 if __name__ == "__main__":

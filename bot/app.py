@@ -88,6 +88,8 @@ async def _post_init(app: LinliApp) -> None:
     await linli.digest.ensure_armed()
     await linli.holidays.ensure_armed()
     await linli.monthly.ensure_armed()
+    await linli.calendar_watch.ensure_armed()
+    await linli.privacy.ensure_armed()
     await linli.scheduler.start(app.job_queue)  # acts on deadlines missed while down
     if settings.web.enabled:
         from web.server import Dashboard  # the web part is optional: loaded only when on

@@ -9,6 +9,7 @@ from bot.assess.stats import StatsService
 from bot.consult.consultation import ConsultationService
 from bot.consult.followups import FollowUpService
 from bot.consult.meetings import MeetingService
+from bot.core.calendars import Calendars, CalendarWatch
 from bot.core.clock import Clock
 from bot.core.i18n import pick_language
 from bot.core.notifier import Notifier
@@ -19,6 +20,7 @@ from bot.culture.holidays import HolidayOffers
 from bot.lead.broadcasts import BroadcastService
 from bot.org.away import AwayService
 from bot.org.org import OrgService
+from bot.org.privacy import PrivacyService
 from bot.reports.back import BackSummary
 from bot.reports.digest import OverdueDigest
 from bot.reports.notices import ReportNotices
@@ -38,6 +40,7 @@ from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.pending import PendingInput as PendingInput  # handlers take it from here
 from storage.pending import PendingRepo
+from storage.privacy import PrivacyRepo
 from storage.replies import ReplyRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo
@@ -75,6 +78,9 @@ class Linli:
     volunteers: VolunteerService
     away: AwayService
     back: BackSummary
+    calendars: Calendars
+    calendar_watch: CalendarWatch
+    privacy: PrivacyService
     bot_username: str = ""
 
     @classmethod
@@ -95,17 +101,18 @@ class Linli:
                                            notifier, scheduler)
         meetings = MeetingService(consultation)
         event_repo = EventRepo(db)
+        calendars = Calendars(settings, db)  # working-time deadlines ("2WD") count on it
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
             org=org, scheduler=scheduler,
             report_repo=report_repo, report_notices=notices,
             reports=ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
-                                  notices, ReplyRepo(db)),
+                                  notices, ReplyRepo(db), calendars),
             digest=OverdueDigest(settings, clock, org_repo, report_repo, users, notifier,
                                  scheduler),
             consultation_repo=consultation_repo, consultation=consultation,
-            meetings=meetings, followups=FollowUpService(meetings),
+            meetings=meetings, followups=FollowUpService(meetings, calendars),
             broadcasts=BroadcastService(settings, db, clock, org, BroadcastRepo(db), users,
                                         notifier, scheduler),
             events=EventService(settings, db, clock, org, event_repo, outbox, users, notifier,
@@ -116,11 +123,16 @@ class Linli:
             stats=stats,
             monthly=MonthlyReport(settings, clock, org_repo, users, stats, notifier, scheduler),
             care=CareService(settings, db, clock, org_repo, org, CareRepo(db), users, notifier,
-                             scheduler),
+                             scheduler, calendars),
             volunteers=VolunteerService(settings, db, clock, org_repo, org, VolunteerRepo(db),
                                         users, notifier, scheduler),
             away=away,
             back=BackSummary(settings, away_repo, report_repo, notices, notifier, scheduler),
+            calendars=calendars,
+            calendar_watch=CalendarWatch(settings, clock, calendars, org_repo, users, notifier,
+                                         scheduler),
+            privacy=PrivacyService(settings, db, clock, org_repo, users, PrivacyRepo(db),
+                                   scheduler),
         )
 
     async def close(self) -> None:

@@ -19,7 +19,9 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainValidator,
     SecretStr,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_validator,
@@ -31,7 +33,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from bot.core.workcal import WorkingHours
+from bot.core.workcal import WorkingHours, WorkingTime, parse_amount
 
 
 def _duration(value: Any) -> Any:
@@ -48,6 +50,27 @@ def _positive(value: timedelta) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(_duration)]
+# a deadline: calendar time as above, or working time counted on the official calendar,
+# "<n>WD" (working days) or "<n>WH" (working hours), e.g. "2WD" (bot/core/workcal.py)
+_TIMEDELTA = TypeAdapter(timedelta)
+
+
+def _deadline_amount(value: Any) -> timedelta | WorkingTime:
+    value = parse_amount(value)
+    if isinstance(value, WorkingTime):
+        return value
+    try:
+        return _TIMEDELTA.validate_python(_duration(value))
+    except ValidationError as exc:
+        raise ValueError('not a duration: give ISO-8601 ("PT2H", "P1D"), seconds, or working'
+                         ' time ("2WD", "4WH")') from exc
+
+
+DeadlineAmount = Annotated[timedelta | WorkingTime, PlainValidator(_deadline_amount)]
+
+
+def _positive_amount(value: timedelta | WorkingTime) -> timedelta | WorkingTime:
+    return _positive(value) if isinstance(value, timedelta) else value  # WorkingTime is > 0
 
 
 class _Section(BaseModel):
@@ -81,18 +104,18 @@ DEFAULT_RESOLVE = {"grid": "P1D", "building": "P2D", "compound": "P3D", "communi
 
 
 class CategoryDeadlines(_Section):
-    acknowledge: Duration | None = None
-    resolve: Duration | None = None
+    acknowledge: DeadlineAmount | None = None
+    resolve: DeadlineAmount | None = None
 
     @field_validator("acknowledge", "resolve")
     @classmethod
-    def _check_positive(cls, v: timedelta | None) -> timedelta | None:
-        return None if v is None else _positive(v)
+    def _check_positive(cls, v: timedelta | WorkingTime | None) -> timedelta | WorkingTime | None:
+        return None if v is None else _positive_amount(v)
 
 
 class Deadlines(_Section):
-    acknowledge: dict[str, Duration] = Field(default_factory=dict, validate_default=True)
-    resolve: dict[str, Duration] = Field(default_factory=dict, validate_default=True)
+    acknowledge: dict[str, DeadlineAmount] = Field(default_factory=dict, validate_default=True)
+    resolve: dict[str, DeadlineAmount] = Field(default_factory=dict, validate_default=True)
     category: dict[str, CategoryDeadlines] = Field(
         default_factory=lambda: {"safety": CategoryDeadlines(acknowledge=timedelta(minutes=30))}
     )
@@ -109,9 +132,10 @@ class Deadlines(_Section):
 
     @field_validator("acknowledge", "resolve")
     @classmethod
-    def _check_positive(cls, v: dict[str, timedelta]) -> dict[str, timedelta]:
+    def _check_positive(cls, v: dict[str, timedelta | WorkingTime]
+                        ) -> dict[str, timedelta | WorkingTime]:
         for level, value in v.items():
-            if value <= timedelta(0):
+            if isinstance(value, timedelta) and value <= timedelta(0):
                 raise ValueError(f"{level}: must be a positive duration")
         return v
 
@@ -149,7 +173,8 @@ class ReminderSettings(_Section):
 
 class ServiceSettings(_Section):
     help_unanswered: Duration = timedelta(hours=2)  # then a help request goes to the grid leader
-    care_overdue: Duration = timedelta(days=1)  # a care visit not checked in by then escalates
+    # a care visit not checked in by then escalates (working time allowed, e.g. "1WD")
+    care_overdue: DeadlineAmount = timedelta(days=1)
     monthly_report_time: time = time(9, 0)  # on the 1st, local time
 
 
@@ -162,6 +187,25 @@ class CalendarSettings(_Section):
     @classmethod
     def _parse_hours(cls, v: Any) -> Any:
         return WorkingHours.parse(v) if isinstance(v, str) else v
+
+
+class PrivacySettings(_Section):
+    """Residents' personal information (PIPL): the notice /join shows before anyone is
+    registered, and how long things are kept. Empty notice: the catalog's (privacy.notice)."""
+
+    notice_zh: str | None = None
+    notice_en: str | None = None
+    # after a report is closed: its photos and voices removed after media_after, its text
+    # (and the notes on it) after text_after; the log file's lines older than logs_after
+    media_after: Duration = timedelta(days=365)
+    text_after: Duration = timedelta(days=3 * 365)
+    logs_after: Duration = timedelta(days=30)
+    log_file: Path | None = None  # the bot's log file, if it writes one (pruned daily)
+
+    @field_validator("media_after", "text_after", "logs_after")
+    @classmethod
+    def _check_positive(cls, v: timedelta) -> timedelta:
+        return _positive(v)
 
 
 class QuietHours(_Section):
@@ -227,6 +271,7 @@ class Settings(BaseSettings):
     quiet_hours: QuietHours = Field(default_factory=QuietHours)
     services: ServiceSettings = Field(default_factory=ServiceSettings)
     calendar: CalendarSettings = Field(default_factory=CalendarSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     web: WebSettings = Field(default_factory=WebSettings)
 
     @classmethod

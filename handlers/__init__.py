@@ -30,6 +30,7 @@ from handlers import (
     menu,
     org,
     presses,
+    privacy,
     report_actions,
     report_for,
     reports,
@@ -46,6 +47,7 @@ def register_all(app: Application) -> None:
     start.register(app)
     org.register(app)
     leader_removal.register(app)
+    privacy.register(app)
     reports.register(app)
     report_actions.register(app)
     groups.register(app)

@@ -22,7 +22,8 @@ async def on_error(update: object, context: LinliContext) -> None:
         log.error("error outside an update", exc_info=error)
         return
     if isinstance(error, LinliError):
-        log.info("refused update %s: %s %s", update.update_id, error.key, error.params)
+        # the key only: the parameters may quote what the user typed (a unit, a text)
+        log.info("refused update %s: %s", update.update_id, error.key)
         key, params = error.key, error.params
     else:
         log.error("update %s failed", update.update_id, exc_info=error)

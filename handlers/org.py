@@ -16,6 +16,7 @@ from bot.org.org import Node
 from bot.services import PendingInput
 from handlers.common import args, edit, is_private, reply, rows, tell_user
 from handlers.inputs import on_answer
+from handlers.privacy import consent_first
 from handlers.reports import offer_draft
 
 UNIT_QUESTION_LIFETIME = timedelta(minutes=30)
@@ -127,6 +128,8 @@ async def _offer_or_join(update: Update, context: LinliContext, node: Node) -> N
 
 
 async def _register(update: Update, context: LinliContext, node: Node) -> None:
+    if not await consent_first(update, context, node):
+        return  # the notice first; 同意 comes back here (handlers/privacy.py)
     user = update.effective_user
     assert user is not None
     linli = context.linli
@@ -244,6 +247,9 @@ async def org_tree(update: Update, context: LinliContext) -> None:
             chats=chats or t(lang, "org.no_chat"), residents=e.residents,
         ))
     await reply(update, context, "org.tree", lines=Markup("\n".join(lines)))
+
+
+register_at = _register  # where 同意 continues (handlers/privacy.py)
 
 
 def register(app: Application) -> None:

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 # the controls a leader gets where they typed /broadcast or /family. Their handlers
 # check who presses and redraw the pressed message only with what everyone may read.
 # Every other button lives in someone's private chat.
-SHOWN_IN_GROUPS = re.compile(r"^(?:cp:sup|ev:r|ev:ics|cf|fm|bc:x|jn|lang|rf:draft|rf:no)(?::|$)")
+SHOWN_IN_GROUPS = re.compile(
+    r"^(?:cp:sup|ev:r|ev:ics|cf|fm|bc:x|jn|lang|rf:draft|rf:no|pv:ok|pv:no)(?::|$)")
 
 
 def may_press_here(update: Update) -> bool:

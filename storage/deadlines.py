@@ -18,12 +18,15 @@ class Deadline:
     kind: str
     due_at: datetime
     failures: int = 0  # how many times its action raised (it is tried again later each time)
+    # the holidays that pushed a working-time deadline later, joined by "、" (None: none)
+    deferred_by: str | None = None
 
 
 def _row(r: sqlite3.Row) -> Deadline:
     due = from_db(r["due_at"])
     assert due is not None
-    return Deadline(r["id"], r["subject"], r["subject_id"], r["kind"], due, r["failures"])
+    return Deadline(r["id"], r["subject"], r["subject_id"], r["kind"], due, r["failures"],
+                    r["deferred_by"])
 
 
 class DeadlineRepo:
@@ -31,12 +34,13 @@ class DeadlineRepo:
         self.db = db
 
     async def arm(
-        self, tx: Tx, subject: str, subject_id: int, kind: str, due_at: datetime, now: datetime
+        self, tx: Tx, subject: str, subject_id: int, kind: str, due_at: datetime, now: datetime,
+        deferred_by: str | None = None,
     ) -> None:
         await tx.execute(
-            "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (subject, subject_id, kind, to_db(due_at), to_db(now)),
+            "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at, deferred_by)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (subject, subject_id, kind, to_db(due_at), to_db(now), deferred_by),
         )
 
     async def cancel(self, tx: Tx, subject: str, subject_id: int, *kinds: str) -> None:

@@ -62,11 +62,13 @@ class ReportEvent:
     on_behalf_of: int | None = None  # the absent leader a stand-in acted for
 
 
+# kept for the retention job (storage/privacy.py), not part of a report as handled
+_NOT_FIELDS = ("updated_at", "media_removed_at", "text_removed_at")
 _TIMES = ("created_at", "rung_since", "acknowledged_at", "resolved_at", "closed_at")
 
 
 def _report(r: sqlite3.Row) -> Report:
-    values = {k: r[k] for k in r.keys() if k != "updated_at"}
+    values = {k: r[k] for k in r.keys() if k not in _NOT_FIELDS}
     for key in _TIMES:
         values[key] = from_db(values[key])
     values["overdue"] = bool(values["overdue"])

@@ -123,3 +123,7 @@ class UserRepo:
     async def by_username(self, username: str) -> int | None:
         return await self.db.fetchval(
             "SELECT user_id FROM users WHERE lower(username) = lower(?)", (username,))
+
+    def drop_cached(self, user_id: int) -> None:
+        """Forget the cached row (after the row itself was deleted, /forget)."""
+        self._cache.pop(user_id, None)

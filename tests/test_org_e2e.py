@@ -8,6 +8,7 @@ import pytest
 
 from bot.org.orgfile import OrgFileError
 from sandbox.fakegram import FakeTelegram
+from tests.consent import agree
 from tests.harness import ADMIN, BotHarness
 
 GROUP = -100100
@@ -90,6 +91,7 @@ async def test_import_bind_invite_join_org(
     buttons = [b for row in pick["reply_markup"]["inline_keyboard"] for b in row]
     unit1 = next(b for b in buttons if b["text"] == "3号楼1单元")
     tg.press_button(RESIDENT, GROUP, pick["message_id"], unit1["callback_data"])
+    await agree(tg, RESIDENT, GROUP, resident_lang)  # the notice first, then 同意
     joined_word = "registered" if resident_lang == "en" else "已为您登记"
     await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and joined_word in (m.get("text") or ""))
     # the unit's leader hears of it, with a button to undo a wrong registration
@@ -135,6 +137,7 @@ async def test_private_join_with_unit(tg: FakeTelegram, linli: BotHarness) -> No
     await tg.wait_for_call("editMessageText", lambda p: "3号楼2单元" in str(p.get("reply_markup")))
     u2 = await linli.linli.org_repo.node_by_key("b3-u2")
     tg.press_button(RESIDENT, RESIDENT, first["message_id"], f"jn:{u2.id}")
+    await agree(tg, RESIDENT, RESIDENT)
     await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "门牌号" in m["text"])
     tg.user_sends(RESIDENT, RESIDENT, "2-301")
     await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "已记下" in m["text"])

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from sandbox.fakegram import FakeTelegram
+from tests.consent import agree
 from tests.harness import ADMIN, BotHarness
 from tests.orgs import harmony, harmony_leaders, property_company, resident
 
@@ -297,6 +298,7 @@ async def test_unregistered_reporter_keeps_the_draft(tg: FakeTelegram, linli: Bo
     pick = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and m.get("reply_markup")
                              and "选择" in m["text"])
     tg.press_button(4001, GROUP, pick["message_id"], _button(pick, "3号楼1单元"))
+    await agree(tg, 4001, GROUP)
     # what they wrote stays out of the group: the offer there only asks
     offer = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "登记前写的诉求" in m["text"])
     assert "门禁" not in offer["text"]

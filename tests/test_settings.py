@@ -85,3 +85,39 @@ def test_cli_check_exits_2_without_traceback(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert "LINLI_TIMEZONE" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_working_time_deadlines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.core.workcal import WorkingHours, WorkingTime
+
+    path = tmp_path / "linli.toml"
+    path.write_text(
+        '[deadlines.resolve]\ngrid = "2WD"\n[deadlines.category.service]\nacknowledge = "4WH"\n'
+        '[services]\ncare_overdue = "1wd"\n'
+        '[calendar]\nworking_hours = "09:00-12:00, 14:00-18:00"\n',
+        encoding="utf-8")
+    monkeypatch.setenv("LINLI_CONFIG", str(path))
+    s = load_settings()
+    assert s.deadlines.resolve["grid"] == WorkingTime(days=2)
+    assert s.deadlines.resolve["building"] == timedelta(days=2)  # calendar time still
+    assert s.deadlines.category["service"].acknowledge == WorkingTime(hours=4)
+    assert s.services.care_overdue == WorkingTime(days=1)
+    assert s.calendar.working_hours == WorkingHours(((time(9), time(12)), (time(14), time(18))))
+    assert s.calendar.working_hours.day_length == timedelta(hours=7)
+
+
+@pytest.mark.parametrize(("key", "toml", "complaint"), [
+    ("deadlines.resolve.grid", '[deadlines.resolve]\ngrid = "0WD"\n', "2WD or 4WH"),
+    ("deadlines.resolve.grid", '[deadlines.resolve]\ngrid = "2.5WD"\n', "2WD or 4WH"),
+    ("deadlines.category.repair.resolve", '[deadlines.category.repair]\nresolve = "soon"\n',
+     "working time"),
+    ("calendar.working_hours", '[calendar]\nworking_hours = "13:30-12:00"\n', "in order"),
+])
+def test_bad_working_time_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: str,
+                                   toml: str, complaint: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(toml, encoding="utf-8")
+    monkeypatch.setenv("LINLI_CONFIG", str(path))
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert [(k, complaint in m) for k, m in caught.value.problems] == [(key, True)]

@@ -18,6 +18,7 @@ from markupsafe import Markup as Safe
 from bot.assess.stats import Assessment, Period, month_period, parse_period, period_name
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import number, t
+from bot.core.workcal import calendar_span
 from bot.org.org import Node
 from bot.reports.reports import Report, StaleAction
 from storage.web import ReportFilter
@@ -376,7 +377,7 @@ async def care(request: web.Request) -> web.StreamResponse:
     linli = dash.linli
     scope_ids = await _subtree_ids(request, await _scope(request))
     nodes = {n.id: n for n in await linli.org_repo.all_nodes()}
-    now, grace = linli.clock.now(), linli.settings.services.care_overdue
+    now, grace = linli.clock.now(), calendar_span(linli.settings.services.care_overdue)
     rows = []
     for visit in await dash.repo.due_visits(sorted(scope_ids)):
         resident = await linli.org_repo.resident(visit.user_id)

@@ -21,6 +21,7 @@ from datetime import date, datetime, timedelta
 from bot.core import timeparse
 from bot.core.charts import figure, png_of
 from bot.core.errors import NotAllowed
+from bot.core.workcal import calendar_span
 from config.settings import Settings
 from storage.org import Node, OrgRepo
 from storage.stats import CareFacts, ReportTotals, StatsRepo
@@ -182,9 +183,9 @@ class StatsService:
         await self._reports(result, period, node_ids)
         if leaders:
             await self._leaders(result, period, node_ids, nodes)
+        grace = calendar_span(self.settings.services.care_overdue)
         result.care = await self.repo.care(period.start, period.end, node_ids,
-                                           self.settings.services.care_overdue.total_seconds(),
-                                           now)
+                                           grace.total_seconds(), now)
         result.follow_ups_done, result.follow_ups = await self.repo.follow_ups(
             period.start, period.end, node_ids)
         result.attendance_going, result.attendance_events = await self.repo.attendance(

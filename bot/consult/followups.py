@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from bot.consult.meetings import MeetingService
 from bot.core import deeplink
+from bot.core.calendars import Calendars
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Outgoing
@@ -54,8 +55,8 @@ def feedback_ref(meeting_id: int) -> str:
 
 
 class FollowUpService:
-    def __init__(self, meetings: MeetingService) -> None:
-        self.meetings, self.c = meetings, meetings.c
+    def __init__(self, meetings: MeetingService, calendars: Calendars) -> None:
+        self.meetings, self.c, self.calendars = meetings, meetings.c, calendars
         self.settings, self.db, self.clock = meetings.settings, meetings.db, meetings.clock
         self.repo, self.notifier = meetings.repo, meetings.notifier
         self.scheduler = meetings.scheduler
@@ -212,9 +213,10 @@ class FollowUpService:
         if not await self.repo.escalate_decision(tx, decision, target.id):
             return
         moved = await self.decision(decision.id, tx)
-        await self.scheduler.arm(tx, DECISION_SUBJECT, decision.id, "due",
-                                 self.clock.now() + resolve_within(self.settings, target.level,
-                                                                   "other"))
+        due = await self.calendars.due(self.clock.now(),
+                                       resolve_within(self.settings, target.level, "other"))
+        await self.scheduler.arm(tx, DECISION_SUBJECT, decision.id, "due", due.at,
+                                 due.deferred_by)
         for user_id in before:
             lang = await self.c.lang_of(user_id)
             await self.notifier.enqueue(tx, Outgoing(

@@ -49,8 +49,11 @@ class Scheduler:
         self._actions[subject] = action
 
     async def arm(self, tx: Tx, subject: str, subject_id: int, kind: str,
-                  due_at: datetime) -> None:
-        await self.deadlines.arm(tx, subject, subject_id, kind, due_at, self.clock.now())
+                  due_at: datetime, deferred_by: tuple[str, ...] = ()) -> None:
+        """``deferred_by``: the holidays that pushed a working-time deadline later, kept
+        with it so that cards can say so (「遇国庆假期顺延至 10月9日」)."""
+        await self.deadlines.arm(tx, subject, subject_id, kind, due_at, self.clock.now(),
+                                 "、".join(deferred_by) or None)
         self._wake_before(due_at)
 
     async def keep_armed(self, subject: str, kind: str, first_at: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 from bot.core.i18n import t
+from bot.core.workcal import WorkingTime
 from config.settings import Settings
 
 
@@ -29,14 +30,19 @@ def quiet_hours_end(settings: Settings, moment: datetime) -> datetime:
     return end.astimezone(moment.tzinfo)
 
 
-def acknowledge_within(settings: Settings, level: str, category: str) -> timedelta:
+# how long a rung has: calendar time (a timedelta) or working time ("2WD", a WorkingTime);
+# turn it into a due time with Calendars.due(), the one place that knows the calendar
+Within = timedelta | WorkingTime
+
+
+def acknowledge_within(settings: Settings, level: str, category: str) -> Within:
     override = settings.deadlines.category.get(category)
     if override is not None and override.acknowledge is not None:
         return override.acknowledge
     return settings.deadlines.acknowledge[level]
 
 
-def resolve_within(settings: Settings, level: str, category: str) -> timedelta:
+def resolve_within(settings: Settings, level: str, category: str) -> Within:
     override = settings.deadlines.category.get(category)
     if override is not None and override.resolve is not None:
         return override.resolve

@@ -80,6 +80,15 @@ class WorkingTime:
         return f"{self.days}WD" if self.days else f"{self.hours}WH"
 
 
+def calendar_span(amount: WorkingTime | timedelta) -> timedelta:
+    """A plain length for figures that compare times in SQL (which care visits count as
+    overdue): a working day as a day, a working hour as an hour. Deadlines themselves are
+    always counted on the calendar (Calendars.due)."""
+    if isinstance(amount, timedelta):
+        return amount
+    return timedelta(days=amount.days) if amount.days else timedelta(hours=amount.hours)
+
+
 def parse_amount(value: Any) -> Any:
     """A settings value: "2WD"/"4WH" become :class:`WorkingTime`; anything else is
     left to the calendar-duration parser (ISO-8601 or seconds)."""

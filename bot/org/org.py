@@ -245,6 +245,16 @@ class OrgService:
         assert resident is not None
         return resident
 
+    async def correct_unit(self, by_user: int, user_id: int, unit: str) -> tuple[Resident, Node]:
+        """A leader of the resident's node or above corrects the registered unit."""
+        resident = await self.org.resident(user_id)
+        node = await self.org.node(resident.node_id) if resident else None
+        if resident is None or node is None:
+            raise NotFound("privacy.unit_not_resident")
+        if not await self.may_manage(by_user, node):
+            raise NotAllowed("privacy.unit_not_allowed")
+        return await self.set_unit(user_id, unit), node
+
     async def remove_resident(self, by_user: int, user_id: int, node_id: int) -> Node:
         node = await self.org.node(node_id)
         if node is None:

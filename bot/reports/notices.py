@@ -8,18 +8,20 @@ of an unreachable leader names the leader and the number, nothing else.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 from bot.core import deeplink
+from bot.core.calendars import deferral
 from bot.core.i18n import CATALOG, Markup, esc, number, pick_language, t
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.timing import local_time, quiet_hours_end
+from bot.core.workcal import Due
 from bot.org.away import AwayService
 from config.settings import Settings
 from storage.db import Tx
 from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
+from storage.privacy import is_forgotten
 from storage.reports import Report, ReportEvent, ReportRepo
 from storage.users import UserRepo
 
@@ -101,12 +103,14 @@ class ReportNotices:
         user = await self.users.get(user_id)
         return user.display_name if user else str(user_id)
 
-    async def dues(self, report: Report, tx: Tx | None = None) -> dict[str, datetime]:
-        """When the report's armed deadlines fall due, by kind."""
-        return {d.kind: d.due_at for d in await self.deadlines.armed_for("report", report.id, tx)}
+    async def dues(self, report: Report, tx: Tx | None = None) -> dict[str, Due]:
+        """When the report's armed deadlines fall due, by kind (and which holidays, if any,
+        pushed them later)."""
+        return {d.kind: Due(d.due_at, tuple(d.deferred_by.split("、")) if d.deferred_by else ())
+                for d in await self.deadlines.armed_for("report", report.id, tx)}
 
     async def describe(self, report: Report, lang: str, tx: Tx | None = None,
-                       dues: dict[str, datetime] | None = None) -> str:
+                       dues: dict[str, Due] | None = None) -> str:
         """The full card, for the handling chain only (``dues``: its deadlines, if known)."""
         node = await self.org.node(report.node_id)
         rung = await self.org.node(report.rung_node_id)
@@ -117,8 +121,9 @@ class ReportNotices:
             t(lang, "report.card_head", number=number(report.id),
               category=t(lang, f"category.{report.category}")),
             t(lang, "report.card_place", place=place),
-            t(lang, "report.card_reporter", name=await self.person(report.reporter_id)),
-            t(lang, "report.card_text", text=report.text),
+            t(lang, "report.card_reporter", name=t(lang, "privacy.forgotten_name")
+              if is_forgotten(report.reporter_id) else await self.person(report.reporter_id)),
+            t(lang, "report.card_text", text=report.text or t(lang, "privacy.text_removed")),
         ]
         if report.latitude is not None and report.longitude is not None:
             lines.append(t(lang, "report.card_location", lat=f"{report.latitude:.5f}",
@@ -137,10 +142,14 @@ class ReportNotices:
             lines.append(t(lang, "report.card_why", why=why))
         if dues is None:
             dues = await self.dues(report, tx)
-        for kind, due_at in sorted(dues.items(), key=lambda due: due[1]):
+        for kind, due in sorted(dues.items(), key=lambda due: due[1].at):
             if kind in ("acknowledge", "resolve"):
-                lines.append(t(lang, f"report.card_due_{kind}",
-                               at=local_time(self.settings, lang, due_at)))
+                line = t(lang, f"report.card_due_{kind}",
+                         at=local_time(self.settings, lang, due.at))
+                if due.deferred:
+                    line += t(lang, "workcal.card_deferred",
+                              deferral=deferral(lang, due, self.settings))
+                lines.append(line)
         if report.resolution:
             lines.append(t(lang, "report.card_resolution", resolution_note=report.resolution))
         return "\n".join(lines)
@@ -235,7 +244,7 @@ class ReportNotices:
     # -- to leaders -------------------------------------------------------------------
 
     async def prompt(self, tx: Tx, report: Report, user_ids: list[int],
-                     dues: dict[str, datetime] | None = None) -> None:
+                     dues: dict[str, Due] | None = None) -> None:
         """A private prompt to each handler; in quiet hours it waits, unless safety."""
         now = report.rung_since
         wait_until = None if report.category == "safety" else quiet_hours_end(self.settings, now)
@@ -283,7 +292,7 @@ class ReportNotices:
         return await self.outbox.sent_messages(prompt_ref(report.id), tx)
 
     async def refresh_prompts(self, tx: Tx, report: Report, sent: Sent | None = None,
-                              dues: dict[str, datetime] | None = None) -> None:
+                              dues: dict[str, Due] | None = None) -> None:
         """Bring every prompt already sent for this report up to date (buttons included).
         ``sent`` and ``dues``: the prompts and deadlines, when read beforehand."""
         handlers = set(await self.handlers(report, tx))
@@ -328,6 +337,8 @@ class ReportNotices:
 
     async def tell_reporter(self, tx: Tx, report: Report, key: str, *, actor: int | None,
                             ask_rating: bool = False) -> None:
+        if is_forgotten(report.reporter_id):
+            return  # the reporter used /forget: nobody to tell
         if report.filed_by is not None:  # filed for a resident without Telegram
             if ask_rating:
                 await self._ask_call_back(tx, report)

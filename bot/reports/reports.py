@@ -15,12 +15,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from bot.core.calendars import Calendars
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import CATALOG, number, t
 from bot.core.notifier import Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import acknowledge_within, quiet_hours_end, resolve_within
+from bot.core.workcal import Due
 from bot.reports.notices import (
     CALLBACK_RATINGS,
     RATINGS,
@@ -78,10 +80,10 @@ class Draft:
 class ReportService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgRepo,
                  reports: ReportRepo, notifier: Notifier, scheduler: Scheduler,
-                 notices: ReportNotices, replies: ReplyRepo) -> None:
+                 notices: ReportNotices, replies: ReplyRepo, calendars: Calendars) -> None:
         self.settings, self.db, self.clock = settings, db, clock
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
-        self.notices, self.replies = notices, replies
+        self.notices, self.replies, self.calendars = notices, replies, calendars
         scheduler.on(SUBJECT, self.on_deadline)
         scheduler.on(ROLE_REMOVAL, self.on_role_removed)
 
@@ -197,18 +199,21 @@ class ReportService:
         return top, partner
 
     async def _arm_rung(self, tx: Tx, report: Report, rung: Node,
-                        start: datetime) -> dict[str, datetime]:
+                        start: datetime) -> dict[str, Due]:
         """Full deadlines of the rung from ``start``; the acknowledge clock waits out the night.
-        Returns when each falls due."""
+        Working-time deadlines ("2WD") are counted on the working calendar. Returns when
+        each falls due."""
         ack_start = start if report.category == "safety" else quiet_hours_end(self.settings, start)
         dues = {
-            "acknowledge": ack_start + acknowledge_within(self.settings, rung.level,
-                                                          report.category),
-            "resolve": start + resolve_within(self.settings, rung.level, report.category),
+            "acknowledge": await self.calendars.due(
+                ack_start, acknowledge_within(self.settings, rung.level, report.category)),
+            "resolve": await self.calendars.due(
+                start, resolve_within(self.settings, rung.level, report.category)),
         }
-        dues["resolve"] = max(dues["resolve"], dues["acknowledge"])
-        for kind, due_at in dues.items():
-            await self.scheduler.arm(tx, SUBJECT, report.id, kind, due_at)
+        if dues["resolve"].at < dues["acknowledge"].at:
+            dues["resolve"] = dues["acknowledge"]
+        for kind, due in dues.items():
+            await self.scheduler.arm(tx, SUBJECT, report.id, kind, due.at, due.deferred_by)
         return dues
 
     # -- a handler's actions ----------------------------------------------------------
@@ -243,7 +248,7 @@ class ReportService:
         self.notifier.kick()
         return changed
 
-    async def _prompts_and_dues(self, report: Report) -> tuple[Sent, dict[str, datetime]]:
+    async def _prompts_and_dues(self, report: Report) -> tuple[Sent, dict[str, Due]]:
         """What a change tells about, read before taking the writer so that its transaction
         only writes. Safe: both change only with the report's version, which the change
         checks (a prompt sent meanwhile keeps its old buttons, and a press on it is told
@@ -432,10 +437,9 @@ class ReportService:
             return  # the second "unsatisfied" takes it one level up
         rung = await self.org.node(report.rung_node_id)
         assert rung is not None
-        await self.scheduler.arm(
-            tx, SUBJECT, report.id, "resolve",
-            now + resolve_within(self.settings, rung.level, report.category),
-        )
+        due = await self.calendars.due(now, resolve_within(self.settings, rung.level,
+                                                           report.category))
+        await self.scheduler.arm(tx, SUBJECT, report.id, "resolve", due.at, due.deferred_by)
         await self.reports.log(tx, report.id, now, None, "reopened", "resolved", "reopened",
                                report.rung_node_id)
         await self._after_change(tx, reopened, None, actor=user_id, prompt_again=True)
@@ -455,6 +459,16 @@ class ReportService:
             await self.notices.tell_complaint(tx, report, await self.handlers(report), reason)
         self.notifier.kick()
         return report
+
+    async def refresh(self, report_ids: list[int]) -> None:
+        """Bring the leaders' prompts of these reports up to date (after /forget made
+        them anonymous)."""
+        for report_id in report_ids:
+            async with self.db.write() as tx:
+                report = await self.reports.get(report_id, tx)
+                if report is not None:
+                    await self.notices.refresh_prompts(tx, report)
+        self.notifier.kick()
 
     # -- deadlines --------------------------------------------------------------------
 
@@ -567,7 +581,7 @@ class ReportService:
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
                             prompt_again: bool = False, sent: Sent | None = None,
-                            dues: dict[str, datetime] | None = None) -> None:
+                            dues: dict[str, Due] | None = None) -> None:
         """Tell everyone concerned of the report as it now stands (``sent``, ``dues``: its
         prompts and deadlines, if read before)."""
         await self.notices.refresh_prompts(tx, report, sent, dues)

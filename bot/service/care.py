@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.core.calendars import Calendars
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import number, pick_language, t
@@ -57,8 +58,9 @@ def prompt_ref(visit_id: int) -> str:
 class CareService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org_repo: OrgRepo,
                  org: OrgService, repo: CareRepo, users: UserRepo, notifier: Notifier,
-                 scheduler: Scheduler) -> None:
+                 scheduler: Scheduler, calendars: Calendars) -> None:
         self.settings, self.db, self.clock = settings, db, clock
+        self.calendars = calendars
         self.org_repo, self.org, self.repo, self.users = org_repo, org, repo, users
         self.notifier, self.scheduler = notifier, scheduler
         scheduler.on(ENTRY, self.on_entry_due)
@@ -229,8 +231,8 @@ class CareService:
         visit = await self.repo.visit(visit_id, tx)
         assert visit is not None
         await self._remind(tx, visit, entry, rung, "care.due")
-        await self.scheduler.arm(tx, VISIT, visit.id, "overdue",
-                                 entry.next_due_at + self.settings.services.care_overdue)
+        due = await self.calendars.due(entry.next_due_at, self.settings.services.care_overdue)
+        await self.scheduler.arm(tx, VISIT, visit.id, "overdue", due.at, due.deferred_by)
 
     async def on_visit_overdue(self, tx: Tx, deadline: Deadline) -> None:
         visit = await self.repo.visit(deadline.subject_id, tx)
@@ -260,10 +262,10 @@ class CareService:
             moved = await self.repo.visit(visit.id, tx)
             assert moved is not None
             await self._remind(tx, moved, entry, old, "care.due_overdue_top")
-        await self.scheduler.arm(tx, VISIT, visit.id, "overdue",
-                                 now + (self.settings.services.care_overdue
-                                        if moved.rung_node_id != visit.rung_node_id
-                                        else TOP_REPEAT))
+        due = await self.calendars.due(now, self.settings.services.care_overdue
+                                       if moved.rung_node_id != visit.rung_node_id
+                                       else TOP_REPEAT)
+        await self.scheduler.arm(tx, VISIT, visit.id, "overdue", due.at, due.deferred_by)
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)
