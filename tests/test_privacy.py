@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from sandbox.fakegram import FakeTelegram
+from tests.consent import agree
 from tests.harness import ADMIN, BotHarness
 from tests.test_reports_e2e import (
     BUILDING,
@@ -155,9 +156,7 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     pick = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and bool(m.get("reply_markup"))
                              and "选择" in m["text"])
     tg.press_button(NEWCOMER, GROUP, pick["message_id"], _button(pick, "3号楼1单元"))
-    # registered only after 同意 (PIPL, main's feat/pipl): the notice says nothing personal
-    notice = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "同意后才会登记" in m["text"])
-    tg.press_button(NEWCOMER, GROUP, notice["message_id"], _button(notice, "同意"))
+    await agree(tg, NEWCOMER, GROUP)  # the notice first: nothing stored before 同意
     offer = await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "登记前写的诉求" in m["text"])
     tg.press_button(NEWCOMER, GROUP, offer["message_id"], _button(offer, "提交"))
     await _settle(linli)
