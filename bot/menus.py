@@ -32,7 +32,7 @@ RESIDENT = ["report", "myreports", "status", "events", "help_request", "voluntee
             "nominate", "join", "cancel", "lang", "help", "whoami"]
 PRIVATE = RESIDENT
 LEADER = ["queue", "topics", "topicpoll", "forum", "decide", "event", "family", "broadcast",
-          "broadcasts", "stats", "care"]
+          "broadcasts", "stats", "care", "away", "report_for"]
 ABOVE_GRID = ["invite", "remove_leader"]  # leaders above the lowest level invite (and
 # remove) the leaders below
 ADMIN = ["org", "invite"]
@@ -49,7 +49,7 @@ SCOPES: list[tuple[BotCommandScope, list[str]]] = [
 HELP_RESIDENT = ["report", "myreports", "events", "help_request", "volunteer", "lang"]
 HELP_NEW = ["join", "report", "events", "lang"]  # not registered yet
 HELP_LEADER = ["queue", "stats", "care", "event", "broadcast", "topics", "forum", "decide",
-               "family"]
+               "family", "away", "report_for"]
 
 
 def leader_commands(levels: set[str], lowest_level: str, admin: bool) -> list[str]:

@@ -19,8 +19,10 @@ from bot.culture.events import EventService
 from bot.culture.families import FamilyService
 from bot.culture.holidays import HolidayOffers
 from bot.lead.broadcasts import BroadcastService
+from bot.org.away import AwayService
 from bot.org.org import OrgService
 from bot.org.privacy import PrivacyService
+from bot.reports.back import BackSummary
 from bot.reports.digest import OverdueDigest
 from bot.reports.notices import ReportNotices
 from bot.reports.reports import ReportService
@@ -28,6 +30,7 @@ from bot.reports.sameproblem import SameProblems
 from bot.service.care import CareService
 from bot.service.volunteers import VolunteerService
 from config.settings import Settings
+from storage.away import AwayRepo
 from storage.broadcasts import BroadcastRepo
 from storage.care import CareRepo
 from storage.consultation import ConsultationRepo
@@ -40,6 +43,7 @@ from storage.outbox import OutboxRepo
 from storage.pending import PendingInput as PendingInput  # handlers take it from here
 from storage.pending import PendingRepo
 from storage.privacy import PrivacyRepo
+from storage.replies import ReplyRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo
 from storage.users import UserRepo
@@ -76,6 +80,8 @@ class Linli:
     monthly: MonthlyReport
     care: CareService
     volunteers: VolunteerService
+    away: AwayService
+    back: BackSummary
     calendars: Calendars
     calendar_watch: CalendarWatch
     privacy: PrivacyService
@@ -89,8 +95,10 @@ class Linli:
         scheduler = Scheduler(db, DeadlineRepo(db), clock, notifier)
         report_repo = ReportRepo(db)
         stats = StatsService(settings, org_repo, StatsRepo(db))
+        away_repo = AwayRepo(db)
+        away = AwayService(settings, db, clock, org_repo, users, away_repo, scheduler)
         notices = ReportNotices(settings, org_repo, users, outbox, scheduler.deadlines, notifier,
-                                report_repo)
+                                report_repo, away)
         org = OrgService(settings, db, org_repo, clock)
         consultation_repo = ConsultationRepo(db)
         consultation = ConsultationService(settings, db, clock, org, consultation_repo, users,
@@ -99,7 +107,7 @@ class Linli:
         event_repo = EventRepo(db)
         calendars = Calendars(settings, db)  # working-time deadlines ("2WD") count on it
         reports = ReportService(settings, db, clock, org_repo, report_repo, notifier, scheduler,
-                                notices, calendars)
+                                notices, ReplyRepo(db), calendars)
         return cls(
             settings=settings, clock=clock, db=db, users=users, org_repo=org_repo, outbox=outbox,
             pending=PendingRepo(db), notifier=notifier,
@@ -124,6 +132,8 @@ class Linli:
                              scheduler, calendars),
             volunteers=VolunteerService(settings, db, clock, org_repo, org, VolunteerRepo(db),
                                         users, notifier, scheduler),
+            away=away,
+            back=BackSummary(settings, away_repo, report_repo, notices, notifier, scheduler),
             calendars=calendars,
             calendar_watch=CalendarWatch(settings, clock, calendars, org_repo, users, notifier,
                                          scheduler),

@@ -150,6 +150,8 @@ class ReportSettings(_Section):
     rating_window: Duration = timedelta(days=3)
     overdue_digest_time: time = time(9, 0)
     keywords: dict[str, list[str]] = Field(default_factory=dict)
+    # ready resolution notes per category, offered on 办结; none given: the catalog's
+    replies: dict[str, list[str]] = Field(default_factory=dict)
 
     @field_validator("categories")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 from telegram.ext import Application
 
 from handlers import (
+    away,
     broadcasts,
     care,
     consult_meetings,
@@ -32,6 +33,7 @@ from handlers import (
     presses,
     privacy,
     report_actions,
+    report_for,
     reports,
     start,
     stats,
@@ -60,6 +62,8 @@ def register_all(app: Application) -> None:
     care.register(app)
     volunteers.register(app)
     dashboard.register(app)
+    away.register(app)
+    report_for.register(app)
     forms.register(app)
     menu.register(app)  # the menu's big buttons, before plain text is taken as an answer
     inputs.register(app)

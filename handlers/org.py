@@ -61,10 +61,13 @@ async def invite(update: Update, context: LinliContext) -> None:
     if not is_private(update):
         raise BadInput("org.invite_in_private")
     words = args(context)
-    if len(words) != 2:
-        raise BadInput("org.invite_usage",
-                       roles=", ".join(lv.role for lv in context.linli.settings.levels))
-    token, node = await context.linli.org.create_invite(user.id, words[0], words[1])
+    if not words or (len(words) == 1 and context.linli.org.role_level(words[0])):
+        raise BadInput("org.invite_usage_named",
+                       roles="、".join(lv.title_zh for lv in context.linli.settings.levels))
+    # 「/invite 邻长 3号楼1单元」, 「/invite grid_leader b3-u1」 or just 「/invite 3号楼1单元」
+    role = words[0] if len(words) > 1 and context.linli.org.role_level(words[0]) else None
+    place = " ".join(words[1:] if role else words)
+    token, node = await context.linli.org.create_invite(user.id, role, place)
     link = f"https://t.me/{context.linli.bot_username}?start=inv_{token}"
     await reply(update, context, "org.invite_link", link=link, node=node.name,
                 title=context.linli.org.role_title(node.level, context.lang))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -19,12 +19,15 @@ from handlers.common import args, edit, is_private, redraw_pressed, reply, reply
 from handlers.inputs import on_answer
 
 NOTE = "report_note"
+COMPLAINT = "report_complaint"  # why the reporter was not satisfied
 NOTE_LIFETIME = timedelta(minutes=30)
 ACTION_DATA = re.compile(r"^r:(ack|res|esc|cat|rea|mrg):(\d{1,9}):(\d{1,6})$")
 MERGE_DATA = re.compile(r"^r:into:(\d{1,9}):(\d{1,6}):(\d{1,9})$")
 EXCERPT = 16  # characters of a report's text on a merge button
 TARGET_DATA = re.compile(r"^r:(to|set):(\d{1,9}):(\d{1,6}):([a-z0-9_]{1,20})$")
-RATE_DATA = re.compile(r"^r:rate:(\d{1,9}):([sau])$")
+RATE_DATA = re.compile(r"^r:rate:(\d{1,9}):([saun])$")
+REPLY_DATA = re.compile(r"^r:rn:(\d{1,9}):(\d{1,6}):([cs]\d{1,9})$")
+SAVE_DATA = re.compile(r"^r:save:(\d{1,9})$")
 
 
 async def _refresh_card(update: Update, context: LinliContext, report: Report) -> None:
@@ -64,8 +67,14 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
         await linli.pending.expect(user.id, user.id, NOTE, {
             "report": report.id, "version": report.version, "action": action,
         }, now + NOTE_LIFETIME, now)
-        key = "report.ask_resolution" if action == "res" else "report.ask_reason"
-        await reply(update, context, key, number=number(report.id))
+        if action == "esc":
+            await reply(update, context, "report.ask_reason", number=number(report.id))
+            return
+        offered = await linli.reports.common_replies(user.id, report.category, lang)
+        buttons = [Button(esc(text), data=f"r:rn:{report.id}:{report.version}:{code}")
+                   for code, text in offered]
+        await reply(update, context, "replies.ask" if buttons else "report.ask_resolution",
+                    number=number(report.id), buttons=rows(buttons, per_row=1) or None)
     elif action == "cat":
         choices = [Button(t(lang, f"category.{c}"), data=f"r:set:{report.id}:{report.version}:{c}")
                    for c in linli.settings.reports.categories if c != report.category]
@@ -160,23 +169,77 @@ async def note_answered(update: Update, context: LinliContext, pending: PendingI
     assert user is not None and message is not None
     linli = context.linli
     p = pending.payload
+    photo = message.photo[-1].file_id if message.photo else None
     try:
-        if p["action"] == "res":
+        if p["action"] == "res":  # a photo with the note as its caption: proof
             report = await linli.reports.resolve(user.id, p["report"], p["version"],
-                                                 message.text or "")
-            # never claim the resident was asked when the request cannot reach them
-            key = ("report.done_resolved"
-                   if await linli.report_notices.reporter_reachable(report)
-                   else "report.reach.resolved_waiting")
-        else:
-            report = await linli.reports.escalate(user.id, p["report"], p["version"],
-                                                  message.text or "")
-            key = "report.done_escalated"
+                                                 (message.caption if photo else message.text)
+                                                 or "", photo)
+            await linli.pending.clear(user.id, NOTE)
+            await reply(update, context, "replies.done_save",
+                        done=await _resolved(context, report),
+                        buttons=[[Button(t(context.lang, "replies.btn_save"),
+                                         data=f"r:save:{report.id}")]])
+            return
+        report = await linli.reports.escalate(user.id, p["report"], p["version"],
+                                              message.text or "")
+        key = "report.done_escalated"
     except StaleAction as stale:
         await linli.pending.clear(user.id, NOTE)
         raise BadInput("report.already_moved", number=number(stale.report.id)) from stale
     await linli.pending.clear(user.id, NOTE)
     await reply(update, context, key, number=number(report.id))
+
+
+async def _resolved_key(context: LinliContext, report: Report) -> str:
+    """What resolving did for the rating, never claiming more than happened: the resident
+    asked, the request waiting until they open the private chat, or a call-back asked of
+    whoever filed it for them."""
+    if report.filed_by is not None:
+        return "report_for.done_resolved"
+    if await context.linli.report_notices.reporter_reachable(report):
+        return "report.done_resolved"
+    return "report.reach.resolved_waiting"
+
+
+async def _resolved(context: LinliContext, report: Report) -> Markup:
+    key = await _resolved_key(context, report)
+    return Markup(t(context.lang, key, number=number(report.id)))
+
+
+async def common_reply_pressed(update: Update, context: LinliContext) -> None:
+    """A common reply picked on 办结: resolved with that note."""
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = REPLY_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    linli, lang = context.linli, context.lang
+    report_id, version, code = int(match.group(1)), int(match.group(2)), match.group(3)
+    try:
+        report = await linli.reports.actionable(user.id, report_id, version)
+        note = await linli.reports.common_reply(user.id, report.category, code, lang)
+        report = await linli.reports.resolve(user.id, report_id, version, note)
+    except StaleAction as stale:
+        await _answer_stale(update, context, stale.report)
+        return
+    await linli.pending.clear(user.id, NOTE)
+    await query.answer()
+    await edit(update, context, "replies.done", done=await _resolved(context, report),
+               note=note)
+
+
+async def save_pressed(update: Update, context: LinliContext) -> None:
+    query, user = update.callback_query, update.effective_user
+    assert query is not None and query.data is not None and user is not None
+    match = SAVE_DATA.match(query.data)
+    if match is None:
+        raise BadInput("error.stale_button")
+    report, saved = await context.linli.reports.save_reply(user.id, int(match.group(1)))
+    lang = context.lang
+    await query.answer(t(lang, "replies.saved" if saved else "replies.already_saved",
+                         category=t(lang, f"category.{report.category}")))
+    await edit(update, context, await _resolved_key(context, report), number=number(report.id))
 
 
 async def rate_pressed(update: Update, context: LinliContext) -> None:
@@ -190,12 +253,27 @@ async def rate_pressed(update: Update, context: LinliContext) -> None:
     await query.answer()
     # the one answer to the rating: the rating message itself, saying what happens next
     if report.state == "closed":
-        await edit(update, context, "report.thanks_rating", number=number(report.id))
+        key = "report_for.recorded" if report.filed_by is not None else "report.thanks_rating"
+        await edit(update, context, key, number=number(report.id))
         return
     rung = await linli.org_repo.node(report.rung_node_id)
     key = "report.rated.reopened" if report.state == "reopened" else "report.rated.escalated"
-    await edit(update, context, key, number=number(report.id), node=rung.name if rung else "",
+    answer = t(context.lang, key, number=number(report.id), node=rung.name if rung else "",
                title=await linli.report_notices.handler_title(report, context.lang))
+    now = linli.clock.now()  # unsatisfied: ask why, for whoever handles it now
+    await linli.pending.expect(user.id, user.id, COMPLAINT, {"report": report.id},
+                               now + NOTE_LIFETIME, now)
+    await edit(update, context, "report.rated_ask_why", answer=Markup(answer))
+
+
+async def complaint_answered(update: Update, context: LinliContext,
+                             pending: PendingInput) -> None:
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
+    report = await context.linli.reports.complain(user.id, pending.payload["report"],
+                                                  message.text or "")
+    await context.linli.pending.clear(user.id, COMPLAINT)
+    await reply(update, context, "report.complaint_passed_on", number=number(report.id))
 
 
 # -- lists ----------------------------------------------------------------------------
@@ -235,18 +313,21 @@ async def queue(update: Update, context: LinliContext) -> None:
     if not waiting and not (await linli.org.roles(user.id)).leader:
         raise NotAllowed("report.queue_leaders_only")
     now = linli.clock.now()
-    entries = []
+    entries: list[tuple[datetime | None, Report]] = []
     for r in waiting:
-        due = await linli.scheduler.deadlines.armed_for("report", r.id)
-        entries.append((due[0].due_at if due else now, r))
-    entries.sort(key=lambda e: e[0])
+        armed = [d.due_at for d in await linli.scheduler.deadlines.armed_for("report", r.id)
+                 if d.kind in ("acknowledge", "resolve")]
+        entries.append((min(armed) if armed else None, r))
+    entries.sort(key=lambda e: e[0] or now)
     if not entries:
         await reply_private(update, context, "report.queue_empty")
         return
+    # 超期 only next to a deadline that has passed, or with none left (flagged at the top)
     lines = [t(lang, "report.queue_line", number=number(r.id),
                category=t(lang, f"category.{r.category}"), state=t(lang, f"state.{r.state}"),
-               due=local_time(linli.settings, lang, due),
-               overdue=t(lang, "report.overdue_mark") if r.overdue or due <= now else "",
+               due=local_time(linli.settings, lang, due) if due is not None else "—",
+               overdue=t(lang, "report.overdue_mark")
+               if (due is not None and due <= now) or (due is None and r.overdue) else "",
                text=r.text[:40]) for due, r in entries]
     await reply_private(update, context, "report.queue", lines=Markup("\n".join(lines)))
 
@@ -282,16 +363,21 @@ async def show_status(update: Update, context: LinliContext, report_id: int,
             else "send_voice", voice=report.voice_file_id,
             text=None if report.voice_kind == "video_note" else t(
                 lang, "voice.caption", number=number(report.id))))
-    history = []
+    history, where = [], None
     for event in await linli.report_repo.events(report.id):
         who = await linli.report_notices.person(event.actor_id) if event.actor_id else t(
             lang, "report.by_system")
         if not chain and event.action in RESIDENTS_ACTIONS and event.actor_id != user.id:
             who = t(lang, "metoo.a_resident")  # the other residents stay unnamed
-        history.append(t(lang, "report.history_line",
-                         at=local_time(linli.settings, lang, event.at),
-                         action=t(lang, f"action.{event.action}"), who=who,
-                         note=linli.report_notices.event_note(lang, event.note)))
+        params = {"at": local_time(linli.settings, lang, event.at),
+                  "action": t(lang, f"action.{event.action}"), "who": who,
+                  "note": linli.report_notices.event_note(lang, event.note)}
+        node = await linli.org_repo.node(event.node_id) if event.node_id else None
+        if node is not None and event.node_id != where:  # a step that moved it: say where
+            history.append(t(lang, "report.history_line_moved", node=node.name, **params))
+        else:
+            history.append(t(lang, "report.history_line", **params))
+        where = event.node_id or where
     if intro is not None:
         card = t(lang, intro, number=number(report.id)) + "\n" + card
     await reply_private(update, context, "report.status", card=Markup(card),
@@ -339,4 +425,7 @@ def register(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(merge_pressed, pattern=r"^r:into:"))
     app.add_handler(CallbackQueryHandler(target_pressed, pattern=r"^r:(to|set):"))
     app.add_handler(CallbackQueryHandler(rate_pressed, pattern=r"^r:rate:"))
+    app.add_handler(CallbackQueryHandler(common_reply_pressed, pattern=r"^r:rn:"))
+    app.add_handler(CallbackQueryHandler(save_pressed, pattern=r"^r:save:"))
     on_answer(NOTE, note_answered)
+    on_answer(COMPLAINT, complaint_answered)

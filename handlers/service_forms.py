@@ -8,7 +8,7 @@ from telegram import Message, Update
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, LinliError
-from bot.core.i18n import number, t
+from bot.core.i18n import esc, number, t
 from bot.core.notifier import Button
 from bot.core.timeparse import leading_schedule, parse_moment, parse_rule
 from bot.core.timing import local_time
@@ -214,10 +214,11 @@ async def _residents(context: LinliContext, user_id: int) -> list[tuple[int, str
     residents = await linli.org_repo.residents_in(node_ids)
     names = await linli.users.names([r.user_id for r in residents])
     found = []
-    for r in residents:
-        name = names[r.user_id].display_name if r.user_id in names else str(r.user_id)
+    for r in residents:  # the name the org file or a leader gave, else their Telegram one
+        name = r.name or (names[r.user_id].display_name if r.user_id in names
+                          else r.phone or str(r.user_id))
         found.append((r.user_id, name, t(context.lang, "form.care_add.resident", name=name,
-                                         unit=r.unit) if r.unit else name))
+                                         unit=r.unit) if r.unit else esc(name)))
     return found
 
 
@@ -242,13 +243,16 @@ async def _chosen(context: LinliContext, user_id: int, p: Payload, resident_id: 
     await linli.care.require_chain(user_id, resident.node_id)  # refuses one not theirs
     person = await linli.users.get(resident_id)
     p.update(who=str(resident_id),
-             who_name=person.display_name if person else str(resident_id))
+             who_name=resident.name or (person.display_name if person
+                                        else resident.phone or str(resident_id)))
     return True
 
 
 async def _who_pressed(context: LinliContext, user_id: int, p: Payload, value: str) -> bool:
     ids = {uid for uid, _, _ in await _residents(context, user_id)}
-    if not value.startswith("u") or not value[1:].isdigit() or int(value[1:]) not in ids:
+    # a resident without Telegram has a negative id
+    if (not value.startswith("u") or not value[1:].removeprefix("-").isdigit()
+            or int(value[1:]) not in ids):
         raise BadInput("error.stale_button")
     return await _chosen(context, user_id, p, int(value[1:]))
 
@@ -259,7 +263,8 @@ async def _who_typed(context: LinliContext, user_id: int, p: Payload, m: Message
     for uid, name, _ in await _residents(context, user_id):
         if text and name == text:
             return await _chosen(context, user_id, p, uid)
-    return await _chosen(context, user_id, p, await context.linli.care.resolve_person(text))
+    return await _chosen(context, user_id, p,
+                         await context.linli.care.resolve_person(text, user_id))
 
 
 async def _ask_kind(context: LinliContext, user_id: int, p: Payload) -> Question:

@@ -22,6 +22,9 @@ TEXT_LIFETIME = timedelta(minutes=30)
 HELP_DATA = re.compile(r"^hr:(acc|ok|no|done):(\d{1,9})$")
 SKILL_DATA = re.compile(r"^hr:sk:([a-z]{1,20})$")
 VOLUNTEER_DATA = re.compile(r"^vo:(pause|resume|leave)$")
+# /volunteer 暂停 / 恢复 / 退出, beside the English words
+WORDS = {"暂停": "pause", "暂停接单": "pause", "恢复": "resume", "恢复接单": "resume",
+         "退出": "leave", "退出志愿者": "leave"}
 
 
 def _skills(lang: str, skills: tuple[str, ...] | list[str]) -> str:
@@ -59,9 +62,10 @@ async def volunteer(update: Update, context: LinliContext) -> None:
             await _status(update, context, current)
         return
     states = {"pause": "paused", "resume": "active", "leave": "left"}
-    if given[0].lower() in states and len(given) == 1:
-        changed = await linli.volunteers.set_state(user.id, states[given[0].lower()])
-        await _status(update, context, changed, f"volunteer.done_{given[0].lower()}")
+    word = WORDS.get(given[0], given[0].lower())
+    if word in states and len(given) == 1:
+        changed = await linli.volunteers.set_state(user.id, states[word])
+        await _status(update, context, changed, f"volunteer.done_{word}")
         return
     registered = await linli.volunteers.register(user.id, given[0], " ".join(given[1:]) or None)
     await _status(update, context, registered, "volunteer.registered")

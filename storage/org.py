@@ -43,6 +43,13 @@ class Resident:
     user_id: int
     node_id: int
     unit: str | None
+    name: str | None = None  # as the org file or a leader gave it
+    phone: str | None = None  # a resident without Telegram may be known by phone only
+
+    @property
+    def offline(self) -> bool:
+        """Without Telegram (a leader registered them by name and unit)."""
+        return self.user_id < 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,7 +310,8 @@ class OrgRepo:
         if user_id in self._residents:
             return self._residents[user_id]
         r = await self.db.fetchone("SELECT * FROM residents WHERE user_id = ?", (user_id,))
-        found = None if r is None else Resident(r["user_id"], r["node_id"], r["unit"])
+        found = None if r is None else Resident(r["user_id"], r["node_id"], r["unit"], r["name"],
+                                                r["phone"])
         if len(self._residents) >= RESIDENTS_CACHED:
             self._residents.clear()
         self._residents[user_id] = found
@@ -337,6 +345,43 @@ class OrgRepo:
             "DELETE FROM residents WHERE user_id = ? AND node_id = ?", (user_id, node_id)
         ) > 0
 
+    async def residents_named(self, node_ids: list[int], name: str) -> list[Resident]:
+        """Residents of these nodes known by this name: the name the org file or a leader
+        gave, or the one their Telegram account shows."""
+        if not node_ids:
+            return []
+        marks = ",".join("?" * len(node_ids))
+        rows = await self.db.fetchall(
+            f"SELECT r.* FROM residents r LEFT JOIN users u ON u.user_id = r.user_id"
+            f" WHERE r.node_id IN ({marks}) AND (r.name = ? OR (r.name IS NULL AND"
+            f" trim(coalesce(u.first_name, '') || ' ' || coalesce(u.last_name, '')) = ?))"
+            f" ORDER BY r.user_id", (*node_ids, name, name))
+        return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"]) for r in rows]
+
+    async def add_offline_resident(self, tx: Tx, node_id: int, name: str | None,
+                                   unit: str | None, now: datetime,
+                                   phone: str | None = None) -> int:
+        """A resident without Telegram, by name and unit (or by phone number): the same one
+        again if known."""
+        if phone is not None:
+            found = await tx.fetchval(
+                "SELECT user_id FROM residents WHERE user_id < 0 AND node_id = ? AND phone = ?",
+                (node_id, phone))
+        else:
+            found = await tx.fetchval(
+                "SELECT user_id FROM residents WHERE user_id < 0 AND node_id = ? AND name = ?"
+                " AND unit = ?", (node_id, name, unit))
+        if found is not None:
+            return int(found)
+        user_id = int(await tx.fetchval(
+            "SELECT min(coalesce(min(user_id), 0), 0) - 1 FROM residents"))
+        self._resident_changed(tx, user_id)
+        await tx.execute(
+            "INSERT INTO residents(user_id, node_id, unit, name, phone, source, created_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, 'leader', ?, ?)",
+            (user_id, node_id, unit, name, phone, to_db(now), to_db(now)))
+        return user_id
+
     async def residents_in(self, node_ids: list[int], limit: int = 100) -> list[Resident]:
         """Who lives at these nodes (for a pick from a button list), oldest first."""
         if not node_ids:
@@ -346,7 +391,8 @@ class OrgRepo:
             f"SELECT * FROM residents WHERE node_id IN ({marks}) ORDER BY created_at, user_id"
             f" LIMIT ?", (*node_ids, limit),
         )
-        return [Resident(r["user_id"], r["node_id"], r["unit"]) for r in rows]
+        return [Resident(r["user_id"], r["node_id"], r["unit"], r["name"], r["phone"])
+                for r in rows]
 
     async def resident_counts(self) -> dict[int, int]:
         rows = await self.db.fetchall("SELECT node_id, count(*) FROM residents GROUP BY node_id")
@@ -386,6 +432,17 @@ class OrgRepo:
             " active = excluded.active, updated_at = excluded.updated_at",
             (chat_id, title, type_, int(is_forum), int(active), to_db(now)),
         )
+        self._changed(tx)
+
+    async def set_chat_title(self, tx: Tx, chat_id: int, title: str, now: datetime) -> None:
+        """A known group's name as Telegram last showed it (nothing to do if unchanged)."""
+        tree = await self.tree()
+        if all(c.title == title for chats in tree.chats.values() for c in chats
+               if c.chat_id == chat_id):
+            return
+        await tx.execute(
+            "UPDATE chats SET title = ?, updated_at = ? WHERE chat_id = ?"
+            " AND title IS NOT ?", (title, to_db(now), chat_id, title))
         self._changed(tx)
 
     async def bind_chat(

@@ -59,6 +59,7 @@ class ResidentEntry:
     node: str
     unit: str | None
     where: str
+    name: str | None = None
 
 
 @dataclass
@@ -112,6 +113,7 @@ class StoredResident:
     user_id: int
     node: str
     unit: str | None
+    name: str | None = None
 
 
 @dataclass
@@ -286,25 +288,27 @@ async def _partners(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tup
 
 
 async def _residents(tx: Tx, plan: OrgPlan, ids: dict[str, int], now: str) -> tuple[int, int]:
-    stored = {r["user_id"]: (r["node_id"], r["unit"])
-              for r in await tx.fetchall("SELECT user_id, node_id, unit FROM residents")}
+    stored = {r["user_id"]: (r["node_id"], r["unit"], r["name"]) for r in await tx.fetchall(
+        "SELECT user_id, node_id, unit, name FROM residents")}
     new, changed = [], []
     for r in plan.residents:
         node_id = ids[r.node]
         if r.user_id not in stored:
-            new.append((r.user_id, node_id, r.unit, now, now))
+            new.append((r.user_id, node_id, r.unit, r.name, now, now))
             continue
-        old_node, old_unit = stored[r.user_id]
+        old_node, old_unit, old_name = stored[r.user_id]
         # no unit in the file keeps the one a resident gave, unless they move: a room
         # number means nothing in another building
         unit = r.unit if r.unit is not None or old_node != node_id else old_unit
-        if (old_node, old_unit) != (node_id, unit):
-            changed.append((node_id, unit, now, r.user_id))
+        name = r.name if r.name is not None else old_name
+        if (old_node, old_unit, old_name) != (node_id, unit, name):
+            changed.append((node_id, unit, name, now, r.user_id))
     await tx.executemany(
-        "INSERT INTO residents(user_id, node_id, unit, source, created_at, updated_at)"
-        " VALUES (?, ?, ?, 'file', ?, ?)", new)
+        "INSERT INTO residents(user_id, node_id, unit, name, source, created_at, updated_at)"
+        " VALUES (?, ?, ?, ?, 'file', ?, ?)", new)
     await tx.executemany(
-        "UPDATE residents SET node_id = ?, unit = ?, updated_at = ? WHERE user_id = ?", changed)
+        "UPDATE residents SET node_id = ?, unit = ?, name = ?, updated_at = ? WHERE user_id = ?",
+        changed)
     return len(new), len(changed)
 
 
@@ -345,6 +349,8 @@ async def read_org(db: Database) -> StoredOrg:
             "SELECT n.key, p.kind, p.name, p.categories, group_concat(m.user_id) AS members"
             " FROM partners p JOIN nodes n ON n.id = p.node_id"
             " LEFT JOIN partner_members m ON m.partner_id = p.id GROUP BY p.id")]
-        residents = [StoredResident(r["user_id"], r["key"], r["unit"]) for r in await tx.fetchall(
-            "SELECT r.user_id, n.key, r.unit FROM residents r JOIN nodes n ON n.id = r.node_id")]
+        residents = [StoredResident(r["user_id"], r["key"], r["unit"], r["name"])
+                     for r in await tx.fetchall(
+            "SELECT r.user_id, n.key, r.unit, r.name FROM residents r"
+            " JOIN nodes n ON n.id = r.node_id WHERE r.user_id > 0")]
     return StoredOrg(nodes, leaders, partners, residents)

@@ -28,7 +28,8 @@ KEPT_AS_COUNTS = (
 EXPORTED = (
     ("users", "user_id"), ("residents", "user_id"), ("consents", "user_id"),
     ("volunteers", "user_id"), ("volunteer_skills", "user_id"),
-    ("care_entries", "user_id"), *KEPT_AS_COUNTS,
+    ("care_entries", "user_id"), ("saved_replies", "user_id"), ("leader_away", "user_id"),
+    *KEPT_AS_COUNTS,
 )
 
 
@@ -114,9 +115,12 @@ class PrivacyRepo:
             await self._blank_notes(tx, reports, keys)
         await tx.execute("UPDATE report_events SET actor_id = ? WHERE actor_id = ?",
                          (pseudonym, user_id))
+        await tx.execute("UPDATE report_events SET on_behalf_of = ? WHERE on_behalf_of = ?",
+                         (pseudonym, user_id))
         await tx.execute(
             "UPDATE reports SET version = version + 1, reporter_id = ?, text = '',"
-            " photo_file_id = NULL, voice_file_id = NULL, transcript = NULL,"
+            " photo_file_id = NULL, resolution_photo = NULL, voice_file_id = NULL,"
+            " transcript = NULL,"
             " latitude = NULL, longitude = NULL, source_chat_id = NULL, resolution = NULL,"
             " text_removed_at = ?, media_removed_at = ? WHERE reporter_id = ?",
             (pseudonym, to_db(now), to_db(now), user_id))
@@ -133,7 +137,8 @@ class PrivacyRepo:
             " WHERE user_id = ?", (pseudonym, user_id))
         # a supporter (我也遇到) is forgotten too; the report keeps how many there were
         for table in ("volunteer_skills", "volunteers", "residents", "consents",
-                      "pending_inputs", "report_supporters", "users"):
+                      "pending_inputs", "saved_replies", "leader_away", "report_supporters",
+                      "users"):
             await tx.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
         await self._scrub_outbox(tx, user_id, [p for p in personal if p])
         return pseudonym
@@ -164,13 +169,13 @@ class PrivacyRepo:
         ids = [r["id"] for r in await tx.fetchall(
             "SELECT id FROM reports WHERE state = 'closed' AND closed_at < ?"
             " AND media_removed_at IS NULL"
-            " AND (photo_file_id IS NOT NULL OR latitude IS NOT NULL"
-            " OR voice_file_id IS NOT NULL) ORDER BY id",
+            " AND (photo_file_id IS NOT NULL OR resolution_photo IS NOT NULL"
+            " OR latitude IS NOT NULL OR voice_file_id IS NOT NULL) ORDER BY id",
             (to_db(closed_before),))]
         if ids:
             await tx.execute(
-                "UPDATE reports SET photo_file_id = NULL, latitude = NULL, longitude = NULL,"
-                " voice_file_id = NULL,"
+                "UPDATE reports SET photo_file_id = NULL, resolution_photo = NULL,"
+                " latitude = NULL, longitude = NULL, voice_file_id = NULL,"
                 f" media_removed_at = ? WHERE id IN ({_marks(ids)})", (to_db(now), *ids))
         return ids
 

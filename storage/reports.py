@@ -36,6 +36,8 @@ class Report:
     acknowledged_at: datetime | None
     resolved_at: datetime | None
     closed_at: datetime | None
+    filed_by: int | None = None  # the leader who filed it for a resident without Telegram
+    resolution_photo: str | None = None  # the proof sent with the resolution note
     voice_file_id: str | None = None
     voice_duration: int | None = None
     voice_kind: str | None = None  # voice, video_note
@@ -47,6 +49,12 @@ class Report:
     def active(self) -> bool:
         return self.state in ("open", "acknowledged", "reopened")
 
+    @property
+    def rater(self) -> int:
+        """Who is asked the rating: the reporter, or for a resident without Telegram the
+        leader who filed it (a phone call-back)."""
+        return self.filed_by if self.filed_by is not None else self.reporter_id
+
 
 @dataclass(frozen=True, slots=True)
 class ReportEvent:
@@ -57,6 +65,7 @@ class ReportEvent:
     to_state: str | None
     node_id: int | None
     note: str | None
+    on_behalf_of: int | None = None  # the absent leader a stand-in acted for
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +114,7 @@ class ReportRepo:
         self, tx: Tx, *, reporter_id: int, node_id: int, category: str, text: str,
         photo_file_id: str | None, latitude: float | None, longitude: float | None,
         source_chat_id: int | None, rung_node_id: int, partner_id: int | None, now: datetime,
+        filed_by: int | None = None,
         voice: Voice | None = None,
     ) -> Report:
         kept = (voice.file_id, voice.duration, voice.kind, voice.transcript) if voice else (
@@ -112,11 +122,11 @@ class ReportRepo:
         row = await tx.returning(
             "INSERT INTO reports(reporter_id, node_id, category, text, photo_file_id, latitude,"
             " longitude, source_chat_id, rung_node_id, partner_id, created_at, rung_since,"
-            " updated_at, voice_file_id, voice_duration, voice_kind, transcript)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
+            " updated_at, filed_by, voice_file_id, voice_duration, voice_kind, transcript)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING *",
             (reporter_id, node_id, category, text, photo_file_id, latitude, longitude,
              source_chat_id, rung_node_id, partner_id, to_db(now), to_db(now), to_db(now),
-             *kept),
+             filed_by, *kept),
         )
         assert row is not None
         return _report(row)
@@ -145,20 +155,22 @@ class ReportRepo:
     async def log(
         self, tx: Tx, report_id: int, now: datetime, actor_id: int | None, action: str,
         from_state: str | None, to_state: str | None, node_id: int | None,
-        note: str | None = None,
+        note: str | None = None, on_behalf_of: int | None = None,
     ) -> None:
         await tx.execute(
             "INSERT INTO report_events(report_id, at, actor_id, action, from_state, to_state,"
-            " node_id, note) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (report_id, to_db(now), actor_id, action, from_state, to_state, node_id, note),
+            " node_id, note, on_behalf_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (report_id, to_db(now), actor_id, action, from_state, to_state, node_id, note,
+             on_behalf_of),
         )
 
-    async def events(self, report_id: int) -> list[ReportEvent]:
-        rows = await self.db.fetchall(
+    async def events(self, report_id: int, tx: Tx | None = None) -> list[ReportEvent]:
+        rows = await (tx or self.db).fetchall(
             "SELECT * FROM report_events WHERE report_id = ? ORDER BY id", (report_id,)
         )
         return [ReportEvent(from_db(r["at"]), r["actor_id"], r["action"],  # type: ignore[arg-type]
-                            r["from_state"], r["to_state"], r["node_id"], r["note"])
+                            r["from_state"], r["to_state"], r["node_id"], r["note"],
+                            r["on_behalf_of"])
                 for r in rows]
 
     async def by_reporter(self, user_id: int, limit: int = 20) -> list[Report]:

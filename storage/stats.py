@@ -109,6 +109,18 @@ class StatsRepo:
                 out[kind][key] = out[kind].get(key, 0) + n
         return out
 
+    async def call_backs(self, start: datetime, end: datetime,
+                         node_ids: list[int] | None) -> tuple[int, int]:
+        """(call-backs recorded, of them 联系不上) for reports filed in [start, end) by a
+        leader for a resident without Telegram (few: read by their own partial index)."""
+        row = await self.db.fetchone(
+            "SELECT count(*), sum(e.note = 'unreachable') FROM reports r"
+            " JOIN report_events e ON e.report_id = r.id AND e.action = 'rated'"
+            " WHERE r.filed_by IS NOT NULL AND r.created_at >= ? AND r.created_at < ?"
+            f" {self._scope('r.node_id', node_ids)}",
+            (to_db(start), to_db(end), *(node_ids or [])))
+        return (row[0] or 0, row[1] or 0) if row else (0, 0)
+
     async def response_seconds(self, start: datetime, end: datetime,
                                node_ids: list[int] | None) -> dict[int, list[float]]:
         """Per leader: seconds from a report reaching their rung to their acknowledgement."""

@@ -120,6 +120,10 @@ class UserRepo:
         rows = await self.db.fetchall(f"SELECT * FROM users WHERE user_id IN ({marks})", user_ids)
         return {r["user_id"]: _row(r) for r in rows}
 
+    async def by_username(self, username: str) -> int | None:
+        return await self.db.fetchval(
+            "SELECT user_id FROM users WHERE lower(username) = lower(?)", (username,))
+
     def drop_cached(self, user_id: int) -> None:
         """Forget the cached row (after the row itself was deleted, /forget)."""
         self._cache.pop(user_id, None)

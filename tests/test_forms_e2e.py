@@ -272,6 +272,27 @@ async def test_care_add_via_its_form_by_button_and_by_name(tg: FakeTelegram,
     assert "给哪位居民登记？" in refused["text"]
 
 
+async def test_care_add_form_offers_a_resident_without_telegram_by_name(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    """After the merge with feat/leaders: residents named by a leader (no Telegram, a
+    negative id) are offered by their name and unit, never by their id."""
+    await world(tg, linli)
+    _mark(tg, GRID)
+    await _say(tg, GRID, "/care_add 刘奶奶 1-302 独居老人 每周", "已将 刘奶奶")
+    _mark(tg, GRID)
+    who = await _say(tg, GRID, "/care_add", "给哪位居民登记？")
+    assert "刘奶奶（1-302）" in _labels(who)
+    assert not [label for label in _labels(who) if label.startswith("-")]
+    kind = await _press(tg, GRID, who, "刘奶奶（1-302）", "刘奶奶属于哪一类？")
+    cadence = await _press(tg, GRID, kind, "低收入", "多久走访一次？")
+    note = await _press(tg, GRID, cadence, "每月", "有什么要备注的吗？")
+    summary = await _press(tg, GRID, note, "不用备注", "请核对关爱对象")
+    assert "居民：刘奶奶" in summary["text"]
+    await _press(tg, GRID, summary, "确认", "已将 刘奶奶")
+    rows = await linli.linli.db.fetchall("SELECT user_id, kind FROM care_entries ORDER BY id")
+    assert [tuple(r) for r in rows] == [(-1, "elderly_alone"), (-1, "low_income")]
+
+
 async def test_cancel_mid_form_leaves_nothing(tg: FakeTelegram, linli: BotHarness) -> None:
     await world(tg, linli)
     await poll_closed(tg, linli)

@@ -159,7 +159,8 @@ async def test_refusals_change_nothing(tg: FakeTelegram, linli: BotHarness) -> N
     tg.user_sends(ADMIN, ADMIN, "/invite grid_leader")
     await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "用法" in m["text"])
     tg.user_sends(ADMIN, ADMIN, "/invite building_leader b3-u1")
-    await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "grid_leader" in m["text"])
+    mismatch = await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "不是" in m["text"])
+    assert "邻长" in mismatch["text"] and "grid_leader" not in mismatch["text"]
     # a leader's mistake typed in the group is answered in private; the group stays quiet
     tg.user_sends(ADMIN, GROUP, "/bind nowhere")
     await tg.wait_for(lambda m: m["chat"]["id"] == ADMIN and "nowhere" in m["text"])

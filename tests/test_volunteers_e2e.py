@@ -107,7 +107,9 @@ async def test_unanswered_help_request_goes_to_the_grid_leader(
     assert "遗产继承" in handed["text"] and "1-502" in handed["text"]
     await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "已请邻长帮忙协调" in m["text"])
     await settle(linli)
-    assert "已由其他志愿者接单" in tg.message(VOL_OTHER, offer["message_id"])["text"]
+    withdrawn = tg.message(VOL_OTHER, offer["message_id"])["text"]
+    # nobody took it: the offer says it went to the neighbour leader, not that someone took it
+    assert "已转给邻长协调" in withdrawn and "其他志愿者" not in withdrawn
     late = tg.press_button(VOL_OTHER, VOL_OTHER, offer["message_id"], "hr:acc:1")
     assert "已经有人接单" in await _answer(tg, late)
     assert (await linli.linli.volunteers.repo.request(1)).state == "handed_over"

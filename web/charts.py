@@ -33,4 +33,4 @@ def trend_png(months: list[Assessment], lang: str, title: str) -> bytes:
     handles = ax.get_legend_handles_labels()[0] + rates.get_legend_handles_labels()[0]
     rates.legend(handles=handles, loc="lower left", ncol=4, fontsize=8, framealpha=0.8)
     ax.set_title(title, fontsize=11)
-    return png_of(fig)
+    return png_of(fig, margins=(0.1, 0.92, 0.9, 0.12))

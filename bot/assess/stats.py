@@ -82,6 +82,8 @@ class Assessment:
     follow_ups: int = 0
     attendance_going: int = 0
     attendance_events: int = 0
+    call_backs: int = 0  # call-backs recorded for reports filed for residents (/report_for)
+    unreachable: int = 0  # of them 联系不上: not rated, outside 满意率
 
     @staticmethod
     def rate(part: int, whole: int) -> float | None:
@@ -188,6 +190,8 @@ class StatsService:
             period.start, period.end, node_ids)
         result.attendance_going, result.attendance_events = await self.repo.attendance(
             period.start, period.end, node_ids)
+        result.call_backs, result.unreachable = await self.repo.call_backs(
+            period.start, period.end, node_ids)
         return result
 
     async def _reports(self, result: Assessment, period: Period,
@@ -263,6 +267,8 @@ def figures(a: Assessment) -> list[tuple[str, str]]:
         ("care_rate", percent(a.care_rate)),
         ("follow_up_rate", percent(a.follow_up_rate)),
         ("attendance", str(a.attendance_going)),
+        ("callbacks", str(a.call_backs)),
+        ("unreachable", str(a.unreachable)),
     ]
 
 

@@ -59,6 +59,14 @@ class Ranked:
     votes: int
 
 
+AGENDA_FROM_POLL = 5  # a closed poll's top topics (with votes) make a meeting's agenda
+
+
+def agenda_winners(ranked: list[Ranked]) -> list[Ranked]:
+    """The topics of a poll that go on the agenda of the meeting that follows it."""
+    return [r for r in ranked if r.votes > 0][:AGENDA_FROM_POLL]
+
+
 class ConsultationService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgService,
                  repo: ConsultationRepo, users: UserRepo, notifier: Notifier,
@@ -327,6 +335,10 @@ class ConsultationService:
         lang = self.settings.language
         lines = [t(lang, "consult.result_line", rank=i + 1, number=number(r.proposal.id),
                    text=r.proposal.text, votes=r.votes) for i, r in enumerate(ranked)]
+        chosen = agenda_winners(ranked)
+        lines.append(t(lang, "consult.result_agenda", numbers="、".join(
+            number(r.proposal.id) for r in chosen)) if chosen
+            else t(lang, "consult.result_no_agenda"))
         await self.notifier.enqueue(tx, Outgoing(
             poll.chat_id, t(lang, "consult.result", poll=number(poll.id), voters=voters,
                             lines=Markup("\n".join(lines))),

@@ -168,11 +168,25 @@ class FollowUpService:
             if not await self.repo.mark_done(tx, decision.id, user_id, note, now):
                 raise BadInput("consult.decision_already_done", number=number(decision.id))
             await self.scheduler.deadlines.cancel(tx, DECISION_SUBJECT, decision.id)
+            await self._tell_done(tx, decision, user_id, note)
             meeting = await self.meetings.meeting(decision.meeting_id, tx)
             await self.refresh_feedback(tx, meeting)
             await self._maybe_complete(tx, meeting)
         self.notifier.kick()
         return await self.decision(decision.id)
+
+    async def _tell_done(self, tx: Tx, decision: Decision, by: int, note: str) -> None:
+        """Everyone prompted earlier for it (but the one who did it) learns it is closed."""
+        name = await self.c.name_of(by)
+        for chat_id, message_ids in await self.notifier.outbox.sent_messages(
+                f"decision:{decision.id}:prompt", tx):
+            if chat_id == by or not message_ids:
+                continue
+            lang = await self.c.lang_of(chat_id)
+            await self.notifier.enqueue(tx, Outgoing(
+                chat_id, t(lang, "consult.decision_closed_line", number=number(decision.id),
+                           name=name, note=note),
+                dedup_key=f"decision:{decision.id}:closed:{chat_id}"))
 
     # -- deadlines --------------------------------------------------------------------
 
@@ -243,7 +257,8 @@ class FollowUpService:
                                   thread_id=meeting.thread_id,
                                   buttons=deeplink.open_private(
                                       group, deeplink.username(self.notifier))),
-                not_before=wait_until, dedup_key=f"decision:{decision.id}:{tag}:{user_id}"))
+                not_before=wait_until, ref=f"decision:{decision.id}:prompt",
+                dedup_key=f"decision:{decision.id}:{tag}:{user_id}"))
 
     async def owner_name(self, decision: Decision) -> str:
         if decision.partner_id is not None:

@@ -12,11 +12,11 @@ import re
 from datetime import datetime
 from typing import Any
 
-from bot.consult.consultation import ConsultationService
+from bot.consult.consultation import ConsultationService, agenda_winners
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
 from bot.core.notifier import Button, Delivery, Outgoing
-from bot.core.timing import local_time
+from bot.core.timing import how_soon, local_time
 from storage.consultation import Meeting
 from storage.db import Tx
 from storage.deadlines import Deadline
@@ -64,7 +64,11 @@ class MeetingService:
             raise BadInput("consult.meeting_past",
                            at=local_time(self.settings, self.settings.language, starts_at))
         title, place = " ".join(title.split()), " ".join(place.split())
-        if not title or len(title) > TITLE_MAX or not place or len(place) > PLACE_MAX:
+        for field, value, limit in (("forum_title", title, TITLE_MAX),
+                                    ("forum_place", place, PLACE_MAX)):
+            if len(value) > limit:
+                raise BadInput(f"too_long.{field}", max=limit, length=len(value))
+        if not title or not place:
             raise BadInput("consult.forum_usage")
         poll = await self.repo.latest_closed_poll(chat.chat_id)
         agenda = await self._agenda(agenda_texts, poll.id if poll else None, picked or [])
@@ -101,13 +105,16 @@ class MeetingService:
             chosen = [(p, polled[p]) for p in dict.fromkeys(picked)]
         if texts or chosen:
             items = [" ".join(x.split()) for x in texts or [] if x.strip()]
-            if len(chosen) + len(items) > AGENDA_MAX or any(len(x) > ITEM_MAX for x in items):
+            for item in items:
+                if len(item) > ITEM_MAX:
+                    raise BadInput("too_long.agenda_item", max=ITEM_MAX, length=len(item))
+            if len(chosen) + len(items) > AGENDA_MAX:
                 raise BadInput("consult.agenda_too_long", max=AGENDA_MAX)
             if chosen or items:
                 return chosen + [(None, x) for x in items]
         if poll_id is None:
             raise BadInput("consult.agenda_needed")
-        winners = [r for r in await self.c.ranking(poll_id) if r.votes > 0][:5]
+        winners = agenda_winners(await self.c.ranking(poll_id))
         if not winners:
             raise BadInput("consult.agenda_needed")
         return [(r.proposal.id, r.proposal.text) for r in winners]
@@ -185,16 +192,21 @@ class MeetingService:
             await self.refresh_card(tx, meeting)
             return
         group = self.settings.language
+        offsets = self.settings.reminders.event
+        index = int(deadline.kind.removeprefix("remind") or 0)
+        before = offsets[index] if index < len(offsets) else meeting.starts_at - self.clock.now()
         for user_id in await self.repo.attendees(meeting.id, tx):
             lang = await self.c.lang_of(user_id)
             name = await self.c.name_of(user_id)
             mention = Markup(f'<a href="tg://user?id={user_id}">{esc(name)}</a>')
             at = local_time(self.settings, lang, meeting.starts_at)
             await self.notifier.enqueue(tx, Outgoing(
-                user_id, t(lang, "consult.meeting_reminder", number=number(meeting.id),
-                           title=meeting.title, at=at, place=meeting.place),
+                user_id, t(lang, "consult.meeting_reminder_soon", number=number(meeting.id),
+                           title=meeting.title, at=at, place=meeting.place,
+                           soon=how_soon(lang, before)),
                 fallback=Outgoing(meeting.chat_id, t(
-                    group, "consult.meeting_reminder_group", mention=mention,
+                    group, "consult.meeting_reminder_group_soon", mention=mention,
+                    soon=how_soon(group, before),
                     number=number(meeting.id), title=meeting.title,
                     at=local_time(self.settings, group, meeting.starts_at),
                     place=meeting.place), thread_id=meeting.thread_id),

@@ -137,7 +137,7 @@ class Delivery:
 
 UnreachableListener = Callable[[Tx, OutboxRow], Awaitable[None]]
 # (tx, row, delivery, extra): extra holds what the send produced, e.g. {"poll_id": ...}
-# for send_poll and {"thread_id": ...} for create_forum_topic.
+# for send_poll, {"thread_id": ...} for create_forum_topic, {"chat_title": ...} for a send.
 FinishedListener = Callable[[Tx, OutboxRow, "Delivery", dict[str, Any]], Awaitable[None]]
 
 
@@ -366,6 +366,7 @@ class Notifier:
                 row.chat_id, photo, caption=p.get("text"), reply_markup=markup,
                 message_thread_id=thread,
             )
+            extra["chat_title"] = message.chat.title
             return [message.message_id]
         if row.method == "send_voice":
             message = await self.bot.send_voice(
@@ -397,6 +398,7 @@ class Notifier:
                 await self.outbox.record_part(row.id, sent)
                 continue
             sent.append(message.message_id)
+            extra["chat_title"] = message.chat.title  # a group's name as Telegram has it now
             if not last:
                 await self.outbox.record_part(row.id, sent)
         return sent

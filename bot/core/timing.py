@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+from bot.core.i18n import t
 from bot.core.workcal import WorkingTime
 from config.settings import Settings
 
@@ -62,3 +63,14 @@ def local_time(settings: Settings, lang: str, moment: datetime) -> str:
     if lang == "zh":
         return f"{local.month}月{local.day}日 {local:%H:%M}"
     return f"{local.day} {local:%b %H:%M}"
+
+
+def how_soon(lang: str, before: timedelta) -> str:
+    """A reminder's lead time as people say it: 明天 (a day before), 1小时后, 30分钟后."""
+    seconds = int(before.total_seconds())
+    if seconds % 86400 == 0:
+        days = seconds // 86400
+        return t(lang, "soon.tomorrow") if days == 1 else t(lang, "soon.days", n=days)
+    if seconds % 3600 == 0:
+        return t(lang, "soon.hours", n=seconds // 3600)
+    return t(lang, "soon.minutes", n=max(1, seconds // 60))

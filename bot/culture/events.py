@@ -20,7 +20,7 @@ from bot.core.notifier import Button, Delivery, Notifier, Outgoing
 from bot.core.recurrence import shift
 from bot.core.scheduler import Scheduler
 from bot.core.timeparse import parse_moment
-from bot.core.timing import quiet_hours_end
+from bot.core.timing import how_soon, quiet_hours_end
 from bot.org.audience import bound_chats
 from bot.org.org import OrgService
 from config.settings import Settings
@@ -282,8 +282,9 @@ class EventService:
 
     def _text(self, event: Event, key: str, lang: str | None, params: dict[str, object]) -> str:
         lang = lang or self.settings.language
+        values = {k: v(lang) if callable(v) else v for k, v in params.items()}
         return t(lang, key, number=number(event.id), title=event.title,
-                 when=self.when(event, lang), place=event.place, **params)
+                 when=self.when(event, lang), place=event.place, **values)
 
     async def _chat_near(self, user_id: int) -> int | None:
         resident = await self.org.org.resident(user_id)
@@ -303,8 +304,10 @@ class EventService:
             return
         if deadline.kind.startswith("remind:"):
             going = await self.repo.people(event.id, "going", tx)
-            await self._tell(tx, event, going, "event.reminder",
-                             f"evrem:{event.id}:{deadline.id}")
+            before = timedelta(seconds=int(deadline.kind.split(":", 1)[1]))
+            await self._tell(tx, event, going, "event.reminder_soon",
+                             f"evrem:{event.id}:{deadline.id}",
+                             soon=lambda lang: how_soon(lang, before))
         elif deadline.kind == "next":
             await self._next_occurrence(tx, event)
 
@@ -366,9 +369,8 @@ class EventService:
             await self.scheduler.deadlines.cancel(tx, SUBJECT, event.id)
             cancelled = replace(event, state="cancelled", revision=event.revision + 1)
             await self._refresh(tx, cancelled, force=True)
-            people = [u for a in ("going", "waiting", "maybe")
-                      for u in await self.repo.people(event.id, a, tx)]
-            await self._tell(tx, cancelled, people, "event.cancelled_notice",
+            await self._tell(tx, cancelled, await self._answered(tx, event),
+                             "event.cancelled_notice",
                              f"evcancel:{event.id}")
         self.notifier.kick()
         return cancelled
@@ -393,12 +395,27 @@ class EventService:
                 await self.scheduler.deadlines.cancel(tx, SUBJECT, event.id)
                 await self._arm(tx, changed)
             await self._refresh(tx, changed, force=True)
-            people = [u for a in ("going", "waiting")
-                      for u in await self.repo.people(event.id, a, tx)]
-            await self._tell(tx, changed, people, "event.changed_notice",
-                             f"evchange:{event.id}:{self.clock.now().timestamp()}")
+            await self._tell(tx, changed, await self._answered(tx, event),
+                             "event.changed_what",
+                             f"evchange:{event.id}:{self.clock.now().timestamp()}",
+                             changes=lambda lang: Markup(self._changes(event, changed, lang)))
         self.notifier.kick()
         return changed
+
+    async def _answered(self, tx: Tx, event: Event) -> list[int]:
+        """Everyone who answered, whatever they said: a change concerns them all."""
+        return [u for a in ("going", "waiting", "maybe", "no")
+                for u in await self.repo.people(event.id, a, tx)]
+
+    def _changes(self, before: Event, after: Event, lang: str) -> str:
+        """What changed, old → new, one line each."""
+        lines = []
+        if (before.starts_at, before.ends_at) != (after.starts_at, after.ends_at):
+            lines.append(t(lang, "event.changed_time", old=self.when(before, lang),
+                           new=self.when(after, lang)))
+        if before.place != after.place:
+            lines.append(t(lang, "event.changed_place", old=before.place, new=after.place))
+        return "\n".join(lines)
 
     # -- input ----------------------------------------------------------------------
 

@@ -55,7 +55,7 @@ class FamilyService:
         title = " ".join(request.split()) or t(self.settings.language, "family.default_title",
                                                year=self.clock.now().year)
         if len(title) > TITLE_MAX:
-            raise BadInput("family.too_long", max=TITLE_MAX)
+            raise BadInput("too_long.family_title", max=TITLE_MAX, length=len(title))
         async with self.db.write() as tx:
             selection_id = await self.repo.create(tx, user_id, node.id, title, self.clock.now())
             selection = await self.repo.get(selection_id, tx)
@@ -73,8 +73,10 @@ class FamilyService:
         reason = parts[1].strip() if len(parts) > 1 else ""
         if not household or not reason:
             raise BadInput("family.nominate_usage")
-        if len(household) > HOUSEHOLD_MAX or len(reason) > REASON_MAX:
-            raise BadInput("family.too_long", max=REASON_MAX)
+        if len(household) > HOUSEHOLD_MAX:
+            raise BadInput("too_long.household", max=HOUSEHOLD_MAX, length=len(household))
+        if len(reason) > REASON_MAX:
+            raise BadInput("too_long.nomination_reason", max=REASON_MAX, length=len(reason))
         return household, reason
 
     async def nominate(self, user_id: int, text: str) -> tuple[Selection, str, bool]:

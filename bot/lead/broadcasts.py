@@ -175,8 +175,12 @@ class BroadcastService:
 
     async def _run(self, tx: Tx, broadcast: Broadcast) -> None:
         now = self.clock.now()
-        chats = [c.chat_id for c in await bound_chats(self.org.org, broadcast.node_id)]
-        run_id = await self.repo.start_run(tx, broadcast.id, chats, now)
+        bound = await bound_chats(self.org.org, broadcast.node_id, inactive=True)
+        chats = [c.chat_id for c in bound if c.active]
+        gone = [c.chat_id for c in bound if not c.active]
+        run_id = await self.repo.start_run(tx, broadcast.id, chats + gone, now)
+        for chat_id in gone:  # the bot was removed: not tried, reported as not delivered
+            await self.repo.finish_delivery(tx, run_id, chat_id, "unreachable", None, now)
         method = "send_photo" if broadcast.photo_file_id else "send_message"
         for chat_id in chats:
             ref = f"{REF}{run_id}:{chat_id}"
@@ -196,6 +200,8 @@ class BroadcastService:
             return
         run_id, chat_id = int(run_part), int(chat_part)
         error = extra.get("error") if delivery.status != "sent" else None
+        if extra.get("chat_title"):
+            await self.org.org.set_chat_title(tx, chat_id, extra["chat_title"], self.clock.now())
         await self.repo.finish_delivery(tx, run_id, chat_id, delivery.status, error,
                                         self.clock.now())
         broadcast_id = await self.repo.run_broadcast(run_id, tx)

@@ -7,11 +7,12 @@ from bot.org.org import OrgService
 from storage.org import Chat, Node, OrgRepo
 
 
-async def bound_chats(org: OrgRepo, node_id: int) -> list[Chat]:
-    """Every active chat bound to the node or a node below it."""
+async def bound_chats(org: OrgRepo, node_id: int, *, inactive: bool = False) -> list[Chat]:
+    """Every active chat bound to the node or a node below it (``inactive``: also those the
+    bot was removed from, which a delivery report still names)."""
     by_node = await org.chats_by_node()
     return [chat for node in await org.subtree(node_id) for chat in by_node.get(node.id, [])
-            if chat.active]
+            if chat.active or inactive]
 
 
 async def scope_of(org: OrgService, user_id: int, key: str | None) -> Node:

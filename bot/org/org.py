@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
-from config.settings import Settings
+from config.settings import Level, Settings
 from storage.db import Database
 from storage.org import Chat, Leader, Node, OrgRepo, Resident
 
@@ -73,10 +73,24 @@ class OrgService:
             n.id for n in await self.org.subtree(node_id)}
 
     async def node(self, key: str) -> Node:
+        """A node by its key, or by its name as people write it (3号楼1单元)."""
         node = await self.org.node_by_key(key.strip().lower())
-        if node is None:
+        if node is not None:
+            return node
+        wanted = "".join(key.split())
+        named = [n for n in await self.org.all_nodes() if "".join(n.name.split()) == wanted]
+        if len(named) > 1:
+            raise BadInput("org.node_ambiguous", name=key,
+                           keys="、".join(n.key for n in named))
+        if not named:
             raise NotFound("org.unknown_node", key=key)
-        return node
+        return named[0]
+
+    def role_level(self, word: str) -> Level | None:
+        """A level by its leader's role key or title, in either language (邻长, grid_leader)."""
+        wanted = word.strip().lower()
+        return next((lv for lv in self.settings.levels
+                     if wanted in (lv.role, lv.title_zh, lv.title_en.lower())), None)
 
     def role_title(self, level: str, lang: str) -> str:
         lv = self.settings.level(level)
@@ -111,16 +125,20 @@ class OrgService:
 
     # -- invites --------------------------------------------------------------------
 
-    async def create_invite(self, user_id: int, role: str, key: str) -> tuple[str, Node]:
-        role = role.strip().lower()
-        level = self.settings.level_of_role(role)
-        if level is None:
-            raise BadInput("org.unknown_role", role=role,
-                           roles=", ".join(lv.role for lv in self.settings.levels))
+    async def create_invite(self, user_id: int, role: str | None, key: str) -> tuple[str, Node]:
+        """An invite to lead the node; ``role`` (key or title) may be left out, as the
+        node's level decides it."""
         node = await self.node(key)
-        if node.level != level.key:
-            raise BadInput("org.role_mismatch", role=role, key=node.key,
-                           expected=self.settings.level(node.level).role)
+        expected = self.settings.level(node.level)
+        if role is not None:
+            level = self.role_level(role)
+            if level is None:
+                raise BadInput("org.unknown_role", role=role,
+                               roles=", ".join(lv.title_zh for lv in self.settings.levels))
+            if node.level != level.key:
+                raise BadInput("org.role_mismatch", role=role, key=node.name,
+                               expected=expected.title_zh)
+        role = expected.role
         if not (self.is_admin(user_id) or await self.org.leads_above(user_id, node.id)):
             raise NotAllowed("org.invite_not_allowed")
         token = secrets.token_urlsafe(12)

@@ -45,7 +45,7 @@ SECTIONS: dict[str, tuple[set[str], set[str], tuple[str, ...]]] = {
     "nodes": ({"key", "name", "level"}, {"parent", "chat_id"}, ("key",)),
     "leaders": ({"node", "user_id"}, {"name", "removed"}, ("node", "user_id")),
     "partners": ({"node", "kind", "name"}, {"user_ids", "categories"}, ("node", "kind")),
-    "residents": ({"user_id", "node"}, {"unit"}, ("user_id",)),
+    "residents": ({"user_id", "node"}, {"unit", "name"}, ("user_id",)),
 }
 
 
@@ -245,7 +245,8 @@ class _Reader:
                   problems: list[str]) -> ResidentEntry | None:
         node, user_id = self._node_ref(e, problems), self._user(e["user_id"], problems)
         unit = self._optional_text(e, "unit", UNIT_MAX, problems)
-        return None if problems else ResidentEntry(user_id, node, unit, where)
+        name = self._optional_text(e, "name", NAME_MAX, problems)
+        return None if problems else ResidentEntry(user_id, node, unit, where, name)
 
 
 def _check_within_file(plan: OrgPlan) -> list[str]:
@@ -449,5 +450,5 @@ async def export_org(db: Database, settings: Settings) -> str:
                                        "categories": list(p.categories)}))
     for r in sorted(org.residents, key=lambda r: (place[r.node], r.user_id)):
         out.append(_entry("residents", {"user_id": r.user_id, "node": r.node,
-                                        "unit": r.unit or None}))
+                                        "unit": r.unit or None, "name": r.name or None}))
     return "\n".join(out)

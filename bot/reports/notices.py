@@ -15,13 +15,14 @@ from bot.core.i18n import CATALOG, Markup, esc, number, pick_language, t
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.timing import local_time, quiet_hours_end
 from bot.core.workcal import Due
+from bot.org.away import AwayService
 from config.settings import Settings
 from storage.db import Tx
 from storage.deadlines import DeadlineRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo
 from storage.privacy import is_forgotten
-from storage.reports import Report, ReportRepo
+from storage.reports import Report, ReportEvent, ReportRepo
 from storage.users import UserRepo
 
 # the reporter's rating, as its button carries it
@@ -30,6 +31,8 @@ RATINGS = {"s": "satisfied", "a": "acceptable", "u": "unsatisfied"}
 SUPPORTER_WORDS = {key: key.replace("report.", "metoo.") for key in (
     "report.told_acknowledged", "report.told_resolved", "report.told_moved",
     "report.told_closed", "report.told_reopened", "report.told_closed_unrated")}
+# a phone call-back for a resident without Telegram may also find nobody
+CALLBACK_RATINGS = {**RATINGS, "n": "unreachable"}
 
 
 async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
@@ -48,6 +51,8 @@ async def current_handlers(org: OrgRepo, report: Report) -> list[int]:
 
 
 Sent = list[tuple[int, list[int]]]  # (chat, message ids) of messages sent
+# the moves that bring a report to a new handler (or back to the same one), with a reason
+MOVES = ("escalated", "reassigned", "recategorised", "reopened")
 
 
 def prompt_ref(report_id: int) -> str:
@@ -61,9 +66,16 @@ def rating_ref(report: Report) -> str:
 
 class ReportNotices:
     def __init__(self, settings: Settings, org: OrgRepo, users: UserRepo, outbox: OutboxRepo,
-                 deadlines: DeadlineRepo, notifier: Notifier, reports: ReportRepo) -> None:
+                 deadlines: DeadlineRepo, notifier: Notifier, reports: ReportRepo,
+                 away: AwayService) -> None:
         self.settings, self.org, self.users, self.outbox = settings, org, users, outbox
         self.deadlines, self.notifier, self.reports = deadlines, notifier, reports
+        self.away = away
+
+    async def handlers(self, report: Report, tx: Tx | None = None) -> list[int]:
+        """Whom its prompts and deadline pings are addressed to: its handlers, a leader away
+        replaced by their stand-in. The one place a stand-in takes effect."""
+        return await self.away.cover(await current_handlers(self.org, report), tx)
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)
@@ -85,6 +97,10 @@ class ReportNotices:
         return level.title_zh if lang == "zh" else level.title_en
 
     async def person(self, user_id: int) -> str:
+        if user_id < 0:  # a resident without Telegram: the name or phone a leader gave
+            resident = await self.org.resident(user_id)
+            if resident is not None:
+                return resident.name or resident.phone or str(user_id)
         names = await self.org.leaders_named(user_id)
         if names:
             return names[0]
@@ -126,6 +142,9 @@ class ReportNotices:
         if report.owner_id is not None:
             handler += " " + await self.person(report.owner_id)
         lines.append(t(lang, "report.card_state", state=state, handler=handler, node=rung.name))
+        why = await self.why(report, lang, await self.reports.events(report.id, tx))
+        if why:
+            lines.append(t(lang, "report.card_why", why=why))
         if dues is None:
             dues = await self.dues(report, tx)
         for kind, due in sorted(dues.items(), key=lambda due: due[1].at):
@@ -140,6 +159,63 @@ class ReportNotices:
             lines.append(t(lang, "report.card_resolution", resolution_note=report.resolution))
         lines.extend(self.supporter_lines(report, lang))
         return "\n".join(lines)
+
+    async def why(self, report: Report, lang: str, events: list[ReportEvent]) -> str | None:
+        """Who sent the report to where it is now, and why: the move that brought it to its
+        rung (an escalation, a reassignment, a change of category, a reopening)."""
+        for index in range(len(events) - 1, 0, -1):
+            event = events[index]
+            if event.action not in MOVES or event.node_id != report.rung_node_id:
+                continue
+            before = await self.org.node(events[index - 1].node_id or report.rung_node_id)
+            source = before.name if before and before.id != report.rung_node_id else t(
+                lang, "report.why_partner")
+            who = await self.person(event.actor_id) if event.actor_id else ""
+            note = event.note or ""
+            if event.action == "reopened":
+                complaint = next((e.note for e in events[index + 1:]
+                                  if e.action == "complained" and e.note), None)
+                return (t(lang, "report.why_reopened", reason=complaint) if complaint
+                        else t(lang, "report.why_reopened_plain"))
+            if event.action == "escalated" and note.startswith("missed:"):
+                return t(lang, f"report.why_{note.replace(':', '_')}", source=source)
+            if event.action == "escalated" and note == "unsatisfied":
+                complaint = next((e.note for e in events[index + 1:]
+                                  if e.action == "complained" and e.note), None)
+                return t(lang, "report.why_unsatisfied_twice", source=source,
+                         reason=complaint or "—")
+            if event.action == "escalated":
+                return t(lang, "report.why_escalated", who=who, source=source, reason=note)
+            if event.action == "reassigned":
+                return t(lang, "report.why_reassigned", who=who, source=source)
+            category = note.split("→")[-1].strip()
+            return t(lang, "report.why_recategorised", who=who,
+                     category=t(lang, f"category.{category}") if CATALOG.has(
+                         f"category.{category}") else category)
+        return None
+
+    async def tell_closed(self, tx: Tx, report: Report) -> None:
+        """Leaders prompted earlier (whoever still has the card) learn in one line that the
+        report is closed, and how the resident rated it."""
+        for chat_id, message_ids in await self.sent_prompts(report, tx):
+            if not message_ids or chat_id <= 0:
+                continue
+            lang = await self._lang(chat_id)
+            rating = t(lang, f"rating.{report.rating or 'unrated'}")
+            await self.notifier.enqueue(tx, Outgoing(
+                chat_id, t(lang, "report.closed_line", number=number(report.id), rating=rating),
+                not_before=quiet_hours_end(self.settings, report.closed_at or report.rung_since),
+                dedup_key=f"report:{report.id}:closed:{chat_id}"))
+
+    async def tell_complaint(self, tx: Tx, report: Report, user_ids: list[int],
+                             reason: str) -> None:
+        for user_id in user_ids:
+            lang = await self._lang(user_id)
+            await self.notifier.enqueue(tx, Outgoing(
+                user_id, t(lang, "report.told_complaint", number=number(report.id),
+                           reason=reason),
+                not_before=quiet_hours_end(self.settings, report.rung_since),
+                dedup_key=f"report:{report.id}:v{report.version}:complaint:{user_id}"))
 
     def voice_lines(self, report: Report, lang: str) -> list[str]:
         """🎤 语音 12 秒, and the machine transcript labelled as such."""
@@ -252,7 +328,7 @@ class ReportNotices:
                               dues: dict[str, Due] | None = None) -> None:
         """Bring every prompt already sent for this report up to date (buttons included).
         ``sent`` and ``dues``: the prompts and deadlines, when read beforehand."""
-        handlers = set(await current_handlers(self.org, report))
+        handlers = set(await self.handlers(report, tx))
         can_reassign = await self._above_first_rung(report)
         if sent is None or dues is None:
             sent, dues = await asyncio.gather(  # both reads in one trip to the writer's thread
@@ -299,12 +375,21 @@ class ReportNotices:
                             ask_rating: bool = False) -> None:
         if is_forgotten(report.reporter_id):
             return  # the reporter used /forget: nobody to tell
+        if report.filed_by is not None:  # filed for a resident without Telegram
+            if ask_rating:
+                await self._ask_call_back(tx, report)
+            return
         lang = await self._lang(report.reporter_id)
         rung = await self.org.node(report.rung_node_id)
         assert rung is not None
         text = t(lang, key, number=number(report.id), title=await self.handler_title(report, lang),
                  node=rung.name, name=await self.person(actor) if actor else "",
                  note=report.resolution or "")
+        if ask_rating and report.resolution_photo:  # the proof, just before the request
+            await self.notifier.enqueue(tx, Outgoing(
+                report.reporter_id, method="send_photo", photo=report.resolution_photo,
+                text=t(lang, "replies.proof_caption", number=number(report.id)),
+                dedup_key=f"report:{report.id}:v{report.version}:proof"))
         # No word in the group when the reporter cannot be reached: the one hint to open
         # the private chat came with the receipt, and on arrival the reporter sees the
         # report as it stands (and the rating it waits for, see ReportService.ask_missed_ratings).
@@ -315,6 +400,27 @@ class ReportNotices:
             dedup_key=f"report:{report.id}:v{report.version}:reporter:{key}",
         ))
         await self.tell_supporters(tx, report, key, actor=actor, ask_rating=ask_rating)
+
+    async def _ask_call_back(self, tx: Tx, report: Report) -> None:
+        """The leader who filed it calls the resident back and records the rating."""
+        assert report.filed_by is not None
+        leader = report.filed_by
+        lang = await self._lang(leader)
+        resident = await self.org.resident(report.reporter_id)
+        name = await self.person(report.reporter_id)
+        contact = (resident.phone or resident.unit or "—") if resident else "—"
+        if report.resolution_photo:
+            await self.notifier.enqueue(tx, Outgoing(
+                leader, method="send_photo", photo=report.resolution_photo,
+                text=t(lang, "replies.proof_caption", number=number(report.id)),
+                dedup_key=f"report:{report.id}:v{report.version}:proof"))
+        buttons = [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")
+                    for code, rating in CALLBACK_RATINGS.items()]]
+        await self.notifier.enqueue(tx, Outgoing(
+            leader, t(lang, "report_for.ask_rating", number=number(report.id), name=name,
+                      contact=contact, title=await self.handler_title(report, lang),
+                      note=report.resolution or ""),
+            buttons=buttons, dedup_key=f"report:{report.id}:v{report.version}:call_back"))
 
     def rating_buttons(self, report: Report, lang: str) -> list[list[Button]]:
         return [[Button(t(lang, f"rating.{rating}"), data=f"r:rate:{report.id}:{code}")

@@ -18,16 +18,24 @@ from datetime import datetime
 from bot.core.calendars import Calendars
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
-from bot.core.i18n import number
+from bot.core.i18n import CATALOG, number, t
 from bot.core.notifier import Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import acknowledge_within, quiet_hours_end, resolve_within
 from bot.core.workcal import Due
-from bot.reports.notices import RATINGS, ReportNotices, Sent, current_handlers, rating_ref
+from bot.reports.notices import (
+    CALLBACK_RATINGS,
+    RATINGS,
+    ReportNotices,
+    Sent,
+    current_handlers,
+    rating_ref,
+)
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
 from storage.org import ROLE_REMOVAL, Node, OrgRepo, Partner, RoleRemoval
+from storage.replies import ReplyRepo
 from storage.reports import Report, ReportRepo
 from storage.reports import Voice as Voice  # handlers take it from here
 
@@ -39,6 +47,7 @@ Receipt = Callable[[Report], Awaitable[list[Outgoing]]]
 SUBJECT = "report"
 TEXT_MAX = 2000
 NOTE_MAX = 1000
+MAX_READY = 5  # configured common replies offered at once
 ACTIVE = ("open", "acknowledged", "reopened")
 DEFAULT_KEYWORDS: dict[str, list[str]] = {
     "safety": ["火", "燃气", "煤气", "漏电", "电线", "隐患", "危险", "消防", "fire", "gas",
@@ -73,10 +82,10 @@ class Draft:
 class ReportService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgRepo,
                  reports: ReportRepo, notifier: Notifier, scheduler: Scheduler,
-                 notices: ReportNotices, calendars: Calendars) -> None:
+                 notices: ReportNotices, replies: ReplyRepo, calendars: Calendars) -> None:
         self.settings, self.db, self.clock = settings, db, clock
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
-        self.notices, self.calendars = notices, calendars
+        self.notices, self.replies, self.calendars = notices, replies, calendars
         scheduler.on(SUBJECT, self.on_deadline)
         scheduler.on(ROLE_REMOVAL, self.on_role_removed)
 
@@ -122,10 +131,18 @@ class ReportService:
         return None
 
     async def handlers(self, report: Report) -> list[int]:
-        return await current_handlers(self.org, report)
+        return await self.notices.handlers(report)
 
     async def may_handle(self, user_id: int, report: Report) -> bool:
-        return user_id in await self.handlers(report) or self.settings.is_bootstrap_admin(user_id)
+        """Its handlers, an active stand-in of one of them, admins."""
+        return (user_id in await current_handlers(self.org, report)
+                or user_id in await self.handlers(report)
+                or self.settings.is_bootstrap_admin(user_id))
+
+    async def _behalf(self, user_id: int, report: Report) -> int | None:
+        """The absent leader this user acts for on this report, if standing in."""
+        return await self.notices.away.acting_for(user_id,
+                                                  await current_handlers(self.org, report))
 
     async def may_see(self, user_id: int, report: Report) -> bool:
         """The reporter, the handling chain (leaders above the reporter, the partner), admins."""
@@ -149,9 +166,11 @@ class ReportService:
     # -- filing ---------------------------------------------------------------------
 
     async def file(self, reporter_id: int, node_id: int, draft: Draft,
-                   source_chat_id: int | None, receipt: Receipt | None = None) -> Report:
+                   source_chat_id: int | None, receipt: Receipt | None = None,
+                   filed_by: int | None = None) -> Report:
         """File a report. ``receipt`` composes what the reporter is told it got; that goes
-        out in the same transaction, so a crash can lose neither the report nor the word."""
+        out in the same transaction, so a crash can lose neither the report nor the word.
+        ``filed_by``: the leader filing it for a resident without Telegram."""
         text = self.check_text(draft.text)
         if draft.category not in self.settings.reports.categories:
             raise BadInput("report.unknown_category")
@@ -162,10 +181,11 @@ class ReportService:
                 tx, reporter_id=reporter_id, node_id=node_id, category=draft.category, text=text,
                 photo_file_id=draft.photo_file_id, latitude=draft.latitude,
                 longitude=draft.longitude, source_chat_id=source_chat_id, rung_node_id=rung.id,
-                partner_id=partner.id if partner else None, now=now, voice=draft.voice,
+                partner_id=partner.id if partner else None, now=now, filed_by=filed_by,
+                voice=draft.voice,
             )
-            await self.reports.log(tx, report.id, now, reporter_id, "filed", None, "open",
-                                   rung.id, draft.category)
+            await self.reports.log(tx, report.id, now, filed_by or reporter_id, "filed", None,
+                                   "open", rung.id, draft.category)
             dues = await self._arm_rung(tx, report, rung, now)
             for message in await receipt(report) if receipt else []:
                 await self.notifier.enqueue(tx, message)
@@ -215,16 +235,17 @@ class ReportService:
 
     async def acknowledge(self, user_id: int, report_id: int, version: int | None) -> Report:
         report = await self.actionable(user_id, report_id, version, ("open",))
+        behalf = await self._behalf(user_id, report)
         sent, dues = await self._prompts_and_dues(report)
         dues.pop("acknowledge", None)
         now = self.clock.now()
         async with self.db.write() as tx:
             changed = await self.reports.change_queued(
-                tx, report, now, StaleAction(report), state="acknowledged", owner_id=user_id,
-                acknowledged_at=now)
+                tx, report, now, StaleAction(report), state="acknowledged",
+                owner_id=behalf or user_id, acknowledged_at=now)
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge")
             await self.reports.log(tx, report.id, now, user_id, "acknowledged", report.state,
-                                   "acknowledged", report.rung_node_id)
+                                   "acknowledged", report.rung_node_id, on_behalf_of=behalf)
             await self._after_change(tx, changed, "report.told_acknowledged", actor=user_id,
                                      sent=sent, dues=dues)
         self.notifier.kick()
@@ -240,27 +261,62 @@ class ReportService:
         return sent, dues
 
     async def resolve(self, user_id: int, report_id: int, version: int | None,
-                      note: str) -> Report:
+                      note: str, photo: str | None = None) -> Report:
+        """Resolved with a note, and perhaps a photo as proof (shown to the reporter)."""
         note = self.check_note(note)
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
+        behalf = await self._behalf(user_id, report)
         sent = await self.notices.sent_prompts(report)  # read before taking the writer
         now = self.clock.now()
         async with self.db.write() as tx:
             changed = await self.reports.change_queued(
                 tx, report, now, StaleAction(report), state="resolved", resolution=note,
-                resolved_at=now, owner_id=report.owner_id or user_id,
+                resolved_at=now, owner_id=report.owner_id or behalf or user_id,
+                resolution_photo=photo,
                 acknowledged_at=report.acknowledged_at or now,
             )
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
             await self.scheduler.arm(tx, SUBJECT, report.id, "rating",
                                      now + self.settings.reports.rating_window)
             await self.reports.log(tx, report.id, now, user_id, "resolved", report.state,
-                                   "resolved", report.rung_node_id, note)
+                                   "resolved", report.rung_node_id, note, on_behalf_of=behalf)
             await self._after_change(tx, changed, "report.told_resolved", actor=user_id,
                                      ask_rating=True, sent=sent, dues={})
         self.notifier.kick()
         return changed
+
+    # -- common replies -----------------------------------------------------------------
+
+    async def common_replies(self, user_id: int, category: str,
+                             lang: str) -> list[tuple[str, str]]:
+        """(code, note) offered on 办结: the configured ones (else the catalog's), then the
+        leader's own saved ones."""
+        ready = self.settings.reports.replies.get(category)
+        if ready is None:
+            key = f"replies.default.{category}"
+            ready = t(lang, key).split("\n") if CATALOG.has(key) else []
+        saved = await self.replies.of(user_id, category)
+        return ([(f"c{i}", text) for i, text in enumerate(ready[:MAX_READY])]
+                + [(f"s{reply_id}", text) for reply_id, text in saved])
+
+    async def common_reply(self, user_id: int, category: str, code: str, lang: str) -> str:
+        for offered, text in await self.common_replies(user_id, category, lang):
+            if offered == code:
+                return text
+        raise BadInput("error.stale_button")
+
+    async def save_reply(self, user_id: int, report_id: int) -> tuple[Report, bool]:
+        """The note this leader resolved the report with, kept for its category; False
+        when it was kept already."""
+        report = await self.get(report_id)
+        resolved = [e for e in await self.reports.events(report.id) if e.action == "resolved"]
+        if not resolved or resolved[-1].actor_id != user_id or not resolved[-1].note:
+            raise NotAllowed("replies.not_yours")
+        async with self.db.write() as tx:
+            saved = await self.replies.save(tx, user_id, report.category, resolved[-1].note,
+                                            self.clock.now())
+        return report, saved
 
     async def can_escalate(self, report: Report) -> bool:
         return await self._next_rung(report) is not None
@@ -270,8 +326,9 @@ class ReportService:
         reason = self.check_note(reason)
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
+        behalf = await self._behalf(user_id, report)
         async with self.db.write() as tx:
-            if not await self._escalate(tx, report, user_id, reason):
+            if not await self._escalate(tx, report, user_id, reason, behalf):
                 raise BadInput("report.top_of_chain")
         self.notifier.kick()
         return await self.get(report_id)
@@ -294,9 +351,10 @@ class ReportService:
                        if n.id == node_id), None)
         if target is None:
             raise NotAllowed("report.reassign_not_below")
+        behalf = await self._behalf(user_id, report)
         now = self.clock.now()
         async with self.db.write() as tx:
-            await self._move(tx, report, target, None, now, user_id, "reassigned", None)
+            await self._move(tx, report, target, None, now, user_id, "reassigned", None, behalf)
         self.notifier.kick()
         return await self.get(report_id)
 
@@ -307,13 +365,14 @@ class ReportService:
         report = await self.actionable(user_id, report_id, version,
                                         ("open", "acknowledged", "reopened"))
         rung, partner = await self._route(report.node_id, category)
+        behalf = await self._behalf(user_id, report)
         now = self.clock.now()
         async with self.db.write() as tx:
             changed = await self.reports.change(tx, report, now, category=category)
             if changed is None:
                 raise StaleAction(report)
             await self._move(tx, changed, rung, partner, now, user_id, "recategorised",
-                             f"{report.category} → {category}")
+                             f"{report.category} → {category}", behalf)
         self.notifier.kick()
         return await self.get(report_id)
 
@@ -337,18 +396,27 @@ class ReportService:
         return len(missed)
 
     async def rate(self, user_id: int, report_id: int, code: str) -> Report:
-        rating = RATINGS.get(code)
         report = await self.reports.get(report_id)
-        if rating is not None and report is not None and report.reporter_id != user_id:
+        rating = (CALLBACK_RATINGS if report and report.filed_by is not None else RATINGS).get(code)
+        if (rating in RATINGS.values() and report is not None and report.rater != user_id
+                and await self.reports.is_supporter(report.id, user_id)):
             return await self._rate_as_supporter(user_id, report, rating)
-        if rating is None or report is None or report.reporter_id != user_id:
+        if rating is None or report is None or report.rater != user_id:
             raise NotAllowed("report.rate_not_yours")
         if report.state != "resolved":
             raise BadInput("report.rate_too_late")
         now = self.clock.now()
         async with self.db.write() as tx:
             await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "rating")
-            if rating != "unsatisfied":
+            if rating == "unreachable":  # the call-back found nobody: closed, not rated
+                closed = await self.reports.change(tx, report, now, state="closed",
+                                                   rating="unrated", closed_at=now)
+                if closed is None:
+                    raise StaleAction(report)
+                await self.reports.log(tx, report.id, now, user_id, "rated", "resolved",
+                                       "closed", report.rung_node_id, rating)
+                await self._after_change(tx, closed, None, actor=user_id)
+            elif rating != "unsatisfied":
                 closed = await self.reports.change(tx, report, now, state="closed",
                                                    rating=rating, closed_at=now)
                 if closed is None:
@@ -398,6 +466,22 @@ class ReportService:
         await self._after_change(tx, reopened, None, actor=user_id, prompt_again=True)
         await self.notices.tell_supporters(tx, reopened, "report.told_reopened", actor=user_id,
                                            ask_rating=False)
+
+    async def complain(self, user_id: int, report_id: int, text: str) -> Report:
+        """The reporter says why they were not satisfied: logged, shown on the card (the
+        reason it came back) and told to whoever handles it now."""
+        reason = self.check_note(text)
+        report = await self.reports.get(report_id)
+        if report is None or report.rater != user_id or not report.active:
+            raise NotAllowed("report.rate_not_yours")
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            await self.reports.log(tx, report.id, now, user_id, "complained", report.state,
+                                   report.state, report.rung_node_id, reason)
+            await self.notices.refresh_prompts(tx, report)
+            await self.notices.tell_complaint(tx, report, await self.handlers(report), reason)
+        self.notifier.kick()
+        return report
 
     async def refresh(self, report_ids: list[int]) -> None:
         """Bring the leaders' prompts of these reports up to date (after /forget made
@@ -481,12 +565,14 @@ class ReportService:
             return chain[ids.index(report.rung_node_id) + 1]
         return None
 
-    async def _escalate(self, tx: Tx, report: Report, actor: int | None, reason: str) -> bool:
+    async def _escalate(self, tx: Tx, report: Report, actor: int | None, reason: str,
+                        behalf: int | None = None) -> bool:
         """One rung up; False at the top of the chain, where nothing goes further."""
         target = await self._next_rung(report)
         if target is None:
             return False
-        await self._move(tx, report, target, None, self.clock.now(), actor, "escalated", reason)
+        await self._move(tx, report, target, None, self.clock.now(), actor, "escalated", reason,
+                         behalf)
         return True
 
     async def _flag_overdue(self, tx: Tx, report: Report, reason: str) -> None:
@@ -499,7 +585,8 @@ class ReportService:
                                report.rung_node_id, reason)
 
     async def _move(self, tx: Tx, report: Report, rung: Node, partner: Partner | None,
-                    now: datetime, actor: int | None, action: str, note: str | None) -> None:
+                    now: datetime, actor: int | None, action: str, note: str | None,
+                    behalf: int | None = None) -> None:
         before = await self.handlers(report)
         moved = await self.reports.change(
             tx, report, now, rung_node_id=rung.id, partner_id=partner.id if partner else None,
@@ -510,7 +597,7 @@ class ReportService:
         await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
         await self._arm_rung(tx, moved, rung, now)
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
-                               note)
+                               note, on_behalf_of=behalf)
         await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note,
                                  actor)
 
@@ -521,6 +608,8 @@ class ReportService:
         """Tell everyone concerned of the report as it now stands (``sent``, ``dues``: its
         prompts and deadlines, if read before)."""
         await self.notices.refresh_prompts(tx, report, sent, dues)
+        if report.state == "closed":
+            await self.notices.tell_closed(tx, report)
         if prompt_again:
             await self.notices.prompt(tx, report, await self.handlers(report))
         if reporter_key is not None:

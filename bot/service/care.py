@@ -22,7 +22,7 @@ from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timeparse import parse_duration
 from bot.core.timing import local_time, quiet_hours_end
-from bot.org.org import OrgService
+from bot.org.org import UNIT_MAX, OrgService
 from config.settings import Settings
 from storage.care import CareEntry, CareRepo, CareVisit
 from storage.db import Database, Tx
@@ -36,17 +36,19 @@ KINDS = ("elderly_alone", "disabled", "low_income")
 ALIASES = {"独居老人": "elderly_alone", "残疾人": "disabled", "低收入": "low_income",
            "elderly": "elderly_alone"}
 NOTE_MAX = 500
+NAME_MAX = 40  # a resident's name, as a leader writes it
 MIN_CADENCE = timedelta(days=1)
 TOP_REPEAT = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
 class CareDraft:
-    user_id: int
+    user_id: int | None  # None: a resident without Telegram, registered with the entry
     node: Node
     kind: str
     cadence: timedelta
     note: str | None
+    offline: tuple[str, str] | None = None  # (name, unit) of a resident without Telegram
 
 
 def prompt_ref(visit_id: int) -> str:
@@ -99,21 +101,46 @@ class CareService:
             raise BadInput("care.cadence_too_short")
         return cadence
 
-    async def resolve_person(self, ref: str) -> int:
+    def is_kind(self, text: str) -> bool:
+        return ALIASES.get(text.strip(), text.strip().lower()) in KINDS
+
+    async def scope_ids(self, by: int) -> list[int]:
+        """The nodes whose residents this leader may name (everything for admins)."""
+        led = await self.require_leader(by)
+        tops = led or await self.org_repo.children(None)
+        ids: set[int] = set()
+        for node in tops:
+            ids.update(n.id for n in await self.org_repo.subtree(node.id))
+        return sorted(ids)
+
+    async def resolve_person(self, ref: str, by: int | None = None) -> int:
+        """A resident by Telegram id, @username, or the name they are registered under
+        (the org file's, a leader's, or their Telegram name) within the leader's area."""
         ref = ref.strip()
         if ref.lstrip("-").isdigit():
             return int(ref)
-        found = await self.repo.user_by_username(ref.lstrip("@"))
-        if found is None:
-            raise NotFound("care.no_such_resident", who=ref)
-        return found
+        if ref.startswith("@") or by is None:
+            found = await self.repo.user_by_username(ref.lstrip("@"))
+            if found is None:
+                raise NotFound("care.no_such_resident", who=ref)
+            return found
+        named = await self.org_repo.residents_named(await self.scope_ids(by), ref)
+        if len(named) > 1:
+            units = "、".join(r.unit or "—" for r in named)
+            raise BadInput("care.name_ambiguous", who=ref, units=units)
+        if not named:
+            raise NotFound("care.no_such_name", who=ref)
+        return named[0].user_id
 
     async def prepare(self, by: int, who: str, kind_text: str, cadence_text: str,
-                      note: str | None) -> CareDraft:
-        """Check one entry without storing it: the leader may add this resident."""
+                      note: str | None, unit: str | None = None) -> CareDraft:
+        """Check one entry without storing it: the leader may add this resident. With
+        ``unit``, ``who`` is the name of a resident without Telegram."""
         await self.require_leader(by)
         kind, cadence = self.parse_kind(kind_text), self.parse_cadence(cadence_text)
-        user_id = await self.resolve_person(who)
+        if unit is not None:
+            return await self._prepare_offline(by, who, unit, kind, cadence, note)
+        user_id = await self.resolve_person(who, by)
         resident = await self.org_repo.resident(user_id)
         if resident is None:
             if not self.org.is_admin(by):
@@ -121,6 +148,24 @@ class CareService:
             raise NotFound("care.no_such_resident", who=who)
         node = await self.require_chain(by, resident.node_id)
         return CareDraft(user_id, node, kind, cadence, (note or "").strip()[:NOTE_MAX] or None)
+
+    async def _prepare_offline(self, by: int, name: str, unit: str, kind: str,
+                               cadence: timedelta, note: str | None) -> CareDraft:
+        """A resident without Telegram lives at the node the leader leads (the lowest)."""
+        name, unit = " ".join(name.split()), " ".join(unit.split())
+        if not name or len(name) > NAME_MAX or not unit or len(unit) > UNIT_MAX:
+            raise BadInput("care.offline_invalid", max=NAME_MAX, unit_max=UNIT_MAX)
+        led = await self.require_leader(by)
+        if not led:
+            raise BadInput("care.offline_needs_node")
+        order = self.settings.level_keys
+        node = max(led, key=lambda n: order.index(n.level))
+        known = [r for r in await self.org_repo.residents_named([node.id], name)
+                 if r.unit == unit]
+        clean_note = (note or "").strip()[:NOTE_MAX] or None
+        if known:
+            return CareDraft(known[0].user_id, node, kind, cadence, clean_note)
+        return CareDraft(None, node, kind, cadence, clean_note, offline=(name, unit))
 
     async def add(self, by: int, who: str, kind_text: str, cadence_text: str,
                   note: str | None) -> tuple[CareEntry, Node]:
@@ -133,7 +178,12 @@ class CareService:
         added = []
         async with self.db.write() as tx:
             for d in drafts:
-                entry_id = await self.repo.add(tx, user_id=d.user_id, node_id=d.node.id,
+                user_id = d.user_id
+                if user_id is None:
+                    assert d.offline is not None
+                    user_id = await self.org_repo.add_offline_resident(
+                        tx, d.node.id, d.offline[0], d.offline[1], now)
+                entry_id = await self.repo.add(tx, user_id=user_id, node_id=d.node.id,
                                                kind=d.kind, cadence=d.cadence, note=d.note,
                                                first_due=now + d.cadence, by=by, now=now)
                 await self.scheduler.deadlines.cancel(tx, ENTRY, entry_id, "due")
@@ -226,8 +276,10 @@ class CareService:
         person = await self.users.get(entry.user_id)
         resident = await self.org_repo.resident(entry.user_id)
         node = await self.org_repo.node(entry.node_id)
+        name = (resident.name if resident and resident.name else
+                person.display_name if person else str(entry.user_id))
         return {
-            "name": person.display_name if person else str(entry.user_id),
+            "name": name,
             "unit": (resident.unit if resident and resident.unit else "—"),
             "node": node.name if node else "—",
             "kind": t(lang, f"care.kind.{entry.kind}"),

@@ -155,13 +155,17 @@ class VolunteerService:
             ref=offer_ref(request.id), dedup_key=f"help:{request.id}:offer:{volunteer_id}"))
 
     async def _edit_offers(self, tx: Tx, request: HelpRequest, keep: int | None) -> None:
-        """Every offer message but the winner's says it was withdrawn."""
+        """Every offer message but the winner's says it was withdrawn: taken by another
+        volunteer, or (nobody took it, ``keep`` None) handed to the neighbour leader."""
         for chat_id, message_ids in await self.notifier.outbox.sent_messages(
                 offer_ref(request.id), tx):
             if not message_ids:
                 continue
             lang = await self._lang(chat_id)
-            key = "helpreq.offer_yours" if chat_id == keep else "helpreq.offer_withdrawn"
+            if keep is None:
+                key = "helpreq.offer_to_leader"
+            else:
+                key = "helpreq.offer_yours" if chat_id == keep else "helpreq.offer_withdrawn"
             await self.notifier.enqueue(tx, Outgoing(
                 chat_id, t(lang, key, number=number(request.id),
                            skill=t(lang, f"helpreq.skill.{request.skill}"), text=request.text),
