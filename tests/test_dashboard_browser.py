@@ -57,7 +57,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 async def _link(tg: FakeTelegram, user_id: int) -> str:
     tg.user_sends(user_id, user_id, "/dashboard")
-    said = await tg.wait_for(lambda m: m["chat"]["id"] == user_id and "/login/" in m["text"])
+    said = await tg.wait_for(lambda m: m["chat"]["id"] == user_id
+                             and "/login/" in (m.get("text") or ""))
     match = re.search(r"http://\S+/login/\S+", said["text"])
     assert match is not None
     return match.group(0)
@@ -211,3 +212,23 @@ async def test_care_visits_only_for_the_chain_and_the_other_lists(
     await other.goto(f"{base}/care")
     assert "刘奶奶" not in await other.content()
     assert "目前没有待走访的关爱对象" in await other.content()
+
+
+async def test_a_voice_report_plays_on_its_page(
+        tg: FakeTelegram, desk: BotHarness, browser: Browser) -> None:
+    await world(tg, desk)
+    update = tg.user_sends(RESIDENT, RESIDENT, voice=12)
+    offer = await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT
+                              and "收到您的语音（12 秒）" in (m.get("text") or ""))
+    tg.press_button(RESIDENT, RESIDENT, offer["message_id"], button(offer, "提交"))
+    await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT
+                      and "已收到您的诉求 #1" in (m.get("text") or ""))
+    page = await _signed_in(browser, tg, GRID)
+    base = page.url.rstrip("/")
+    await page.goto(f"{base}/reports/1")
+    assert "🎤 语音 12 秒" in await page.locator(".report-card").inner_text()
+    source = await page.locator("audio.voice").get_attribute("src")
+    answer = await page.request.get(base + source)
+    assert answer.status == 200 and answer.headers["content-type"] == "audio/ogg"
+    sent = tg.files[update["message"]["voice"]["file_id"]].data
+    assert await answer.body() == sent  # the resident's own recording, fetched from Telegram

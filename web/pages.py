@@ -39,6 +39,7 @@ def routes(app: web.Application) -> None:
     app.router.add_get("/reports", reports)
     app.router.add_get("/reports/{id}", report_page)
     app.router.add_get("/reports/{id}/photo", report_photo)
+    app.router.add_get("/reports/{id}/voice", report_voice)
     app.router.add_post("/reports/{id}/{action}", report_action)
     app.router.add_get("/leaders", leaders)
     app.router.add_get("/care", care)
@@ -300,6 +301,17 @@ async def report_photo(request: web.Request) -> web.StreamResponse:
     file = await _dash(request).bot.get_file(report.photo_file_id)
     data = await file.download_as_bytearray()
     return web.Response(body=bytes(data), content_type="image/jpeg")
+
+
+async def report_voice(request: web.Request) -> web.StreamResponse:
+    """The resident's voice message (OGG/Opus) or video note (MP4), for the page's player."""
+    report = await _visible_report(request)
+    if not report.voice_file_id:
+        raise web.HTTPNotFound()
+    file = await _dash(request).bot.get_file(report.voice_file_id)
+    data = await file.download_as_bytearray()
+    kind = "video/mp4" if report.voice_kind == "video_note" else "audio/ogg"
+    return web.Response(body=bytes(data), content_type=kind)
 
 
 async def report_action(request: web.Request) -> web.StreamResponse:
