@@ -28,8 +28,8 @@ from bot.reports.reports import Draft, Voice
 from bot.services import PendingInput
 from handlers.common import edit, is_private, reply, rows
 from handlers.inputs import on_answer, on_unanswered
-from handlers.reports import file_report, keep_draft, voice_of, voice_payload
 from handlers.menu import keyboard_for
+from handlers.reports import file_report, keep_draft, voice_of, voice_payload
 from handlers.start import help_sections
 
 OFFER = "report_offer"

@@ -34,8 +34,9 @@ PUBLIC = ("/login/", "/app", "/auth/webapp", "/static/", "/healthz", "/metrics")
 
 HEADERS = {
     # no script from anywhere but here; framed only by Telegram's web client (the Mini App)
-    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; media-src 'self'; style-src 'self';"
-                                " script-src 'self'; frame-ancestors 'self' https://web.telegram.org"),
+    "Content-Security-Policy": ("default-src 'self'; img-src 'self' data:; media-src 'self';"
+                                " style-src 'self'; script-src 'self';"
+                                " frame-ancestors 'self' https://web.telegram.org"),
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",  # "no-referrer" makes Chromium send Origin: null
     "Cache-Control": "no-store",
