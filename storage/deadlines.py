@@ -87,6 +87,19 @@ class DeadlineRepo:
             (to_db(now), deadline_id),
         ) > 0
 
+    async def claim_many(self, tx: Tx, deadline_ids: list[int], now: datetime) -> set[int]:
+        """armed → fired for a batch, in one statement; the ids this claimer got (those
+        fired meanwhile by someone else, or cancelled, are left out)."""
+        if not deadline_ids:
+            return set()
+        rows = await tx.returning_all(
+            "UPDATE deadlines SET state = 'fired', fired_at = ?"
+            f" WHERE id IN ({','.join('?' * len(deadline_ids))}) AND state = 'armed'"
+            " RETURNING id",
+            (to_db(now), *deadline_ids),
+        )
+        return {int(r[0]) for r in rows}
+
     async def armed_for(self, subject: str, subject_id: int,
                         tx: Tx | None = None) -> list[Deadline]:
         rows = await (tx or self.db).fetchall(

@@ -9,6 +9,17 @@ fires once across racing jobs and restarts, and a crash mid-action leaves it arm
 An action that raises leaves it armed too, tried again after a growing pause (kept in
 the database, so a restart does not start over) and logged once per failure: a
 deadline that keeps failing neither spins nor fills the log.
+
+Deadlines due together (a thousand reports filed in the same minute) are claimed in
+batches, one statement per batch, and acted on in one transaction per batch: a
+transaction costs several trips to the writer's thread and holds the single writer,
+so one per deadline made the last of a burst fire seconds late. A batch holds at most
+one deadline of each subject (a later one of the same report waits for the next batch,
+so it sees the first one's change as it would have in a transaction of its own). When
+an action raises, the batch is rolled back, that deadline alone is set back (its pause,
+its log line) and the others are tried again without it; a change that fails only when
+the transaction ends (which action's it was is not known then) sends the batch back
+one deadline per transaction.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ from storage.deadlines import Deadline, DeadlineRepo
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY = timedelta(seconds=30)
+BATCH = 100  # deadlines acted on in one transaction (it holds the writer meanwhile)
 # the pause before trying a failed deadline again, after its 1st, 2nd, ... failure
 RETRY_AFTER = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
                timedelta(minutes=30), timedelta(hours=1))
@@ -80,14 +92,62 @@ class Scheduler:
             if not due:
                 break
             progressed = 0
-            for deadline in due:
-                progressed += await self.fire(deadline)
+            for batch in self._batches(due):
+                progressed += await self._fire_batch(batch)
             fired += progressed
             if not progressed:
                 break
         if fired:
             self.notifier.kick()
         return fired
+
+    def _batches(self, due: list[Deadline]) -> list[list[Deadline]]:
+        """Up to BATCH deadlines each, in order, one per subject in each batch."""
+        batches: list[tuple[list[Deadline], set[tuple[str, int]]]] = []
+        for deadline in due:
+            if deadline.subject not in self._actions:
+                log.error("no action for deadlines of %s", deadline.subject)
+                continue
+            key = (deadline.subject, deadline.subject_id)
+            for batch, keys in batches:
+                if len(batch) < BATCH and key not in keys:
+                    break
+            else:
+                batch, keys = [], set()
+                batches.append((batch, keys))
+            batch.append(deadline)
+            keys.add(key)
+        return [batch for batch, _ in batches]
+
+    async def _fire_batch(self, batch: list[Deadline]) -> int:
+        """Claim the batch in one statement and act on it in one transaction."""
+        if len(batch) == 1:
+            return int(await self.fire(batch[0]))
+        pending = list(batch)
+        while pending:
+            acting: Deadline | None = None
+            try:
+                async with self.db.write() as tx:
+                    claimed = await self.deadlines.claim_many(
+                        tx, [d.id for d in pending], self.clock.now())
+                    for deadline in pending:
+                        if deadline.id in claimed:  # else fired meanwhile, or cancelled
+                            acting = deadline
+                            await self._actions[deadline.subject](tx, deadline)
+                    acting = None
+            except Exception:
+                if acting is None:  # a change failed at commit: whose is not known
+                    return sum([await self.fire(d) for d in pending])
+                await self._failed(acting)
+                pending.remove(acting)
+                continue
+            done = [d for d in pending if d.id in claimed]
+            for deadline in done:
+                self._count(deadline)
+            if done:
+                self.notifier.kick()  # once a batch: its messages go out during the next one
+            return len(done)
+        return 0
 
     async def fire(self, deadline: Deadline) -> bool:
         action = self._actions.get(deadline.subject)
@@ -100,17 +160,24 @@ class Scheduler:
                     return False  # someone else fired it, or it was cancelled
                 await action(tx, deadline)
         except Exception:
-            pause = RETRY_AFTER[min(deadline.failures, len(RETRY_AFTER) - 1)]
-            failures = await self.deadlines.failed(deadline.id, self.clock.now() + pause)
-            log.exception("deadline %s (%s #%s %s) failed (%d time(s)); it stays armed and is"
-                          " tried again in %s", deadline.id, deadline.subject,
-                          deadline.subject_id, deadline.kind, failures, pause)
+            await self._failed(deadline)
             return False
+        self._count(deadline)
+        return True
+
+    async def _failed(self, deadline: Deadline) -> None:
+        """Its action raised (its transaction is rolled back): armed still, tried again later."""
+        pause = RETRY_AFTER[min(deadline.failures, len(RETRY_AFTER) - 1)]
+        failures = await self.deadlines.failed(deadline.id, self.clock.now() + pause)
+        log.exception("deadline %s (%s #%s %s) failed (%d time(s)); it stays armed and is"
+                      " tried again in %s", deadline.id, deadline.subject,
+                      deadline.subject_id, deadline.kind, failures, pause)
+
+    def _count(self, deadline: Deadline) -> None:
         self.fired += 1
         metrics.DEADLINES_FIRED.inc()
         metrics.DEADLINE_LATENESS.observe(
             max((self.clock.now() - deadline.due_at).total_seconds(), 0.0))
-        return True
 
     # -- the alarm clock ------------------------------------------------------------
 
