@@ -315,7 +315,9 @@ class ReportNotices:
                     new: list[int], note: str | None, actor: int | None = None) -> None:
         """The report changed hands: old handlers told, new ones prompted, reporter told.
         Whoever moved it (``actor``) already has the confirmation of their action."""
-        await self.refresh_prompts(tx, after)
+        sent, dues = await asyncio.gather(  # both reads in one trip, for the prompts old and new
+            self.sent_prompts(after, tx), self.dues(after, tx))
+        await self.refresh_prompts(tx, after, sent, dues)
         rung = await self.org.node(after.rung_node_id)
         assert rung is not None
         automatic = bool(note and note.startswith("missed:"))
@@ -329,7 +331,7 @@ class ReportNotices:
                            title=await self.handler_title(after, lang)),
                 dedup_key=f"report:{after.id}:v{after.version}:old:{user_id}",
             ))
-        await self.prompt(tx, after, new)
+        await self.prompt(tx, after, new, dues)
         if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
             await self.tell_reporter(tx, after, "report.told_moved", actor=None)
 

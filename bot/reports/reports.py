@@ -565,12 +565,11 @@ class ReportService:
                     now: datetime, actor: int | None, action: str, note: str | None,
                     behalf: int | None = None) -> None:
         before = await self.handlers(report)
-        moved = await self.reports.change(
-            tx, report, now, rung_node_id=rung.id, partner_id=partner.id if partner else None,
-            state="open", owner_id=None, rung_since=now, acknowledged_at=None,
+        moved = await self.reports.change_queued(  # not waited for: a burst of deadlines
+            tx, report, now, StaleAction(report), rung_node_id=rung.id,
+            partner_id=partner.id if partner else None, state="open", owner_id=None,
+            rung_since=now, acknowledged_at=None,
         )
-        if moved is None:
-            raise StaleAction(report)
         await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
         await self._arm_rung(tx, moved, rung, now)
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
