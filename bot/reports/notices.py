@@ -243,8 +243,18 @@ class ReportNotices:
 
     # -- to leaders -------------------------------------------------------------------
 
+    async def _card(self, report: Report, lang: str, tx: Tx, dues: dict[str, Due],
+                    cards: dict[str, str] | None) -> str:
+        """The card in this language, drawn once for all it goes to (``cards``: those drawn)."""
+        if cards is None:
+            return await self.describe(report, lang, tx, dues)
+        if lang not in cards:
+            cards[lang] = await self.describe(report, lang, tx, dues)
+        return cards[lang]
+
     async def prompt(self, tx: Tx, report: Report, user_ids: list[int],
-                     dues: dict[str, Due] | None = None) -> None:
+                     dues: dict[str, Due] | None = None,
+                     cards: dict[str, str] | None = None) -> None:
         """A private prompt to each handler; in quiet hours it waits, unless safety."""
         now = report.rung_since
         wait_until = None if report.category == "safety" else quiet_hours_end(self.settings, now)
@@ -261,7 +271,7 @@ class ReportNotices:
                     dedup_key=f"report:{report.id}:v{report.version}:photo:{user_id}",
                 ))
             await self.notifier.enqueue(tx, Outgoing(
-                user_id, await self.describe(report, lang, tx, dues),
+                user_id, await self._card(report, lang, tx, dues, cards),
                 buttons=self.buttons(report, lang, can_reassign), ref=prompt_ref(report.id),
                 not_before=wait_until, fallback=await self._mention(report, user_id),
                 dedup_key=f"report:{report.id}:v{report.version}:prompt:{user_id}",
@@ -292,7 +302,8 @@ class ReportNotices:
         return await self.outbox.sent_messages(prompt_ref(report.id), tx)
 
     async def refresh_prompts(self, tx: Tx, report: Report, sent: Sent | None = None,
-                              dues: dict[str, Due] | None = None) -> None:
+                              dues: dict[str, Due] | None = None,
+                              cards: dict[str, str] | None = None) -> None:
         """Bring every prompt already sent for this report up to date (buttons included).
         ``sent`` and ``dues``: the prompts and deadlines, when read beforehand."""
         handlers = set(await self.handlers(report, tx))
@@ -306,7 +317,7 @@ class ReportNotices:
             lang = await self._lang(chat_id)
             buttons = self.buttons(report, lang, can_reassign) if chat_id in handlers else []
             await self.notifier.enqueue(tx, Outgoing(
-                chat_id, await self.describe(report, lang, tx, dues), buttons=buttons or None,
+                chat_id, await self._card(report, lang, tx, dues, cards), buttons=buttons or None,
                 method="edit_text", message_id=message_ids[-1],
                 dedup_key=f"report:{report.id}:v{report.version}:edit:{chat_id}:{message_ids[-1]}",
             ))
@@ -317,7 +328,8 @@ class ReportNotices:
         Whoever moved it (``actor``) already has the confirmation of their action."""
         sent, dues = await asyncio.gather(  # both reads in one trip, for the prompts old and new
             self.sent_prompts(after, tx), self.dues(after, tx))
-        await self.refresh_prompts(tx, after, sent, dues)
+        cards: dict[str, str] = {}  # the same card for the old prompts and the new ones
+        await self.refresh_prompts(tx, after, sent, dues, cards)
         rung = await self.org.node(after.rung_node_id)
         assert rung is not None
         automatic = bool(note and note.startswith("missed:"))
@@ -331,7 +343,7 @@ class ReportNotices:
                            title=await self.handler_title(after, lang)),
                 dedup_key=f"report:{after.id}:v{after.version}:old:{user_id}",
             ))
-        await self.prompt(tx, after, new, dues)
+        await self.prompt(tx, after, new, dues, cards)
         if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
             await self.tell_reporter(tx, after, "report.told_moved", actor=None)
 
