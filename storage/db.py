@@ -220,6 +220,13 @@ class Tx(_Queries):
             if trip.result()[place] == 0:
                 raise error
 
+    async def rollback(self) -> None:
+        """Undo every change made so far; the transaction goes on afresh, the writer still
+        held (what is recorded next cannot be overtaken by another writer of this process)."""
+        await self.abandon()
+        self._begun = False
+        self.after_commit.clear()
+
     async def abandon(self) -> None:
         """Let queued statements finish (their errors no longer matter), then roll back."""
         self._held, self._held_expected = [], []  # never handed over: nothing to undo

@@ -17,9 +17,9 @@ so one per deadline made the last of a burst fire seconds late. A batch holds at
 one deadline of each subject (a later one of the same report waits for the next batch,
 so it sees the first one's change as it would have in a transaction of its own). When
 an action raises, the batch is rolled back, that deadline alone is set back (its pause,
-its log line) and the others are tried again without it; a change that fails only when
-the transaction ends (which action's it was is not known then) sends the batch back
-one deadline per transaction.
+its log line, recorded before the writer is let go) and the others are tried again
+without it; a change that fails only when the transaction ends (which action's it was
+is not known then) sends the batch back one deadline per transaction.
 """
 
 from __future__ import annotations
@@ -125,21 +125,25 @@ class Scheduler:
             return int(await self.fire(batch[0]))
         pending = list(batch)
         while pending:
-            acting: Deadline | None = None
+            failing: Deadline | None = None
             try:
                 async with self.db.write() as tx:
                     claimed = await self.deadlines.claim_many(
                         tx, [d.id for d in pending], self.clock.now())
                     for deadline in pending:
-                        if deadline.id in claimed:  # else fired meanwhile, or cancelled
-                            acting = deadline
+                        if deadline.id not in claimed:  # fired meanwhile, or cancelled
+                            continue
+                        try:
                             await self._actions[deadline.subject](tx, deadline)
-                    acting = None
-            except Exception:
-                if acting is None:  # a change failed at commit: whose is not known
-                    return sum([await self.fire(d) for d in pending])
-                await self._failed(acting)
-                pending.remove(acting)
+                        except Exception:
+                            await tx.rollback()  # the whole batch, the writer kept meanwhile
+                            await self._failed(deadline, tx)
+                            failing = deadline
+                            break
+            except Exception:  # a change failed at commit: whose is not known
+                return sum([await self.fire(d) for d in pending])
+            if failing is not None:
+                pending.remove(failing)  # the others again, without it
                 continue
             done = [d for d in pending if d.id in claimed]
             for deadline in done:
@@ -158,17 +162,24 @@ class Scheduler:
             async with self.db.write() as tx:
                 if not await self.deadlines.claim(tx, deadline.id, self.clock.now()):
                     return False  # someone else fired it, or it was cancelled
-                await action(tx, deadline)
-        except Exception:
+                try:
+                    await action(tx, deadline)
+                    await tx.settle()  # a change of its that fails, failing here
+                except Exception:
+                    await tx.rollback()  # its changes and its claim; the writer kept meanwhile
+                    await self._failed(deadline, tx)
+                    return False
+        except Exception:  # the commit failed
             await self._failed(deadline)
             return False
         self._count(deadline)
         return True
 
-    async def _failed(self, deadline: Deadline) -> None:
-        """Its action raised (its transaction is rolled back): armed still, tried again later."""
+    async def _failed(self, deadline: Deadline, tx: Tx | None = None) -> None:
+        """Its action raised (its changes are rolled back): armed still, tried again later.
+        Recorded in ``tx`` when given: no other sweep claims it between the two."""
         pause = RETRY_AFTER[min(deadline.failures, len(RETRY_AFTER) - 1)]
-        failures = await self.deadlines.failed(deadline.id, self.clock.now() + pause)
+        failures = await self.deadlines.failed(deadline.id, self.clock.now() + pause, tx)
         log.exception("deadline %s (%s #%s %s) failed (%d time(s)); it stays armed and is"
                       " tried again in %s", deadline.id, deadline.subject,
                       deadline.subject_id, deadline.kind, failures, pause)
