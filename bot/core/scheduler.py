@@ -45,6 +45,8 @@ BATCH = 100  # deadlines acted on in one transaction (it holds the writer meanwh
 RETRY_AFTER = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
                timedelta(minutes=30), timedelta(hours=1))
 DeadlineAction = Callable[[Tx, Deadline], Awaitable[None]]
+# reads ahead, in one go, what the actions of a batch of deadlines will read
+Prefetch = Callable[[Tx, list[Deadline]], Awaitable[None]]
 
 
 class Scheduler:
@@ -52,13 +54,20 @@ class Scheduler:
                  notifier: Notifier) -> None:
         self.db, self.deadlines, self.clock, self.notifier = db, deadlines, clock, notifier
         self._actions: dict[str, DeadlineAction] = {}
+        self._prefetch: dict[str, Prefetch] = {}
         self._job_queue: JobQueue[Any] | None = None
         self._alarm_at: datetime | None = None
         self.fired = 0
 
-    def on(self, subject: str, action: DeadlineAction) -> None:
-        """Features say what a missed deadline of theirs means."""
+    def on(self, subject: str, action: DeadlineAction, *,
+           prefetch: Prefetch | None = None) -> None:
+        """Features say what a missed deadline of theirs means (``prefetch``: what their
+        actions read, read for a batch at once)."""
         self._actions[subject] = action
+        if prefetch is not None:
+            self._prefetch[subject] = prefetch
+        else:
+            self._prefetch.pop(subject, None)
 
     async def arm(self, tx: Tx, subject: str, subject_id: int, kind: str,
                   due_at: datetime, deferred_by: tuple[str, ...] = ()) -> None:
@@ -130,6 +139,7 @@ class Scheduler:
                 async with self.db.write() as tx:
                     claimed = await self.deadlines.claim_many(
                         tx, [d.id for d in pending], self.clock.now())
+                    await self._read_ahead(tx, [d for d in pending if d.id in claimed])
                     for deadline in pending:
                         if deadline.id not in claimed:  # fired meanwhile, or cancelled
                             continue
@@ -152,6 +162,15 @@ class Scheduler:
                 self.notifier.kick()  # once a batch: its messages go out during the next one
             return len(done)
         return 0
+
+    async def _read_ahead(self, tx: Tx, deadlines: list[Deadline]) -> None:
+        by_subject: dict[str, list[Deadline]] = {}
+        for deadline in deadlines:
+            by_subject.setdefault(deadline.subject, []).append(deadline)
+        for subject, theirs in by_subject.items():
+            prefetch = self._prefetch.get(subject)
+            if prefetch is not None and len(theirs) > 1:
+                await prefetch(tx, theirs)
 
     async def fire(self, deadline: Deadline) -> bool:
         action = self._actions.get(deadline.subject)

@@ -8,6 +8,7 @@ of an unreachable leader names the leader and the number, nothing else.
 from __future__ import annotations
 
 import asyncio
+from weakref import WeakKeyDictionary
 
 from bot.core import deeplink
 from bot.core.calendars import deferral
@@ -67,6 +68,8 @@ class ReportNotices:
         self.settings, self.org, self.users, self.outbox = settings, org, users, outbox
         self.deadlines, self.notifier, self.reports = deadlines, notifier, reports
         self.away = away
+        # prompts found sent, read ahead in a transaction (a batch of deadlines): by report
+        self._sent_ahead: WeakKeyDictionary[Tx, dict[int, Sent]] = WeakKeyDictionary()
 
     async def handlers(self, report: Report, tx: Tx | None = None) -> list[int]:
         """Whom its prompts and deadline pings are addressed to: its handlers, a leader away
@@ -297,8 +300,19 @@ class ReportNotices:
         return Outgoing(chat.chat_id, text, buttons=deeplink.open_private(
             lang, deeplink.username(self.notifier), deeplink.QUEUE))
 
+    async def read_sent_ahead(self, tx: Tx, report_ids: list[int]) -> None:
+        """The prompts sent for these reports, read in one statement for the transaction:
+        only the dispatcher marks a message sent, never a change inside it."""
+        sent = await self.outbox.sent_messages_of([prompt_ref(i) for i in report_ids], tx)
+        self._sent_ahead.setdefault(tx, {}).update(
+            (report_id, sent[prompt_ref(report_id)]) for report_id in report_ids)
+
     async def sent_prompts(self, report: Report, tx: Tx | None = None) -> Sent:
         """(chat, message ids) of the prompts sent for this report."""
+        if tx is not None and tx in self._sent_ahead:
+            ahead = self._sent_ahead[tx].pop(report.id, None)
+            if ahead is not None:
+                return ahead
         return await self.outbox.sent_messages(prompt_ref(report.id), tx)
 
     async def refresh_prompts(self, tx: Tx, report: Report, sent: Sent | None = None,
@@ -323,11 +337,16 @@ class ReportNotices:
             ))
 
     async def moved(self, tx: Tx, before: Report, after: Report, old: list[int],
-                    new: list[int], note: str | None, actor: int | None = None) -> None:
+                    new: list[int], note: str | None, actor: int | None = None,
+                    dues: dict[str, Due] | None = None) -> None:
         """The report changed hands: old handlers told, new ones prompted, reporter told.
-        Whoever moved it (``actor``) already has the confirmation of their action."""
-        sent, dues = await asyncio.gather(  # both reads in one trip, for the prompts old and new
-            self.sent_prompts(after, tx), self.dues(after, tx))
+        Whoever moved it (``actor``) already has the confirmation of their action.
+        ``dues``: its deadlines as the move armed them, if known."""
+        if dues is None:
+            sent, dues = await asyncio.gather(  # both reads in one trip
+                self.sent_prompts(after, tx), self.dues(after, tx))
+        else:
+            sent = await self.sent_prompts(after, tx)
         cards: dict[str, str] = {}  # the same card for the old prompts and the new ones
         await self.refresh_prompts(tx, after, sent, dues, cards)
         rung = await self.org.node(after.rung_node_id)

@@ -84,7 +84,7 @@ class ReportService:
         self.settings, self.db, self.clock = settings, db, clock
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
         self.notices, self.replies, self.calendars = notices, replies, calendars
-        scheduler.on(SUBJECT, self.on_deadline)
+        scheduler.on(SUBJECT, self.on_deadline, prefetch=self._prefetch)
         scheduler.on(ROLE_REMOVAL, self.on_role_removed)
 
     # -- input ----------------------------------------------------------------------
@@ -472,6 +472,12 @@ class ReportService:
 
     # -- deadlines --------------------------------------------------------------------
 
+    async def _prefetch(self, tx: Tx, deadlines: list[Deadline]) -> None:
+        """A batch of deadlines due together: their reports and sent prompts read in one go
+        (not the deadlines: a move changes them)."""
+        ids = [d.subject_id for d in deadlines]
+        await asyncio.gather(self.reports.preload(tx, ids), self.notices.read_sent_ahead(tx, ids))
+
     async def on_deadline(self, tx: Tx, deadline: Deadline) -> None:
         report = await self.reports.get(deadline.subject_id, tx)
         if report is None:
@@ -571,11 +577,11 @@ class ReportService:
             rung_since=now, acknowledged_at=None,
         )
         await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
-        await self._arm_rung(tx, moved, rung, now)
+        dues = await self._arm_rung(tx, moved, rung, now)  # the only ones armed now
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
                                note, on_behalf_of=behalf)
         await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note,
-                                 actor)
+                                 actor, dues)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
