@@ -13,9 +13,11 @@ deadline that keeps failing neither spins nor fills the log.
 Deadlines due together (a thousand reports filed in the same minute) are claimed in
 batches, one statement per batch, and acted on in one transaction per batch: a
 transaction costs several trips to the writer's thread and holds the single writer,
-so one per deadline made the last of a burst fire seconds late. A batch holds at most
-one deadline of each subject (a later one of the same report waits for the next batch,
-so it sees the first one's change as it would have in a transaction of its own). When
+so one per deadline made the last of a burst fire seconds late. A batch holds deadlines
+of one subject (reports, say), at most one per object (a later one of the same report
+waits for the next batch, so it sees the first one's change as it would have in a
+transaction of its own); what the feature's actions read it may read for the whole
+batch at once (``prefetch``). When
 an action raises, the batch is rolled back, that deadline alone is set back (its pause,
 its log line, recorded before the writer is let go) and the others are tried again
 without it; a change that fails only when the transaction ends (which action's it was
@@ -111,7 +113,8 @@ class Scheduler:
         return fired
 
     def _batches(self, due: list[Deadline]) -> list[list[Deadline]]:
-        """Up to BATCH deadlines each, in order, one per subject in each batch."""
+        """Up to BATCH deadlines each, in order: of one feature's subject, one deadline per
+        object of it (what a batch's actions read ahead no other kind of action changes)."""
         batches: list[tuple[list[Deadline], set[tuple[str, int]]]] = []
         for deadline in due:
             if deadline.subject not in self._actions:
@@ -119,7 +122,8 @@ class Scheduler:
                 continue
             key = (deadline.subject, deadline.subject_id)
             for batch, keys in batches:
-                if len(batch) < BATCH and key not in keys:
+                if len(batch) < BATCH and batch[0].subject == deadline.subject and (
+                        key not in keys):
                     break
             else:
                 batch, keys = [], set()
