@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
 from storage.db import Database, Tx
 from storage.timeutil import from_db, to_db
@@ -35,8 +36,10 @@ def _away(r: sqlite3.Row) -> Away:
 class AwayRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._ahead: WeakKeyDictionary[Tx, list[Away]] = WeakKeyDictionary()  # see read_ahead
 
     async def set(self, tx: Tx, away: Away, now: datetime) -> None:
+        self._ahead.pop(tx, None)
         await tx.execute(
             "INSERT INTO leader_away(user_id, stand_in_id, starts_at, ends_at, set_by, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(user_id) DO UPDATE SET"
@@ -47,6 +50,7 @@ class AwayRepo:
              away.set_by, to_db(now)))
 
     async def end(self, tx: Tx, user_id: int, now: datetime) -> None:
+        self._ahead.pop(tx, None)
         await tx.execute("UPDATE leader_away SET ends_at = ? WHERE user_id = ? AND ends_at > ?",
                          (to_db(now), user_id, to_db(now)))
 
@@ -55,11 +59,22 @@ class AwayRepo:
                                            (user_id,))
         return None if r is None else _away(r)
 
+    async def read_ahead(self, tx: Tx, now: datetime) -> None:
+        """Every absence not over at ``now``, read once for the transaction (a batch of
+        deadlines): ``active`` in it is then answered from them, until this repository
+        changes one in it."""
+        rows = await tx.fetchall("SELECT * FROM leader_away WHERE ends_at > ?", (to_db(now),))
+        self._ahead[tx] = [_away(r) for r in rows]
+
     async def active(self, user_ids: list[int], now: datetime,
                      tx: Tx | None = None) -> dict[int, Away]:
         """The leaders among these who are away right now."""
         if not user_ids:
             return {}
+        if tx is not None and tx in self._ahead:
+            wanted = set(user_ids)
+            return {a.user_id: a for a in self._ahead[tx]
+                    if a.user_id in wanted and a.starts_at <= now < a.ends_at}
         marks = ",".join("?" * len(user_ids))
         rows = await (tx or self.db).fetchall(
             f"SELECT * FROM leader_away WHERE user_id IN ({marks}) AND starts_at <= ?"

@@ -82,20 +82,44 @@ class _Queries:
         return None if row is None else row[0]
 
 
+# a change handed over without waiting: (sql, params or rows, executemany?)
+_Held = tuple[str, Any, bool]
+
+
+def _run_held(conn: aiosqlite.Connection, held: list[_Held]) -> list[int | Exception]:
+    """On the connection's thread: run changes handed over together, in order, each one
+    whatever the one before did (as when each came on its own); each one's row count or
+    error."""
+    raw = conn._conn  # the sqlite3 connection, used here on its own thread  # noqa: SLF001
+    results: list[int | Exception] = []
+    for sql, params, many in held:
+        try:
+            results.append((raw.executemany if many else raw.execute)(sql, params).rowcount)
+        except Exception as exc:
+            results.append(exc)
+    return results
+
+
 class Tx(_Queries):
     """An open write transaction.
 
-    A change whose result nobody needs (``execute``, ``executemany``) is handed to the
-    writer's thread without waiting for it. The thread runs statements in the order they
-    were handed over, so a later read sees the change; the transaction waits for them all,
-    and fails if one failed, before it commits. A transaction of many small changes so
-    holds the single writer for a few trips to its thread rather than one per statement.
+    A change whose result nobody needs (``execute``, ``executemany``) is held, then handed
+    to the writer's thread without waiting for it, together with the changes held beside
+    it, in one trip: when a statement whose result is needed comes (before it, in the same
+    order) or when the transaction ends. The thread runs statements in the order they were
+    handed over, so a later read sees the change; the transaction waits for them all, and
+    fails if one failed, before it commits. A transaction of many small changes (a batch
+    of deadlines) so holds the single writer for a few trips to its thread rather than one
+    per statement.
     """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
         self._conn = conn
         self._queued: list[asyncio.Future[Any]] = []
-        self._expected: list[tuple[asyncio.Future[Any], BaseException]] = []
+        self._held: list[_Held] = []
+        # (the trip's future, the statement's place in it, the error if it changes nothing)
+        self._expected: list[tuple[asyncio.Future[Any], int, BaseException]] = []
+        self._held_expected: list[tuple[int, BaseException]] = []
         self._begun = False
         self.after_commit: list[Callable[[], None]] = []  # run once the changes are visible
 
@@ -104,13 +128,13 @@ class Tx(_Queries):
         """Queue a change; with ``must_change``, the transaction fails with that error
         if the statement changes no row (a condition checked without waiting for it)."""
         self._begin(sql)
-        future = self._queue(self._conn.execute(sql, params))
         if must_change is not None:
-            self._expected.append((future, must_change))
+            self._held_expected.append((len(self._held), must_change))
+        self._held.append((sql, params, False))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         self._begin(sql)
-        self._queue(self._conn.executemany(sql, list(rows)))
+        self._held.append((sql, list(rows), True))
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""
@@ -129,6 +153,11 @@ class Tx(_Queries):
         self._begin(sql)
         return next(iter(await self._rows(sql, params)), None)
 
+    async def returning_all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """Run a change ending in RETURNING; every row it returned."""
+        self._begin(sql)
+        return list(await self._rows(sql, params))
+
     async def update(self, sql: str, params: Params = ()) -> int:
         """Run an UPDATE/DELETE and return how many rows it changed."""
         self._begin(sql)
@@ -144,7 +173,16 @@ class Tx(_Queries):
         if not self._begun:
             self._begun = True
             if not _BEGINS_ITSELF.match(sql):
-                self._queue(self._conn.execute("BEGIN IMMEDIATE"))
+                self._held.append(("BEGIN IMMEDIATE", (), False))
+
+    def _hand_over(self) -> None:
+        """The held changes go to the connection's thread, all in one trip."""
+        if not self._held:
+            return
+        held, self._held = self._held, []
+        trip = self._queue(self._conn._execute(_run_held, self._conn, held))  # noqa: SLF001
+        self._expected += [(trip, place, error) for place, error in self._held_expected]
+        self._held_expected = []
 
     def _queue(self, statement: Awaitable[Any]) -> asyncio.Future[Any]:
         # tasks take their first step in the order they were made, and that step hands
@@ -156,6 +194,7 @@ class Tx(_Queries):
     async def _in_turn(self, statement: Awaitable[Any]) -> Any:
         """A statement whose result is needed, run after those queued before it; its error
         goes to the caller (only), as with any awaited call."""
+        self._hand_over()
         if not self._queued:
             return await statement
         future = self._queue(statement)
@@ -167,17 +206,30 @@ class Tx(_Queries):
 
     async def settle(self) -> None:
         """Wait for every queued statement; raise the first one's error."""
+        self._hand_over()
         queued, self._queued = self._queued, []
         for result in await asyncio.gather(*queued, return_exceptions=True):
             if isinstance(result, BaseException):
                 raise result
+            if isinstance(result, list):  # changes handed over together
+                for outcome in result:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
         expected, self._expected = self._expected, []
-        for future, error in expected:
-            if future.result().rowcount == 0:
+        for trip, place, error in expected:
+            if trip.result()[place] == 0:
                 raise error
+
+    async def rollback(self) -> None:
+        """Undo every change made so far; the transaction goes on afresh, the writer still
+        held (what is recorded next cannot be overtaken by another writer of this process)."""
+        await self.abandon()
+        self._begun = False
+        self.after_commit.clear()
 
     async def abandon(self) -> None:
         """Let queued statements finish (their errors no longer matter), then roll back."""
+        self._held, self._held_expected = [], []  # never handed over: nothing to undo
         queued, self._queued = self._queued, []
         self._expected = []
         await asyncio.gather(*queued, return_exceptions=True)

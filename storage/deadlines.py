@@ -69,23 +69,39 @@ class DeadlineRepo:
             "SELECT min(coalesce(retry_at, due_at)) FROM deadlines WHERE state = 'armed'"
         ))
 
-    async def failed(self, deadline_id: int, retry_at: datetime) -> int:
+    async def failed(self, deadline_id: int, retry_at: datetime, tx: Tx | None = None) -> int:
         """Its action raised: it stays armed and is tried again at ``retry_at``; returns
-        how many times it has failed now."""
-        async with self.db.write() as tx:
-            row = await tx.returning(
-                "UPDATE deadlines SET failures = failures + 1, retry_at = ?"
-                " WHERE id = ? AND state = 'armed' RETURNING failures",
-                (to_db(retry_at), deadline_id),
-            )
+        how many times it has failed now. In ``tx`` if given, else a transaction of its own."""
+        sql = ("UPDATE deadlines SET failures = failures + 1, retry_at = ?"
+               " WHERE id = ? AND state = 'armed' RETURNING failures")
+        if tx is not None:
+            row = await tx.returning(sql, (to_db(retry_at), deadline_id))
+        else:
+            async with self.db.write() as own:
+                row = await own.returning(sql, (to_db(retry_at), deadline_id))
         return 0 if row is None else int(row[0])
 
     async def claim(self, tx: Tx, deadline_id: int, now: datetime) -> bool:
-        """armed → fired; only one claimer ever succeeds, across racing jobs and restarts."""
+        """armed → fired; only one claimer ever succeeds, across racing jobs and restarts
+        (and none while it waits to be tried again after a failure)."""
         return await tx.update(
-            "UPDATE deadlines SET state = 'fired', fired_at = ? WHERE id = ? AND state = 'armed'",
-            (to_db(now), deadline_id),
+            "UPDATE deadlines SET state = 'fired', fired_at = ? WHERE id = ? AND state = 'armed'"
+            " AND coalesce(retry_at, due_at) <= ?",
+            (to_db(now), deadline_id, to_db(now)),
         ) > 0
+
+    async def claim_many(self, tx: Tx, deadline_ids: list[int], now: datetime) -> set[int]:
+        """armed → fired for a batch, in one statement; the ids this claimer got (those
+        fired meanwhile by someone else, cancelled, or failed and waiting, are left out)."""
+        if not deadline_ids:
+            return set()
+        rows = await tx.returning_all(
+            "UPDATE deadlines SET state = 'fired', fired_at = ?"
+            f" WHERE id IN ({','.join('?' * len(deadline_ids))}) AND state = 'armed'"
+            " AND coalesce(retry_at, due_at) <= ? RETURNING id",
+            (to_db(now), *deadline_ids, to_db(now)),
+        )
+        return {int(r[0]) for r in rows}
 
     async def armed_for(self, subject: str, subject_id: int,
                         tx: Tx | None = None) -> list[Deadline]:

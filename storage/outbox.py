@@ -182,6 +182,21 @@ class OutboxRepo:
         )
         return [(r["chat_id"], json.loads(r["message_ids"] or "[]")) for r in rows]
 
+    async def sent_messages_of(self, refs: list[str],
+                               tx: Tx) -> dict[str, list[tuple[int, list[int]]]]:
+        """``sent_messages`` for several refs in one statement (each ref asked is a key)."""
+        found: dict[str, list[tuple[int, list[int]]]] = {ref: [] for ref in refs}
+        if not refs:
+            return found
+        rows = await tx.fetchall(
+            "SELECT ref, chat_id, message_ids FROM outbox"
+            f" WHERE ref IN ({','.join('?' * len(refs))}) AND status = 'sent' ORDER BY id",
+            refs,
+        )
+        for r in rows:
+            found[r["ref"]].append((r["chat_id"], json.loads(r["message_ids"] or "[]")))
+        return found
+
     async def replace_pending(self, tx: Tx, ref: str, chat_id: int,
                               payload: dict[str, Any]) -> bool:
         """Update a queued, not yet sent message in place (coalescing live edits)."""

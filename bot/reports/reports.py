@@ -86,7 +86,7 @@ class ReportService:
         self.settings, self.db, self.clock = settings, db, clock
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
         self.notices, self.replies, self.calendars = notices, replies, calendars
-        scheduler.on(SUBJECT, self.on_deadline)
+        scheduler.on(SUBJECT, self.on_deadline, prefetch=self._prefetch)
         scheduler.on(ROLE_REMOVAL, self.on_role_removed)
 
     # -- input ----------------------------------------------------------------------
@@ -495,6 +495,13 @@ class ReportService:
 
     # -- deadlines --------------------------------------------------------------------
 
+    async def _prefetch(self, tx: Tx, deadlines: list[Deadline]) -> None:
+        """A batch of deadlines due together: their reports, sent prompts and the leaders
+        away read in one go (not the deadlines: a move changes them)."""
+        ids = [d.subject_id for d in deadlines]
+        await asyncio.gather(self.reports.preload(tx, ids), self.notices.read_sent_ahead(tx, ids),
+                             self.notices.away.read_ahead(tx))
+
     async def on_deadline(self, tx: Tx, deadline: Deadline) -> None:
         report = await self.reports.get(deadline.subject_id, tx)
         if report is None:
@@ -587,19 +594,18 @@ class ReportService:
     async def _move(self, tx: Tx, report: Report, rung: Node, partner: Partner | None,
                     now: datetime, actor: int | None, action: str, note: str | None,
                     behalf: int | None = None) -> None:
-        before = await self.handlers(report)
-        moved = await self.reports.change(
-            tx, report, now, rung_node_id=rung.id, partner_id=partner.id if partner else None,
-            state="open", owner_id=None, rung_since=now, acknowledged_at=None,
+        before = await self.notices.handlers(report, tx)  # in tx: who is away, read ahead
+        moved = await self.reports.change_queued(  # not waited for: a burst of deadlines
+            tx, report, now, StaleAction(report), rung_node_id=rung.id,
+            partner_id=partner.id if partner else None, state="open", owner_id=None,
+            rung_since=now, acknowledged_at=None,
         )
-        if moved is None:
-            raise StaleAction(report)
         await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
-        await self._arm_rung(tx, moved, rung, now)
+        dues = await self._arm_rung(tx, moved, rung, now)  # the only ones armed now
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
                                note, on_behalf_of=behalf)
-        await self.notices.moved(tx, report, moved, before, await self.handlers(moved), note,
-                                 actor)
+        after = await self.notices.handlers(moved, tx)
+        await self.notices.moved(tx, report, moved, before, after, note, actor, dues)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
