@@ -11,7 +11,8 @@
    the same minute (target: the last fires under 1 s late), then the burst: 1,000 due at the
    same moment (10 s after filing, which happens while the bot's clock stands still; target:
    all fired within 0.2 s of due on SQLite, issue 17). "fired" is the claim's time (the batch
-   it is in); "seen committed" is when the bench saw all of them committed, polling. Prints how late the last one fired and that each fired once. Quiet hours
+   it is in); "seen committed" is when the bench saw all of them committed, polling. Prints
+   how late the last one fired and that each fired once. Quiet hours
    are off and the bot's clock starts on a weekday morning: nothing depends on the time of day.
 
    --reports 0 skips the throughput; --spread 0 skips the spread case (the burst alone).
