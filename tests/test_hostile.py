@@ -422,7 +422,7 @@ def test_a_command_for_another_bot_is_not_ours(world: World, command: str, argum
 
 @pytest.mark.parametrize("text", [
     "/status ²", "/status #99999999999999999999", "/care_remove ²", "/stats 9999-12",
-    "/stats 0001-01", "/broadcast 0001-01-01 00:30 新年好", "/broadcast monthly ² 09:00 查水表",
+    "/stats 0001-01", "/broadcast 0001-01-01 00:30 新年好", "/broadcast 9999-12-31 23:59 好",
     "/report \u200b\u2060\ufeff", "/propose \ufeff", "/nominate \u200b",
     "/forum 9999-12-31 23:59 | 议事会 | 活动室", "/decide ²", "/care_add 4002 独居老人 P9999999D",
 ])
