@@ -148,10 +148,17 @@ PREFIXES = ["r:ack", "r:res", "r:esc", "r:cat", "r:rea", "r:to", "r:set", "r:rat
             "ev:r", "ev:s", "ev:rc", "ev:ok", "ev:no", "ev:ics", "ev:c", "ev:m", "ev:e", "ev:h",
             "fm:v", "fm:r", "fm:x", "bc:x", "cp:sup", "cp:mg", "cp:dc", "cp:mt", "cp:stop",
             "cd:done", "cf:go", "cf:may", "cf:no", "cv:in", "hr:acc", "hr:ok", "hr:no", "hr:done",
-            "hr:sk", "vo:pause", "vo:resume", "vo:leave"]
+            "hr:sk", "vo:pause", "vo:resume", "vo:leave",
+            # the guided forms (handlers/forms.py): fm:CODE:v:STEP:VALUE, ok, ed, no
+            "fm:fo:v:chat", "fm:fo:v:title", "fm:fo:v:starts", "fm:fo:v:agenda", "fm:fo:ok",
+            "fm:fo:ed", "fm:fo:no", "fm:de:v:meeting", "fm:de:v:item", "fm:de:v:owner",
+            "fm:de:v:due", "fm:de:ok", "fm:bc:v:scope", "fm:bc:v:when", "fm:bc:ok",
+            "fm:ca:v:who", "fm:ca:v:kind", "fm:ca:v:cadence", "fm:ca:v:note", "fm:ca:ok"]
 WORDS = st.sampled_from(["", "a", "1.5", "0x1", "²", "١", "99999999999999999999", "s", "u",
                          "repair", "g", "m", "n", "time", "place", "weekly", "spring", "zh",
-                         "xx", "2026-02-30", "0001-01-01", "9999-12-31", "2026-12-21"])
+                         "xx", "2026-02-30", "0001-01-01", "9999-12-31", "2026-12-21",
+                         "h²", "h99", "h09", "d9999-12-31", "d2026-02-30", "d2026-11-26",
+                         "c-100802", "c²", "m1", "m²", "i1", "i²", "n1201", "u4002", "t1", "more"])
 NUMBER = st.one_of(st.integers(-3, 5), st.integers(), WORDS)
 FORGED = st.builds(lambda p, parts: ":".join([p, *map(str, parts)]),
                    st.sampled_from(PREFIXES), st.lists(NUMBER, max_size=4))

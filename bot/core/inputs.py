@@ -65,8 +65,13 @@ def record_number(text: str | None) -> int | None:
 
 
 def person_id(text: str | None) -> int | None:
-    """A Telegram user id as typed (positive; groups are negative and no one's id)."""
-    return whole_number(text, 1)
+    """A person's id as typed: a Telegram user id, or the negative id of a resident
+    registered without Telegram."""
+    raw = visible(text)
+    if raw.startswith("-"):
+        value = whole_number(raw[1:], 1)
+        return -value if value is not None else None
+    return whole_number(raw, 1)
 
 
 _BUTTON_NUMBER = re.compile(r"[0-9]{1,18}")
@@ -77,6 +82,16 @@ def button_number(value: str | None) -> int:
     if value is None or not _BUTTON_NUMBER.fullmatch(value):
         raise BadInput("error.stale_button")
     return int(value)
+
+
+def tagged_number(value: str | None, tag: str, *, signed: bool = False) -> int:
+    """A form button's value: its one-letter tag, then a number ("m12", "c-1001234")."""
+    if value is None or not value.startswith(tag):
+        raise BadInput("error.stale_button")
+    digits = value[len(tag):]
+    negative = signed and digits.startswith("-")
+    number = button_number(digits[1:] if negative else digits)
+    return -number if negative else number
 
 
 def button_date(value: str | None) -> date:
