@@ -140,7 +140,8 @@ ARGUMENT = st.one_of(  # shaped words, hostile ones alone or a few, or a generat
 COMMANDS = ["start", "help", "lang", "report", "cancel", "myreports", "queue", "status",
             "join", "org", "invite", "bind", "unknowncommand", "event", "events", "broadcast",
             "broadcasts", "family", "nominate", "propose", "topics", "topicpoll", "forum",
-            "decide", "care", "care_add", "care_remove", "stats", "volunteer", "help_request"]
+            "decide", "care", "care_add", "care_remove", "stats", "volunteer", "help_request",
+            "dashboard", "mydata", "unit", "remove_leader", "whoami", "forget"]
 PEOPLE = [RESIDENT_A, RESIDENT_B, OUTSIDER, GRID_B, BUILDING_B]
 # every callback data format the bot writes (handlers/ and bot/), and some it never does
 PREFIXES = ["r:ack", "r:res", "r:esc", "r:cat", "r:rea", "r:to", "r:set", "r:rate", "rf:cat",
@@ -432,6 +433,7 @@ def test_a_command_for_another_bot_is_not_ours(world: World, command: str, argum
     "/stats 0001-01", "/broadcast 0001-01-01 00:30 新年好", "/broadcast 9999-12-31 23:59 好",
     "/report \u200b\u2060\ufeff", "/propose \ufeff", "/nominate \u200b",
     "/forum 9999-12-31 23:59 | 议事会 | 活动室", "/decide ²", "/care_add 4002 独居老人 P9999999D",
+    "/unit ² 1-101", "/unit 99999999999999999999 1-101",
 ])
 def test_the_inputs_that_once_crashed(world: World, text: str) -> None:
     for who in (RESIDENT_B, GRID_B, BUILDING_B):

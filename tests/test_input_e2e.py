@@ -175,6 +175,8 @@ CRASHERS: list[tuple[int, int, str, str]] = [
     (BUILDING, GROUP, "/forum 9999-12-31 23:59 | 议事会 | 活动室", "9999-12-31"),
     (BUILDING, GROUP, "/forum 9999d | 议事会 | 活动室", "时间"),
     (BUILDING, BUILDING, "/decide ²", "/decide"),
+    (BUILDING, BUILDING, "/unit ² 1-101", "/unit"),
+    (BUILDING, BUILDING, "/unit 99999999999999999999 1-101", "/unit"),
     (RESIDENT, RESIDENT, "/report \u200b\u2060\ufeff", "/report"),
     (RESIDENT, RESIDENT, "/propose \u200b\u2060\ufeff", "/propose"),
 ]
