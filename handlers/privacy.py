@@ -11,7 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
 from bot.core.i18n import t
-from bot.core.inputs import person_id
+from bot.core.inputs import button_number, person_id
 from bot.core.notifier import Button, Outgoing
 from bot.org.org import Node
 from handlers.common import args, edit, is_private, reply, tell_user
@@ -46,7 +46,8 @@ async def consent_pressed(update: Update, context: LinliContext) -> None:
     match = CONSENT_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    answer, node_id, asked = match.group(1), int(match.group(2)), int(match.group(3))
+    answer = match.group(1)
+    node_id, asked = button_number(match.group(2)), button_number(match.group(3))
     if asked != user.id:  # in a group, only the resident who asked may answer
         raise NotAllowed("privacy.not_yours")
     linli = context.linli

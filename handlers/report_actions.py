@@ -178,7 +178,8 @@ async def common_reply_pressed(update: Update, context: LinliContext) -> None:
     if match is None:
         raise BadInput("error.stale_button")
     linli, lang = context.linli, context.lang
-    report_id, version, code = int(match.group(1)), int(match.group(2)), match.group(3)
+    report_id, version = button_number(match.group(1)), button_number(match.group(2))
+    code = match.group(3)
     try:
         report = await linli.reports.actionable(user.id, report_id, version)
         note = await linli.reports.common_reply(user.id, report.category, code, lang)
@@ -198,7 +199,7 @@ async def save_pressed(update: Update, context: LinliContext) -> None:
     match = SAVE_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    report, saved = await context.linli.reports.save_reply(user.id, int(match.group(1)))
+    report, saved = await context.linli.reports.save_reply(user.id, button_number(match.group(1)))
     lang = context.lang
     await query.answer(t(lang, "replies.saved" if saved else "replies.already_saved",
                          category=t(lang, f"category.{report.category}")))

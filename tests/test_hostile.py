@@ -141,7 +141,8 @@ COMMANDS = ["start", "help", "lang", "report", "cancel", "myreports", "queue", "
             "join", "org", "invite", "bind", "unknowncommand", "event", "events", "broadcast",
             "broadcasts", "family", "nominate", "propose", "topics", "topicpoll", "forum",
             "decide", "care", "care_add", "care_remove", "stats", "volunteer", "help_request",
-            "dashboard", "mydata", "unit", "remove_leader", "whoami", "forget"]
+            "dashboard", "mydata", "unit", "remove_leader", "whoami", "forget", "away",
+            "report_for"]
 PEOPLE = [RESIDENT_A, RESIDENT_B, OUTSIDER, GRID_B, BUILDING_B]
 # every callback data format the bot writes (handlers/ and bot/), and some it never does
 PREFIXES = ["r:ack", "r:res", "r:esc", "r:cat", "r:rea", "r:to", "r:set", "r:rate", "rf:cat",
@@ -149,7 +150,8 @@ PREFIXES = ["r:ack", "r:res", "r:esc", "r:cat", "r:rea", "r:to", "r:set", "r:rat
             "ev:r", "ev:s", "ev:rc", "ev:ok", "ev:no", "ev:ics", "ev:c", "ev:m", "ev:e", "ev:h",
             "fm:v", "fm:r", "fm:x", "bc:x", "cp:sup", "cp:mg", "cp:dc", "cp:mt", "cp:stop",
             "cd:done", "cf:go", "cf:may", "cf:no", "cv:in", "hr:acc", "hr:ok", "hr:no", "hr:done",
-            "hr:sk", "vo:pause", "vo:resume", "vo:leave",
+            "hr:sk", "vo:pause", "vo:resume", "vo:leave", "aw:to", "pv:ok", "pv:no", "r:rn",
+            "r:save", "rl:p", "rl:y", "rq:who",
             # the guided forms (handlers/forms.py): fm:CODE:v:STEP:VALUE, ok, ed, no
             "fm:fo:v:chat", "fm:fo:v:title", "fm:fo:v:starts", "fm:fo:v:agenda", "fm:fo:ok",
             "fm:fo:ed", "fm:fo:no", "fm:de:v:meeting", "fm:de:v:item", "fm:de:v:owner",

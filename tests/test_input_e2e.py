@@ -164,7 +164,7 @@ CRASHERS: list[tuple[int, int, str, str]] = [
     (RESIDENT, RESIDENT, "/status 99999999999999999999", "/status"),
     (GRID, GRID, "/care_remove ²", "/care_remove"),
     (GRID, GRID, "/care_remove 99999999999999999999", "/care_remove"),
-    (GRID, GRID, "/care_add 99999999999999999999 独居老人 P7D", "没有找到居民"),
+    (GRID, GRID, "/care_add 99999999999999999999 独居老人 P7D", "99999999999999999999"),
     (GRID, GRID, "/care_add 3001 独居老人 P9999999D", "P9999999D"),
     (GRID, GRID, "/care_add 3001 独居老人 864000000000", "864000000000"),
     (COMPOUND, COMPOUND, "/broadcast 0001-01-01 00:30 新年快乐", "0001-01-01"),
