@@ -84,6 +84,9 @@ def _fuzz(world: World, name: str, prop: Any, strategies: dict[str, Any], wanted
         done += 1
         tally["run"] += 1
         tally[name] += 1
+        if tally["run"] % 500 == 0:  # a sign of life on stderr; the figures go to stdout
+            print(f"... {tally['run']} examples, {tally['unauthorised']} unauthorised,"
+                  f" {tally['traceback']} tracebacks", file=sys.stderr, flush=True)
         try:
             world.run(prop(world, **kwargs), timeout=60)
         except UnauthorisedChange as problem:
