@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -35,11 +36,23 @@ from pydantic_settings import (
 
 from bot.core.workcal import WorkingHours, WorkingTime, parse_amount
 
+# ten years: the longest wait anything here may name (a deadline, a care visit's cadence);
+# longer ones only overflow the datetimes they are added to
+MAX_DURATION = timedelta(days=3653)
+
 
 def _duration(value: Any) -> Any:
     """Accept ISO-8601 durations ("PT2H", "P1D") and seconds (3600 or "3600")."""
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        if len(value.strip()) > 12:  # more seconds than MAX_DURATION, and than timedelta takes
+            raise ValueError("too long a duration")
         return int(value.strip())
+    return value
+
+
+def _within_bounds(value: timedelta) -> timedelta:
+    if abs(value) > MAX_DURATION:
+        raise ValueError(f"at most {MAX_DURATION.days} days")
     return value
 
 
@@ -49,7 +62,7 @@ def _positive(value: timedelta) -> timedelta:
     return value
 
 
-Duration = Annotated[timedelta, BeforeValidator(_duration)]
+Duration = Annotated[timedelta, BeforeValidator(_duration), AfterValidator(_within_bounds)]
 # a deadline: calendar time as above, or working time counted on the official calendar,
 # "<n>WD" (working days) or "<n>WH" (working hours), e.g. "2WD" (bot/core/workcal.py)
 _TIMEDELTA = TypeAdapter(timedelta)
@@ -58,9 +71,11 @@ _TIMEDELTA = TypeAdapter(timedelta)
 def _deadline_amount(value: Any) -> timedelta | WorkingTime:
     value = parse_amount(value)
     if isinstance(value, WorkingTime):
+        if value.days > MAX_DURATION.days or value.hours > MAX_DURATION.days * 24:
+            raise ValueError(f"at most {MAX_DURATION.days} days")
         return value
     try:
-        return _TIMEDELTA.validate_python(_duration(value))
+        return _within_bounds(_TIMEDELTA.validate_python(_duration(value)))
     except ValidationError as exc:
         raise ValueError('not a duration: give ISO-8601 ("PT2H", "P1D"), seconds, or working'
                          ' time ("2WD", "4WH")') from exc

@@ -5,7 +5,8 @@ Order matters:
 - group -1: a press in a group of a button that lives only in private chats is refused
   (handlers/presses.py), so no handler acts on it or redraws a group message with it;
 - group 0: commands, buttons and group life; within a group only the first
-  matching handler runs, so the catch-alls come last: plain private text (the
+  matching handler runs, so an edited message is caught first (it runs nothing
+  again, handlers/edits.py) and the catch-alls come last: plain private text (the
   answer to the bot's last question), then unknown commands.
 """
 
@@ -20,6 +21,7 @@ from handlers import (
     consult_meetings,
     consultation,
     dashboard,
+    edits,
     errors,
     events,
     families,
@@ -45,6 +47,7 @@ from handlers import (
 def register_all(app: Application) -> None:
     users.register(app)
     presses.register(app)
+    edits.register(app)  # first in group 0: an edited message reaches no command or answer
     start.register(app)
     org.register(app)
     leader_removal.register(app)

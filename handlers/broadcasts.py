@@ -10,8 +10,9 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import Markup, number, t
+from bot.core.inputs import button_number, visible
 from bot.core.notifier import Button
-from handlers.common import edit, reply, thread_of
+from handlers.common import CaptionCommand, edit, reply, thread_of
 from handlers.service_forms import BROADCAST
 
 CANCEL_DATA = re.compile(r"^bc:x:(\d{1,9})$")
@@ -30,10 +31,10 @@ async def broadcast(update: Update, context: LinliContext) -> None:
     assert user is not None and message is not None
     linli = context.linli
     request = _request(update)
-    if not request.strip() and not message.photo:  # step by step, in private
+    if not visible(request) and not message.photo:  # step by step, in private
         await BROADCAST.start(update, context)
         return
-    if not request.strip():
+    if not visible(request):
         if not (await linli.org.roles(user.id)).leader:
             raise BadInput("broadcast.leaders_only")
         await reply(update, context, "broadcast.usage")
@@ -68,14 +69,13 @@ async def cancel_pressed(update: Update, context: LinliContext) -> None:
     match = CANCEL_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    b = await context.linli.broadcasts.cancel(user.id, int(match.group(1)))
+    b = await context.linli.broadcasts.cancel(user.id, button_number(match.group(1)))
     await query.answer()
     await edit(update, context, "broadcast.cancelled", number=number(b.id), public=True)
 
 
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("broadcast", broadcast))
-    app.add_handler(MessageHandler(
-        filters.PHOTO & filters.CaptionRegex(r"^/broadcast(@\w+)?(\s|$)"), broadcast))
+    app.add_handler(MessageHandler(filters.PHOTO & CaptionCommand("broadcast"), broadcast))
     app.add_handler(CommandHandler("broadcasts", list_broadcasts))
     app.add_handler(CallbackQueryHandler(cancel_pressed, pattern=r"^bc:x:"))

@@ -12,6 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, LinliError
 from bot.core.i18n import Markup, esc, number, t
+from bot.core.inputs import button_number, record_number
 from bot.core.notifier import Button
 from bot.core.timing import local_time
 from bot.services import PendingInput
@@ -156,10 +157,11 @@ async def care_remove(update: Update, context: LinliContext) -> None:
     if not await _private(update, context):
         return
     given = args(context)
-    if len(given) != 1 or not given[0].lstrip("#").isdigit():
+    wanted = record_number(given[0]) if len(given) == 1 else None
+    if wanted is None:
         await context.linli.care.require_leader(user.id)
         raise BadInput("care.usage_remove")
-    entry = await context.linli.care.remove(user.id, int(given[0].lstrip("#")))
+    entry = await context.linli.care.remove(user.id, wanted)
     await reply(update, context, "care.removed", number=number(entry.id))
 
 
@@ -170,7 +172,7 @@ async def check_in_pressed(update: Update, context: LinliContext) -> None:
     if match is None:
         raise BadInput("error.stale_button")
     linli = context.linli
-    visit = await linli.care.checkable(user.id, int(match.group(1)))  # refuses others
+    visit = await linli.care.checkable(user.id, button_number(match.group(1)))  # refuses others
     await query.answer()
     now = linli.clock.now()
     await linli.pending.expect(user.id, user.id, NOTE, {"visit": visit.id},

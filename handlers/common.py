@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from telegram import Update
+import re
+
+from telegram import Message, Update
+from telegram.ext import filters
 
 from bot.context import LinliContext
 from bot.core import deeplink
@@ -110,6 +113,33 @@ def open_private(context: LinliContext,
                  payload: str = deeplink.WELCOME) -> list[list[Button]] | None:
     """The button under a group message that asks to open the private chat."""
     return deeplink.open_private(context.lang, context.bot.username, payload)
+
+
+_COMMAND = re.compile(r"/([A-Za-z0-9_]{1,64})(?:@([A-Za-z0-9_]{1,64}))?(?=\s|$)")
+
+
+def command_for_us(text: str | None, bot_username: str) -> str | None:
+    """The command ``text`` starts with, lower-cased, unless it names another bot.
+
+    ``/report`` and ``/report@our_bot`` are ours; ``/report@other_bot`` in a group is not.
+    Python-telegram-bot's CommandHandler checks this for text; captions and the unknown
+    command fallback ask here.
+    """
+    match = _COMMAND.match(text or "")
+    if match is None or (match.group(2) and match.group(2).lower() != bot_username.lower()):
+        return None
+    return match.group(1).lower()
+
+
+class CaptionCommand(filters.MessageFilter):
+    """A photo captioned with one of our commands (command handlers read text only)."""
+
+    def __init__(self, command: str) -> None:
+        super().__init__(name=f"CaptionCommand({command})")
+        self.command = command
+
+    def filter(self, message: Message) -> bool:
+        return command_for_us(message.caption, message.get_bot().username) == self.command
 
 
 def args(context: LinliContext) -> list[str]:

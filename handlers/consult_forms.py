@@ -15,6 +15,7 @@ from bot.consult.meetings import ITEM_MAX, PLACE_MAX, TITLE_MAX
 from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import Markup, number, t
+from bot.core.inputs import tagged_number
 from bot.core.notifier import Button
 from bot.core.timeparse import parse_day_end
 from handlers.common import reply, rows
@@ -89,10 +90,10 @@ async def _ask_chat(context: LinliContext, user_id: int, p: Payload) -> Question
 
 async def _chat_pressed(context: LinliContext, user_id: int, p: Payload, value: str) -> bool:
     ids = {chat_id for chat_id, _ in await _chats(context, user_id)}
-    if not value.startswith("c") or not value[1:].lstrip("-").isdigit() \
-            or int(value[1:]) not in ids:
+    chat = tagged_number(value, "c", signed=True)
+    if chat not in ids:
         raise BadInput("error.stale_button")
-    p["chat"] = int(value[1:])
+    p["chat"] = chat
     return True
 
 
@@ -212,9 +213,9 @@ async def _agenda_pressed(context: LinliContext, user_id: int, p: Payload, value
         p["agenda"] = True
         return True
     polled = {pid for pid, _, _ in await _polled(context, p["chat"])}
-    if not value.startswith("t") or not value[1:].isdigit() or int(value[1:]) not in polled:
+    pid, picked = tagged_number(value, "t"), list(p.get("agenda_ids", []))
+    if pid not in polled:
         raise BadInput("error.stale_button")
-    pid, picked = int(value[1:]), list(p.get("agenda_ids", []))
     p["agenda_ids"] = [x for x in picked if x != pid] if pid in picked else [*picked, pid]
     return False
 
@@ -300,9 +301,10 @@ async def _ask_meeting(context: LinliContext, user_id: int, p: Payload) -> Quest
 
 async def _meeting_pressed(context: LinliContext, user_id: int, p: Payload, value: str) -> bool:
     ids = {m.id for m in await _meetings(context, user_id)}
-    if not value.startswith("m") or not value[1:].isdigit() or int(value[1:]) not in ids:
+    meeting = tagged_number(value, "m")
+    if meeting not in ids:
         raise BadInput("error.stale_button")
-    p["meeting"] = int(value[1:])
+    p["meeting"] = meeting
     return True
 
 
@@ -316,9 +318,10 @@ async def _ask_item(context: LinliContext, user_id: int, p: Payload) -> Question
 
 async def _item_pressed(context: LinliContext, user_id: int, p: Payload, value: str) -> bool:
     positions = {a.position for a in await context.linli.consultation_repo.agenda(p["meeting"])}
-    if not value.startswith("i") or not value[1:].isdigit() or int(value[1:]) not in positions:
+    item = tagged_number(value, "i")
+    if item not in positions:
         raise BadInput("error.stale_button")
-    p["item"] = int(value[1:])
+    p["item"] = item
     return True
 
 

@@ -12,6 +12,7 @@ from bot.consult.followups import parse_entries
 from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import number, t
+from bot.core.inputs import button_number, record_number
 from bot.core.notifier import Outgoing
 from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
@@ -59,7 +60,7 @@ async def rsvp_pressed(update: Update, context: LinliContext) -> None:
     match = RSVP_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    meeting, answer = await context.linli.meetings.rsvp(user.id, int(match.group(2)),
+    meeting, answer = await context.linli.meetings.rsvp(user.id, button_number(match.group(2)),
                                                         match.group(1))
     await query.answer(t(context.lang, f"consult.rsvp_{answer}", number=number(meeting.id)))
 
@@ -84,11 +85,12 @@ async def decide(update: Update, context: LinliContext) -> None:
     await linli.consultation.require_leader(user.id)
     lines = command_text(update).split("\n")
     head = lines[0].split(maxsplit=1)
-    if not head or not head[0].lstrip("#").isdigit() or len(head[0]) > 10:
+    meeting_id = record_number(head[0]) if head else None
+    if meeting_id is None:
         raise BadInput("consult.decide_usage")
     rest = ([head[1]] if len(head) > 1 else []) + lines[1:]
     entries = parse_entries(rest, first_line=1)
-    ids = await linli.followups.record(user.id, int(head[0].lstrip("#")), entries)
+    ids = await linli.followups.record(user.id, meeting_id, entries)
     await reply(update, context, "consult.decided", count=len(ids),
                 numbers="、".join(number(i) for i in ids))
 
@@ -100,7 +102,7 @@ async def done_pressed(update: Update, context: LinliContext) -> None:
     if match is None:
         raise BadInput("error.stale_button")
     linli = context.linli
-    decision = await linli.followups.actionable(user.id, int(match.group(1)))
+    decision = await linli.followups.actionable(user.id, button_number(match.group(1)))
     await query.answer()
     now = linli.clock.now()
     await linli.pending.expect(user.id, user.id, DONE_NOTE, {"decision": decision.id},

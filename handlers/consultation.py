@@ -12,6 +12,7 @@ from bot.consult.consultation import Proposal
 from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import Markup, esc, number, t
+from bot.core.inputs import button_number, record_number
 from bot.core.notifier import Button, Outgoing
 from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
@@ -79,7 +80,7 @@ async def topic_pressed(update: Update, context: LinliContext) -> None:
     match = TOPIC_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    action, proposal_id = match.group(1), int(match.group(2))
+    action, proposal_id = match.group(1), button_number(match.group(2))
     linli, lang = context.linli, context.lang
     service = linli.consultation
     if action == "sup":
@@ -117,10 +118,10 @@ async def merge_pressed(update: Update, context: LinliContext) -> None:
     match = MERGE_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    target = await context.linli.consultation.merge(user.id, int(match.group(1)),
-                                                    int(match.group(2)))
+    merged = button_number(match.group(1))
+    target = await context.linli.consultation.merge(user.id, merged, button_number(match.group(2)))
     await query.answer()
-    await edit(update, context, "consult.merged", number=number(int(match.group(1))),
+    await edit(update, context, "consult.merged", number=number(merged),
                into=number(target.id), count=target.supporters)
 
 
@@ -142,7 +143,11 @@ def parse_poll_args(text: str) -> tuple[list[int], str]:
     words = text.split()
     ids: list[int] = []
     while words and IDS.match(words[0]):
-        ids += [int(x.lstrip("#")) for x in re.split(r"[,，、]", words.pop(0)) if x]
+        for part in filter(None, re.split(r"[,，、]", words.pop(0))):
+            wanted = record_number(part)
+            if wanted is None:
+                raise BadInput("consult.topicpoll_usage")
+            ids.append(wanted)
     if not words:
         raise BadInput("consult.topicpoll_usage")
     return ids, " ".join(words)
@@ -179,7 +184,7 @@ async def stop_pressed(update: Update, context: LinliContext) -> None:
     match = STOP_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    poll = await context.linli.consultation.stop_poll(user.id, int(match.group(1)))
+    poll = await context.linli.consultation.stop_poll(user.id, button_number(match.group(1)))
     await query.answer()
     await edit(update, context, "consult.poll_stopped", poll=number(poll.id))
 

@@ -11,7 +11,7 @@ from bot.context import LinliContext
 from bot.core.errors import LinliError
 from bot.core.i18n import t
 from bot.core.notifier import Outgoing
-from handlers.common import is_private, reply, thread_of
+from handlers.common import command_for_us, is_private, reply, thread_of
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ async def unknown_command(update: Update, context: LinliContext) -> None:
     message = update.effective_message
     assert message is not None and message.text is not None
     command = message.text.split()[0]
-    if "@" in command and command.split("@", 1)[1].lower() != context.bot.username.lower():
+    if "@" in command and command_for_us(command, context.bot.username) is None:
         return  # addressed to another bot in the group
     await reply(update, context, "error.unknown_command", command=command.split("@")[0])
 

@@ -4,7 +4,7 @@ holiday drafts."""
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from telegram import Update
@@ -13,6 +13,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
 from bot.core.i18n import Markup, esc, number, t
+from bot.core.inputs import button_date, button_number, visible, whole_number
 from bot.core.notifier import Button, Outgoing
 from bot.culture.calendar_file import ics
 from bot.culture.events import Draft
@@ -95,7 +96,7 @@ async def flow_answer(update: Update, context: LinliContext, pending: PendingInp
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
     events, p = context.linli.events, dict(pending.payload)
-    text = (message.text or "").strip()
+    text = visible(message.text)
     step = p.get("step")
     if step == "title":
         p.update(title=events.check_text(text, 60), step="description")
@@ -135,9 +136,7 @@ async def flow_answer(update: Update, context: LinliContext, pending: PendingInp
     elif step == "capacity":
         if text in NO_VALUE:
             capacity = None
-        elif text.isdigit() and 0 < int(text) <= 10_000:
-            capacity = int(text)
-        else:
+        elif (capacity := whole_number(text, 1, 10_000)) is None:
             raise BadInput("event.capacity_invalid")
         p.update(capacity=capacity, step="recurrence")
         await _save(context, user.id, p)
@@ -158,7 +157,7 @@ async def _ask_scope(context: LinliContext, user_id: int) -> None:
 async def scope_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
-    node_id = int(_data(update, SCOPE).group(1))
+    node_id = button_number(_data(update, SCOPE).group(1))
     p = await _flow(context, user.id)
     if p.get("step") != "scope" or node_id not in {n.id for n in await _scopes(context, user.id)}:
         raise BadInput("error.stale_button")
@@ -226,9 +225,11 @@ async def holiday_pressed(update: Update, context: LinliContext) -> None:
     """A holiday draft: title, description and time filled in; the leader adds the rest."""
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
+    if not (await context.linli.org.roles(user.id)).leader:  # rights before the payload
+        raise NotAllowed("event.leaders_only")
     match = _data(update, HOLIDAY)
-    key, day = match.group(1), date.fromisoformat(match.group(2))
-    if key not in HOLIDAYS or not (await context.linli.org.roles(user.id)).leader:
+    key, day = match.group(1), button_date(match.group(2))
+    if key not in HOLIDAYS:
         raise BadInput("error.stale_button")
     starts, ends = context.linli.holidays.draft_times(day)
     lang = context.lang
@@ -248,9 +249,10 @@ async def rsvp_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
     match = _data(update, RSVP)
-    answered = await context.linli.events.answer(user.id, int(match.group(1)), match.group(2))
+    event_id = button_number(match.group(1))
+    answered = await context.linli.events.answer(user.id, event_id, match.group(2))
     await query.answer(t(context.lang, f"event.{answered.key}", place=answered.place,
-                         number=number(int(match.group(1)))),
+                         number=number(event_id)),
                        show_alert=answered.key == "now_waiting")
 
 
@@ -283,7 +285,7 @@ async def ics_pressed(update: Update, context: LinliContext) -> None:
     user, query, chat = update.effective_user, update.callback_query, update.effective_chat
     assert user is not None and query is not None and chat is not None
     linli, lang = context.linli, context.lang
-    event = await linli.events.repo.get(int(_data(update, ICS).group(1)))
+    event = await linli.events.repo.get(button_number(_data(update, ICS).group(1)))
     if event is None:
         raise BadInput("error.stale_button")
     await query.answer()
@@ -304,7 +306,7 @@ async def manage_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
     events, lang = context.linli.events, context.lang
-    event = await events.managed(user.id, int(_data(update, MANAGE).group(1)))
+    event = await events.managed(user.id, button_number(_data(update, MANAGE).group(1)))
     await query.answer()
     await context.linli.notifier.send(Outgoing(
         user.id, t(lang, "event.card", number=number(event.id), title=event.title,
@@ -316,7 +318,8 @@ async def manage_pressed(update: Update, context: LinliContext) -> None:
 async def cancel_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
-    event = await context.linli.events.cancel(user.id, int(_data(update, CANCEL).group(1)))
+    event = await context.linli.events.cancel(user.id,
+                                              button_number(_data(update, CANCEL).group(1)))
     await query.answer()
     await edit(update, context, "event.cancelled", number=number(event.id), title=event.title)
 
@@ -325,7 +328,7 @@ async def change_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
     match = _data(update, CHANGE)
-    event = await context.linli.events.managed(user.id, int(match.group(1)))
+    event = await context.linli.events.managed(user.id, button_number(match.group(1)))
     now = context.linli.clock.now()
     await context.linli.pending.expect(user.id, user.id, EDIT, {
         "event": event.id, "field": match.group(2)}, now + LIFETIME, now)

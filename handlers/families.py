@@ -10,6 +10,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import t
+from bot.core.inputs import button_number, visible
 from handlers.common import edit, reply
 
 OPEN_VOTE = re.compile(r"^fm:v:(\d{1,9})$")
@@ -43,7 +44,7 @@ async def nominate(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     text = _rest(update)
-    if not text.strip():
+    if not visible(text):
         raise BadInput("family.nominate_usage")
     selection, household, replaced = await context.linli.families.nominate(user.id, text)
     await reply(update, context, "family.nominated_again" if replaced else "family.nominated",
@@ -54,7 +55,7 @@ async def open_vote_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
     families = context.linli.families
-    selection = await families.open_vote(user.id, int(_match(update, OPEN_VOTE).group(1)))
+    selection = await families.open_vote(user.id, button_number(_match(update, OPEN_VOTE).group(1)))
     await query.answer()
     await edit(update, context, "family.voting", title=selection.title, public=True,
                buttons=families.leader_buttons(selection, context.lang))
@@ -63,7 +64,8 @@ async def open_vote_pressed(update: Update, context: LinliContext) -> None:
 async def close_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
-    winners = await context.linli.families.close(user.id, int(_match(update, CLOSE).group(1)))
+    selection_id = button_number(_match(update, CLOSE).group(1))
+    winners = await context.linli.families.close(user.id, selection_id)
     await query.answer()
     await edit(update, context, "family.closed", count=len(winners), public=True)
 
@@ -72,7 +74,8 @@ async def vote_pressed(update: Update, context: LinliContext) -> None:
     user, query = update.effective_user, update.callback_query
     assert user is not None and query is not None
     match = _match(update, VOTE)
-    key = await context.linli.families.vote(user.id, int(match.group(1)), int(match.group(2)))
+    key = await context.linli.families.vote(user.id, button_number(match.group(1)),
+                                            button_number(match.group(2)))
     await query.answer(t(context.lang, key))
 
 

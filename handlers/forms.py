@@ -27,6 +27,7 @@ from telegram.ext import Application, CallbackQueryHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, LinliError, NotAllowed
 from bot.core.i18n import Markup, t
+from bot.core.inputs import button_date, tagged_number
 from bot.core.notifier import Button, Outgoing
 from bot.core.timeparse import describe, parse_moment
 from bot.services import PendingInput
@@ -345,10 +346,7 @@ def day_pressed(context: LinliContext, p: Payload, step: str, value: str) -> dat
         return None
     if not value.startswith("d"):
         raise BadInput("error.stale_button")
-    try:
-        day = date.fromisoformat(value[1:])
-    except ValueError:
-        raise BadInput("error.stale_button") from None
+    day = button_date(value[1:])
     if day < _today(context):
         raise BadInput("error.stale_button")
     p[f"{step}_day"] = day.isoformat()
@@ -359,9 +357,10 @@ def day_pressed(context: LinliContext, p: Payload, step: str, value: str) -> dat
 def at_hour(context: LinliContext, p: Payload, step: str, value: str) -> datetime:
     """An hour button on the day picked: read by the grammar, so a time already past is
     refused in its words."""
-    if not value.startswith("h") or not value[1:].isdigit() or f"{step}_day" not in p:
+    hour = tagged_number(value, "h")
+    if hour > 23 or f"{step}_day" not in p:
         raise BadInput("error.stale_button")
-    return read_time(context, p, step, time(int(value[1:])).strftime("%H:%M"))
+    return read_time(context, p, step, time(hour).strftime("%H:%M"))
 
 
 def read_time(context: LinliContext, p: Payload, step: str, text: str) -> datetime:

@@ -72,9 +72,10 @@ async def unanswered(update: Update, context: LinliContext) -> None:
 
 
 def register(app: Application) -> None:
-    # after every command: plain messages in private answer the bot's last question
+    # after every command: plain messages in private answer the bot's last question; a
+    # caption starting with a command is one (ours, unknown, or another bot's), not an answer
     app.add_handler(MessageHandler(
-        filters.ChatType.PRIVATE & ~filters.COMMAND
+        filters.ChatType.PRIVATE & ~filters.COMMAND & ~filters.CaptionRegex(r"^/")
         & (filters.TEXT | filters.PHOTO | filters.LOCATION | filters.Document.ALL),
         private_message,
     ))

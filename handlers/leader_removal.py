@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import t
+from bot.core.inputs import button_number
 from bot.core.notifier import Button
 from bot.menus import publish_leader_menus
 from handlers.common import edit, is_private, reply, tell_user
@@ -47,7 +48,8 @@ async def pressed(update: Update, context: LinliContext) -> None:
     match = PICK_DATA.match(query.data or "")
     if match is None:
         raise BadInput("error.stale_button")
-    step, node_id, leader_id = match.group(1), int(match.group(2)), int(match.group(3))
+    step = match.group(1)
+    node_id, leader_id = button_number(match.group(2)), button_number(match.group(3))
     node, leader = await linli.org.leader_at(user.id, node_id, leader_id)  # rights first
     name = leader.name or str(leader.user_id)
     title = linli.org.role_title(node.level, lang)

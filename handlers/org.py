@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, t
+from bot.core.inputs import button_number
 from bot.core.notifier import Button
 from bot.org.org import Node
 from bot.org.units import looks_like_unit
@@ -164,7 +165,7 @@ async def join_pressed(update: Update, context: LinliContext) -> None:
     if match is None:
         raise BadInput("error.stale_button")
     linli = context.linli
-    node = await linli.org_repo.node(int(match.group(1)))
+    node = await linli.org_repo.node(button_number(match.group(1)))
     if node is None:
         raise NotFound("error.stale_button")
     if not is_private(update):
@@ -217,7 +218,7 @@ async def remove_pressed(update: Update, context: LinliContext) -> None:
     match = REMOVE_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    resident_id, node_id = int(match.group(1)), int(match.group(2))
+    resident_id, node_id = button_number(match.group(1)), button_number(match.group(2))
     node = await context.linli.org.remove_resident(user.id, resident_id, node_id)
     await query.answer()
     await edit(update, context, "org.removed", node=node.name)

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
 from bot.core.i18n import t
+from bot.core.inputs import button_number, person_id
 from bot.core.notifier import Button, Outgoing
 from bot.org.org import Node
 from handlers.common import args, edit, is_private, reply, tell_user
@@ -45,7 +46,8 @@ async def consent_pressed(update: Update, context: LinliContext) -> None:
     match = CONSENT_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    answer, node_id, asked = match.group(1), int(match.group(2)), int(match.group(3))
+    answer = match.group(1)
+    node_id, asked = button_number(match.group(2)), button_number(match.group(3))
     if asked != user.id:  # in a group, only the resident who asked may answer
         raise NotAllowed("privacy.not_yours")
     linli = context.linli
@@ -115,10 +117,11 @@ async def fix_unit(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     given = args(context)
-    if len(given) < 2 or not given[0].isdigit():
+    resident_id = person_id(given[0]) if len(given) >= 2 else None
+    if resident_id is None:
         raise BadInput("privacy.unit_usage")
     linli = context.linli
-    resident, node = await linli.org.correct_unit(user.id, int(given[0]), " ".join(given[1:]))
+    resident, node = await linli.org.correct_unit(user.id, resident_id, " ".join(given[1:]))
     person = await linli.users.get(resident.user_id)
     name = person.display_name if person else str(resident.user_id)
     await reply(update, context, "privacy.unit_fixed", name=name, unit=resident.unit or "",

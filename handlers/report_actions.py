@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
+from bot.core.inputs import button_number, record_number
 from bot.core.notifier import Button, Outgoing
 from bot.core.timing import local_time
 from bot.reports.reports import Report, StaleAction
@@ -48,7 +49,8 @@ async def action_pressed(update: Update, context: LinliContext) -> None:
     match = ACTION_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    action, report_id, version = match.group(1), int(match.group(2)), int(match.group(3))
+    action = match.group(1)
+    report_id, version = button_number(match.group(2)), button_number(match.group(3))
     linli, lang = context.linli, context.lang
     try:
         if action == "ack":
@@ -148,14 +150,12 @@ async def target_pressed(update: Update, context: LinliContext) -> None:
     linli = context.linli
     try:
         if kind == "to":
-            if not value.isdigit():
-                raise BadInput("error.stale_button")
-            report = await linli.reports.reassign(user.id, int(report_id), int(version),
-                                                  int(value))
+            report = await linli.reports.reassign(user.id, button_number(report_id),
+                                                  button_number(version), button_number(value))
             done = "report.done_reassigned"
         else:
-            report = await linli.reports.change_category(user.id, int(report_id), int(version),
-                                                         value)
+            report = await linli.reports.change_category(user.id, button_number(report_id),
+                                                         button_number(version), value)
             done = "report.done_recategorised"
     except StaleAction as stale:
         await _answer_stale(update, context, stale.report)
@@ -215,7 +215,8 @@ async def common_reply_pressed(update: Update, context: LinliContext) -> None:
     if match is None:
         raise BadInput("error.stale_button")
     linli, lang = context.linli, context.lang
-    report_id, version, code = int(match.group(1)), int(match.group(2)), match.group(3)
+    report_id, version = button_number(match.group(1)), button_number(match.group(2))
+    code = match.group(3)
     try:
         report = await linli.reports.actionable(user.id, report_id, version)
         note = await linli.reports.common_reply(user.id, report.category, code, lang)
@@ -235,7 +236,7 @@ async def save_pressed(update: Update, context: LinliContext) -> None:
     match = SAVE_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    report, saved = await context.linli.reports.save_reply(user.id, int(match.group(1)))
+    report, saved = await context.linli.reports.save_reply(user.id, button_number(match.group(1)))
     lang = context.lang
     await query.answer(t(lang, "replies.saved" if saved else "replies.already_saved",
                          category=t(lang, f"category.{report.category}")))
@@ -249,7 +250,7 @@ async def rate_pressed(update: Update, context: LinliContext) -> None:
     if match is None:
         raise BadInput("error.stale_button")
     linli = context.linli
-    report = await linli.reports.rate(user.id, int(match.group(1)), match.group(2))
+    report = await linli.reports.rate(user.id, button_number(match.group(1)), match.group(2))
     await query.answer()
     # the one answer to the rating: the rating message itself, saying what happens next
     if report.state == "closed":
@@ -336,9 +337,10 @@ async def status(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     words = args(context)
-    if len(words) != 1 or not words[0].lstrip("#").isdigit() or len(words[0]) > 10:
+    wanted = record_number(words[0]) if len(words) == 1 else None
+    if wanted is None:
         raise BadInput("report.status_usage")
-    await show_status(update, context, int(words[0].lstrip("#")))
+    await show_status(update, context, wanted)
 
 
 async def show_status(update: Update, context: LinliContext, report_id: int,

@@ -14,6 +14,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput, NotAllowed
 from bot.core.i18n import esc, number, t
+from bot.core.inputs import button_number
 from bot.core.notifier import Button, Outgoing
 from bot.reports.reports import Draft, Report
 from bot.services import PendingInput
@@ -75,7 +76,7 @@ async def who_pressed(update: Update, context: LinliContext) -> None:
     pending = await context.linli.pending.get(user.id, FLOW, context.linli.clock.now())
     if match is None or pending is None:
         raise BadInput("report_for.expired")
-    resident = await context.linli.org_repo.resident(int(match.group(1)))
+    resident = await context.linli.org_repo.resident(button_number(match.group(1)))
     if resident is None or not resident.offline or resident.node_id != pending.payload["node"]:
         raise BadInput("error.stale_button")
     await _save(context, user.id, {**pending.payload, "step": "text",

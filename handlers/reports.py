@@ -16,7 +16,15 @@ from bot.core.i18n import number, t
 from bot.core.notifier import Button, Outgoing
 from bot.reports.reports import Draft, Report, Voice
 from bot.services import PendingInput
-from handlers.common import edit, is_private, open_private, reply, rows, thread_of
+from handlers.common import (
+    CaptionCommand,
+    edit,
+    is_private,
+    open_private,
+    reply,
+    rows,
+    thread_of,
+)
 from handlers.inputs import on_answer
 
 FLOW = "report_flow"
@@ -272,8 +280,7 @@ file_report, keep_draft = _file, _keep_draft
 def register(app: Application) -> None:
     app.add_handler(CommandHandler("report", report))
     # a photo captioned "/report ..." (command handlers do not read captions)
-    app.add_handler(MessageHandler(
-        filters.PHOTO & filters.CaptionRegex(r"^/report(@\w+)?(\s|$)"), report))
+    app.add_handler(MessageHandler(filters.PHOTO & CaptionCommand("report"), report))
     app.add_handler(CommandHandler("cancel", cancel))
     app.add_handler(CallbackQueryHandler(flow_category, pattern=r"^rf:cat:"))
     app.add_handler(CallbackQueryHandler(flow_submit, pattern=r"^rf:ok$"))

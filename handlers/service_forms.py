@@ -9,6 +9,7 @@ from telegram import Message, Update
 from bot.context import LinliContext
 from bot.core.errors import BadInput, LinliError
 from bot.core.i18n import esc, number, t
+from bot.core.inputs import button_number, tagged_number
 from bot.core.notifier import Button
 from bot.core.timeparse import leading_schedule, parse_moment, parse_rule
 from bot.core.timing import local_time
@@ -88,9 +89,10 @@ async def _ask_scope(context: LinliContext, user_id: int, p: Payload) -> Questio
 
 async def _scope_pressed(context: LinliContext, user_id: int, p: Payload, value: str) -> bool:
     ids = {node.id for node, _ in await _scopes(context, user_id)}
-    if not value.startswith("n") or not value[1:].isdigit() or int(value[1:]) not in ids:
+    scope = tagged_number(value, "n")
+    if scope not in ids:
         raise BadInput("error.stale_button")
-    p["scope"] = int(value[1:])
+    p["scope"] = scope
     return True
 
 
@@ -251,10 +253,10 @@ async def _chosen(context: LinliContext, user_id: int, p: Payload, resident_id: 
 async def _who_pressed(context: LinliContext, user_id: int, p: Payload, value: str) -> bool:
     ids = {uid for uid, _, _ in await _residents(context, user_id)}
     # a resident without Telegram has a negative id
-    if (not value.startswith("u") or not value[1:].removeprefix("-").isdigit()
-            or int(value[1:]) not in ids):
+    chosen = tagged_number(value, "u", signed=True)
+    if chosen not in ids:
         raise BadInput("error.stale_button")
-    return await _chosen(context, user_id, p, int(value[1:]))
+    return await _chosen(context, user_id, p, chosen)
 
 
 async def _who_typed(context: LinliContext, user_id: int, p: Payload, m: Message) -> bool:
@@ -293,9 +295,10 @@ async def _cadence_typed(context: LinliContext, user_id: int, p: Payload, m: Mes
 
 
 async def _cadence_pressed(context: LinliContext, user_id: int, p: Payload, value: str) -> bool:
-    if not value.isdigit() or int(value) >= len(CADENCES):
+    index = button_number(value)
+    if index >= len(CADENCES):
         raise BadInput("error.stale_button")
-    p["cadence"] = CADENCES[int(value)]
+    p["cadence"] = CADENCES[index]
     return True
 
 

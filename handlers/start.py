@@ -12,6 +12,7 @@ from bot.context import LinliContext
 from bot.core import deeplink
 from bot.core.errors import BadInput
 from bot.core.i18n import LANGUAGES, Markup, esc, t
+from bot.core.inputs import button_number
 from bot.core.notifier import Button
 from bot.menus import HELP_LEADER, HELP_NEW, HELP_RESIDENT, publish_leader_menus
 from handlers.common import args, edit, is_private, reply, reply_private
@@ -27,7 +28,8 @@ async def _arrived(update: Update, context: LinliContext, payload: str) -> bool:
     """A deep link from a group hint: show what it points at. False if it is not one."""
     match = REPORT_PAYLOAD.match(payload)
     if match:
-        await show_status(update, context, int(match.group(1)), intro="report.reach.arrived")
+        await show_status(update, context, button_number(match.group(1)),
+                          intro="report.reach.arrived")
     elif payload == deeplink.QUEUE:
         await queue(update, context)
     elif payload == deeplink.NEW_REPORT:

@@ -11,6 +11,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 from bot.context import LinliContext
 from bot.core.errors import BadInput
 from bot.core.i18n import number, t
+from bot.core.inputs import button_number
 from bot.core.notifier import Button
 from bot.service.volunteers import SKILLS, Volunteer, parse_skill
 from bot.services import PendingInput
@@ -142,7 +143,7 @@ async def help_button(update: Update, context: LinliContext) -> None:
     match = HELP_DATA.match(query.data)
     if match is None:
         raise BadInput("error.stale_button")
-    action, request_id = match.group(1), int(match.group(2))
+    action, request_id = match.group(1), button_number(match.group(2))
     service, lang = context.linli.volunteers, context.lang
     if action == "acc":
         request = await service.accept(user.id, request_id)

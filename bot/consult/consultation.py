@@ -17,6 +17,7 @@ from typing import Any
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, pick_language, t
+from bot.core.inputs import one_line
 from bot.core.notifier import Delivery, Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import local_time
@@ -147,7 +148,7 @@ class ConsultationService:
     # -- proposals --------------------------------------------------------------------
 
     async def propose(self, user_id: int, text: str, chat_id: int | None) -> Proposal:
-        cleaned = " ".join((text or "").split())
+        cleaned = one_line(text)
         if not cleaned:
             raise BadInput("consult.propose_usage")
         if len(cleaned) > TEXT_MAX:
@@ -209,7 +210,7 @@ class ConsultationService:
     async def decline(self, user_id: int, proposal_id: int, reason: str) -> Proposal:
         proposal = await self.proposal(proposal_id)
         await self.managed(user_id, proposal.node_id)
-        reason = " ".join((reason or "").split())
+        reason = one_line(reason)
         if not reason or len(reason) > REASON_MAX:
             raise BadInput("consult.reason_invalid", max=REASON_MAX)
         now = self.clock.now()

@@ -19,6 +19,7 @@ from bot.core import deeplink
 from bot.core.calendars import Calendars
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, t
+from bot.core.inputs import one_line, record_number
 from bot.core.notifier import Button, Outgoing
 from bot.core.timeparse import parse_day_end
 from bot.core.timing import local_time, quiet_hours_end, resolve_within
@@ -87,16 +88,17 @@ class FollowUpService:
                 raise BadInput("consult.decide_no_owner", line=e.line)
             if not e.due:
                 raise BadInput("consult.decide_no_due", line=e.line)
-            if not e.item.lstrip("#").isdigit() or int(e.item.lstrip("#")) not in positions:
+            position = record_number(e.item)
+            if position is None or position not in positions:
                 raise BadInput("consult.decide_bad_item", line=e.line, item=e.item)
-            text = " ".join(e.text.split())
+            text = one_line(e.text)
             if not text or len(text) > TEXT_MAX:
                 raise BadInput("consult.decide_bad_text", line=e.line, max=TEXT_MAX)
             due = parse_day_end(e.due, now, self.settings.tz, past_ok=True)  # refused below
             if due <= now:
                 raise BadInput("consult.decide_due_past", line=e.line, due=e.due)
             owner = await self._owner(e.owner, e.line)
-            checked.append((int(e.item.lstrip("#")), text, owner, due))
+            checked.append((position, text, owner, due))
         ids = []
         async with self.db.write() as tx:
             for position, text, owner, due in checked:
@@ -159,7 +161,7 @@ class FollowUpService:
         return decision
 
     async def done(self, user_id: int, decision_id: int, note: str) -> Decision:
-        note = " ".join((note or "").split())
+        note = one_line(note)
         if not note or len(note) > NOTE_MAX:
             raise BadInput("consult.note_invalid", max=NOTE_MAX)
         decision = await self.actionable(user_id, decision_id)

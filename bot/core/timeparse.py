@@ -27,7 +27,9 @@ from zoneinfo import ZoneInfo
 
 from bot.core.errors import BadInput
 from bot.core.i18n import ByLanguage
+from bot.core.inputs import calendar_date, whole_number
 from bot.core.recurrence import Rule, add_months, next_after
+from config.settings import MAX_DURATION
 
 DEFAULT_AT, DAY_END = time(9, 0), time(18, 0)
 _FULLWIDTH = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20}
@@ -89,8 +91,9 @@ _EN_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 def number(text: str) -> int:
     """"15", "十五", "二十", "两" → the number; nonsense such as 「十十」 → 999 (refused
     later as no such day or hour)."""
-    if text.isdigit():
-        return int(text)
+    if text.isdigit():  # "²" is a digit to isdigit() only: nonsense, like a 30-digit number
+        value = whole_number(text)
+        return 999 if value is None or value > 10**9 else value
     tens, ten, ones = text.partition("十")
     try:
         if ten:
@@ -170,11 +173,11 @@ def _read_day(text: str, pos: int, today: date, r: _Read, now: datetime, tz: Zon
         y, mo, d = m["y"] or m["y2"], m["m"] or m["m2"], m["d"] or m["d2"] or m["d3"]
         try:
             if mo is None:  # 「25号」: this month's, else next month's
-                r.day = date(today.year, today.month, number(d))
+                r.day = _day(today.year, today.month, number(d))
                 if r.day < today:
                     r.day = add_months(r.day, 1, number(d))
             else:
-                r.day = date(int(y) if y else today.year, number(mo), number(d))
+                r.day = _day(int(y) if y else today.year, number(mo), number(d))
                 if not y and r.day < today:
                     r.day = r.day.replace(year=today.year + 1)
         except (ValueError, KeyError):
@@ -212,14 +215,28 @@ def _read_clock(text: str, pos: int, r: _Read, now: datetime, tz: ZoneInfo) -> i
     return m.end()
 
 
+def _day(year: int, month: int, day: int) -> date:
+    """A day people may name (bot/core/inputs.py): not 2月30日, nor the year 1 or 9999."""
+    found = calendar_date(year, month, day)
+    if found is None:
+        raise ValueError("no such day")
+    return found
+
+
 def _read_amount(text: str, pos: int) -> tuple[timedelta, int, str] | None:
+    """An amount of time; None when there is none, or more than MAX_DURATION."""
     if m := _ISO.match(text, pos):
         if any(m.groups()):
             w, d, h, mi, s = (int(g or 0) for g in m.groups())
-            return timedelta(weeks=w, days=d, hours=h, minutes=mi, seconds=s), m.end(), ""
+            seconds = (((w * 7 + d) * 24 + h) * 60 + mi) * 60 + s
+            if seconds > MAX_DURATION.total_seconds():
+                return None
+            return timedelta(seconds=seconds), m.end(), ""
     if m := _AMOUNT.match(text, pos):
         n = 0.5 if m["n"] == "半" else number(m["n"]) + (0.5 if m["half"] else 0)
         unit = m["unit"].removeprefix("个")
+        if n * _UNITS[unit] > MAX_DURATION.total_seconds():
+            return None
         return timedelta(seconds=n * _UNITS[unit]), m.end(), unit
     return None
 
@@ -348,7 +365,10 @@ def parse_duration(text: str, now: datetime, tz: ZoneInfo) -> timedelta:
     """每周 · 每两周 · 每月 (30 days) · 7天 · 两周 · 3小时 · P7D · PT2H · 2h · 7 days · 3600 (s)."""
     cleaned = _clean(text)
     if cleaned.isdigit():
-        return timedelta(seconds=int(cleaned))
+        seconds = whole_number(cleaned, 1, int(MAX_DURATION.total_seconds()))
+        if seconds is None:
+            raise _refuse("not_understood", text, "duration", now, tz)
+        return timedelta(seconds=seconds)
     cleaned = _EVERY.get(cleaned, cleaned).removeprefix("每").removeprefix("every ")
     if cleaned in ("天", "日", "周", "星期", "月", "个月", "day", "week", "month"):
         cleaned = "1" + cleaned
@@ -380,10 +400,13 @@ def parse_period(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, date
         y, mo = m["y"] or m["y2"], number(m["m"] or m["m2"])
         if not 1 <= mo <= 12 or (y and int(y) < 2000):
             raise _refuse("not_understood", text, "period", now, tz)
-        first = date(int(y) if y else today.year, mo, 1)
-        if not y and first > today:
-            first = first.replace(year=today.year - 1)  # 「11月」 in March: last November
-        after = add_months(first, 1)
+        try:  # a month people may name, and the one after it too (not December 2100)
+            first = _day(int(y) if y else today.year, mo, 1)
+            if not y and first > today:
+                first = first.replace(year=today.year - 1)  # 「11月」 in March: last November
+            after = _day(first.year + first.month // 12, first.month % 12 + 1, 1)
+        except ValueError:
+            raise _refuse("not_understood", text, "period", now, tz) from None
     start, end = (datetime.combine(d, time(), tzinfo=tz).astimezone(UTC) for d in (first, after))
     return start, end
 

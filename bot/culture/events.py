@@ -16,6 +16,7 @@ from typing import Any
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, pick_language, t
+from bot.core.inputs import one_line, visible
 from bot.core.notifier import Button, Delivery, Notifier, Outgoing
 from bot.core.recurrence import shift
 from bot.core.scheduler import Scheduler
@@ -421,7 +422,7 @@ class EventService:
 
     @staticmethod
     def check_text(text: str | None, limit: int) -> str:
-        cleaned = " ".join((text or "").split()) if limit <= 100 else (text or "").strip()
+        cleaned = one_line(text) if limit <= 100 else visible(text)
         if not cleaned or len(cleaned) > limit:
             raise BadInput("event.text_invalid", max=limit)
         return cleaned

@@ -9,6 +9,7 @@ import re
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, t
+from bot.core.inputs import visible
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.org.audience import bound_chats, scope_of
 from bot.org.org import OrgService
@@ -68,9 +69,9 @@ class FamilyService:
         return selection
 
     def parse_nomination(self, text: str) -> tuple[str, str]:
-        parts = _SPLIT.split(text.strip(), maxsplit=1)
-        household = parts[0].strip() if parts else ""
-        reason = parts[1].strip() if len(parts) > 1 else ""
+        parts = _SPLIT.split(visible(text), maxsplit=1)
+        household = visible(parts[0]) if parts else ""
+        reason = visible(parts[1]) if len(parts) > 1 else ""
         if not household or not reason:
             raise BadInput("family.nominate_usage")
         if len(household) > HOUSEHOLD_MAX:

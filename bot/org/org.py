@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
+from bot.core.inputs import one_line
 from config.settings import Level, Settings
 from storage.db import Database
 from storage.org import Chat, Leader, Node, OrgRepo, Resident
@@ -231,7 +232,7 @@ class OrgService:
         return JoinResult(node, moved_from, await self.nearest_leaders(node))
 
     def clean_unit(self, unit: str) -> str:
-        unit = " ".join(unit.split())
+        unit = one_line(unit)
         if not unit or len(unit) > UNIT_MAX:
             raise BadInput("org.unit_invalid", max=UNIT_MAX)
         return unit

@@ -19,6 +19,7 @@ from bot.core.calendars import Calendars
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import CATALOG, number, t
+from bot.core.inputs import visible
 from bot.core.notifier import Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timing import acknowledge_within, quiet_hours_end, resolve_within
@@ -92,7 +93,7 @@ class ReportService:
     # -- input ----------------------------------------------------------------------
 
     def check_text(self, text: str | None, *, photo: bool = False) -> str:
-        cleaned = (text or "").strip()
+        cleaned = visible(text)
         if not cleaned:
             raise BadInput("report.photo_needs_text" if photo else "report.empty")
         if len(cleaned) > TEXT_MAX:
@@ -100,7 +101,7 @@ class ReportService:
         return cleaned
 
     def check_note(self, text: str | None) -> str:
-        cleaned = (text or "").strip()
+        cleaned = visible(text)
         if not cleaned or len(cleaned) > NOTE_MAX:
             raise BadInput("report.note_invalid", max=NOTE_MAX)
         return cleaned

@@ -18,6 +18,7 @@ from bot.core.calendars import Calendars
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import number, pick_language, t
+from bot.core.inputs import person_id, visible
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.core.timeparse import parse_duration
@@ -116,9 +117,9 @@ class CareService:
     async def resolve_person(self, ref: str, by: int | None = None) -> int:
         """A resident by Telegram id, @username, or the name they are registered under
         (the org file's, a leader's, or their Telegram name) within the leader's area."""
-        ref = ref.strip()
-        if ref.lstrip("-").isdigit():
-            return int(ref)
+        ref = visible(ref)
+        if (typed := person_id(ref)) is not None:
+            return typed
         if ref.startswith("@") or by is None:
             found = await self.repo.user_by_username(ref.lstrip("@"))
             if found is None:
@@ -147,7 +148,7 @@ class CareService:
                 raise NotAllowed("care.not_yours")  # nothing learnt about who is registered
             raise NotFound("care.no_such_resident", who=who)
         node = await self.require_chain(by, resident.node_id)
-        return CareDraft(user_id, node, kind, cadence, (note or "").strip()[:NOTE_MAX] or None)
+        return CareDraft(user_id, node, kind, cadence, visible(note)[:NOTE_MAX] or None)
 
     async def _prepare_offline(self, by: int, name: str, unit: str, kind: str,
                                cadence: timedelta, note: str | None) -> CareDraft:
@@ -312,7 +313,7 @@ class CareService:
 
     async def check_in(self, user_id: int, visit_id: int, note: str) -> tuple[CareVisit,
                                                                               datetime]:
-        note = (note or "").strip()
+        note = visible(note)
         if not note or len(note) > NOTE_MAX:
             raise BadInput("care.note_invalid", max=NOTE_MAX)
         visit = await self.checkable(user_id, visit_id)

@@ -16,6 +16,7 @@ import re
 from bot.core.clock import Clock
 from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import Markup, esc, number, pick_language, t
+from bot.core.inputs import visible
 from bot.core.notifier import Button, Notifier, Outgoing
 from bot.core.scheduler import Scheduler
 from bot.org.org import OrgService
@@ -80,7 +81,7 @@ class VolunteerService:
                          if s.strip()})
         if not skills:
             raise BadInput("helpreq.unknown_skill")
-        hours = (hours or "").strip()[:HOURS_MAX] or None
+        hours = visible(hours)[:HOURS_MAX] or None
         async with self.db.write() as tx:
             await self.repo.register(tx, user_id, node_id, skills, hours, self.clock.now())
         volunteer = await self.repo.get(user_id)
@@ -117,7 +118,7 @@ class VolunteerService:
     # -- help requests --------------------------------------------------------------------
 
     def check_text(self, text: str | None) -> str:
-        cleaned = (text or "").strip()
+        cleaned = visible(text)
         if not cleaned or len(cleaned) > TEXT_MAX:
             raise BadInput("helpreq.text_invalid", max=TEXT_MAX)
         return cleaned

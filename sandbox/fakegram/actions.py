@@ -93,14 +93,17 @@ class UserActions(TelegramState):
         return self.queue_update("message", public(message))
 
     def user_edits(self, user_id: int, chat_id: int, message_id: int, text: str) -> JSON:
-        """A user edits the text of their message: an edited_message update."""
+        """A user edits the text (or a photo's caption) of their message: an edited_message
+        update."""
         message = self.stored(chat_id, message_id)
-        if message is None or message["from"]["id"] != user_id or "text" not in message:
+        field = "text" if message is not None and "text" in message else "caption"
+        if message is None or message["from"]["id"] != user_id or (
+                field == "caption" and "photo" not in message):
             raise ValueError(f"user {user_id} has no text message {message_id} in {chat_id}")
-        message["text"] = text
-        message.pop("entities", None)
+        message[field] = text
+        message.pop("entities" if field == "text" else "caption_entities", None)
         if entities := auto_entities(text):
-            message["entities"] = entities
+            message["entities" if field == "text" else "caption_entities"] = entities
         message["edit_date"] = now()
         return self.queue_update("edited_message", public(message))
 
