@@ -210,6 +210,12 @@ class World:
         self.bot = BotHarness(self.tg, self.folder, **self.settings)
         await self.bot.start()
         self.bot.linli.notifier.groups.per_window = None  # the bot's own count of it too
+        # and PTB's limiter, which spaces a group's messages 3 s apart past a burst of 20
+        # (set to 0, PTB meters no group: thousands of generated examples, not minutes each)
+        assert self.bot.app is not None
+        limiter = self.bot.app.bot.rate_limiter
+        assert limiter is not None
+        limiter._group_max_rate = 0  # type: ignore[attr-defined]
         everyone = [GRID_A, GRID_B, BUILDING_A, BUILDING_B, COMMUNITY, RESIDENT_A, RESIDENT_B,
                     OUTSIDER]
         for uid in everyone:
