@@ -129,7 +129,7 @@ class Linli:
             stats=stats,
             monthly=MonthlyReport(settings, clock, org_repo, users, stats, notifier, scheduler),
             care=CareService(settings, db, clock, org_repo, org, CareRepo(db), users, notifier,
-                             scheduler, calendars),
+                             scheduler, calendars, PrivacyRepo(db)),
             volunteers=VolunteerService(settings, db, clock, org_repo, org, VolunteerRepo(db),
                                         users, notifier, scheduler),
             away=away,

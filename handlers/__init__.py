@@ -18,6 +18,7 @@ from handlers import (
     away,
     broadcasts,
     care,
+    care_consent,
     consult_meetings,
     consultation,
     dashboard,
@@ -63,6 +64,7 @@ def register_all(app: Application) -> None:
     families.register(app)
     stats.register(app)
     care.register(app)
+    care_consent.register(app)
     volunteers.register(app)
     dashboard.register(app)
     away.register(app)

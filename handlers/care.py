@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
-from typing import Any
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
@@ -16,7 +15,8 @@ from bot.core.inputs import button_number, record_number
 from bot.core.notifier import Button
 from bot.core.timing import local_time
 from bot.services import PendingInput
-from handlers.common import args, is_private, open_private, reply, reply_private, rows
+from handlers.care_consent import ask_for_consent, consent_buttons
+from handlers.common import args, is_private, open_private, reply, rows
 from handlers.inputs import on_answer
 from handlers.service_forms import CARE
 
@@ -48,9 +48,14 @@ async def care(update: Update, context: LinliContext) -> None:
     lines = []
     for entry in entries:
         d = await linli.care.describe(entry, lang)
+        if entry.consent is None:  # no visits until the resident agrees
+            lines.append(t(lang, "care.list_line_waiting", number=number(entry.id), **d))
+            continue
         lines.append(t(lang, "care.list_line", number=number(entry.id),
-                       due=local_time(linli.settings, lang, entry.next_due_at), **d))
-    await reply(update, context, "care.list", count=len(entries), lines=Markup("\n".join(lines)))
+                       due=local_time(linli.settings, lang, entry.next_due_at),
+                       consent=t(lang, f"care.consent_state.{entry.consent}"), **d))
+    await reply(update, context, "care.list", count=len(entries), lines=Markup("\n".join(lines)),
+                buttons=await consent_buttons(context, entries) or None)
 
 
 def _replied_to(update: Update) -> int | None:
@@ -103,17 +108,7 @@ async def care_add(update: Update, context: LinliContext) -> None:
                         reason=Markup(t(lang, problem.key, **problem.params)))
             return
     added = await linli.care.add_all(user.id, drafts)
-    if len(added) > 1:
-        await reply(update, context, "care.imported", count=len(added))
-        return
-    await _tell_added(update, context, added[0][0])
-
-
-async def _tell_added(update: Update, context: LinliContext, entry: Any) -> None:
-    linli, lang = context.linli, context.lang
-    d = await linli.care.describe(entry, lang)
-    await reply_private(update, context, "care.added", number=number(entry.id),
-                        due=local_time(linli.settings, lang, entry.next_due_at), **d)
+    await ask_for_consent(update, context, [entry for entry, _ in added])
 
 
 async def _offer_residents(update: Update, context: LinliContext, kind_text: str,
@@ -148,7 +143,7 @@ async def resident_picked(update: Update, context: LinliContext) -> None:
     draft = await linli.care.prepare(user.id, who, kind, cadence, None)  # refuses others
     added = await linli.care.add_all(user.id, [draft])
     await query.answer()
-    await _tell_added(update, context, added[0][0])
+    await ask_for_consent(update, context, [added[0][0]])
 
 
 async def care_remove(update: Update, context: LinliContext) -> None:

@@ -8,16 +8,16 @@ from telegram import Message, Update
 
 from bot.context import LinliContext
 from bot.core.errors import BadInput, LinliError
-from bot.core.i18n import esc, number, t
+from bot.core.i18n import esc, t
 from bot.core.inputs import button_number, tagged_number
 from bot.core.notifier import Button
 from bot.core.timeparse import leading_schedule, parse_moment, parse_rule
-from bot.core.timing import local_time
 from bot.lead.broadcasts import Plan
 from bot.org.audience import bound_chats
 from bot.org.org import Node
 from bot.service.care import KINDS
-from handlers.common import reply, rows
+from handlers.care_consent import ask_for_consent
+from handlers.common import rows
 from handlers.forms import (
     Form,
     Payload,
@@ -329,12 +329,9 @@ async def _care_summary(context: LinliContext, user_id: int, p: Payload) -> str:
 
 
 async def _care_finish(update: Update, context: LinliContext, user_id: int, p: Payload) -> None:
-    linli, lang = context.linli, context.lang
-    entry, _ = await linli.care.add(user_id, p["who"], p["kind"], p["cadence"],
-                                    p["note"] or None)
-    d = await linli.care.describe(entry, lang)
-    await reply(update, context, "care.added", number=number(entry.id),
-                due=local_time(linli.settings, lang, entry.next_due_at), **d)
+    entry, _ = await context.linli.care.add(user_id, p["who"], p["kind"], p["cadence"],
+                                            p["note"] or None)
+    await ask_for_consent(update, context, [entry])
 
 
 CARE = Form("ca", "care_add", [

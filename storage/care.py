@@ -20,6 +20,10 @@ class CareEntry:
     note: str | None
     active: bool
     next_due_at: datetime
+    # the resident's consent (PIPL: the care list is sensitive): 'in_person' (a leader
+    # recorded it), 'pressed' (the resident pressed 同意), None: not yet (no visits armed)
+    consent: str | None = None
+    created_by: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +43,8 @@ class CareVisit:
 def _entry(r: sqlite3.Row) -> CareEntry:
     return CareEntry(r["id"], r["user_id"], r["node_id"], r["kind"],
                      timedelta(seconds=r["cadence_s"]), r["note"], bool(r["active"]),
-                     from_db(r["next_due_at"]))  # type: ignore[arg-type]
+                     from_db(r["next_due_at"]),  # type: ignore[arg-type]
+                     r["consent"], r["created_by"])
 
 
 def _visit(r: sqlite3.Row) -> CareVisit:
@@ -54,13 +59,16 @@ class CareRepo:
 
     async def add(self, tx: Tx, *, user_id: int, node_id: int, kind: str, cadence: timedelta,
                   note: str | None, first_due: datetime, by: int, now: datetime) -> int:
-        """A new entry, or the same resident and kind again: updated and made active."""
+        """A new entry, or the same resident and kind again: updated and made active. An
+        entry removed earlier comes back without its old consent (asked again)."""
         await tx.execute(
             "INSERT INTO care_entries(user_id, node_id, kind, cadence_s, note, next_due_at,"
             " created_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT(user_id, kind) DO UPDATE SET node_id = excluded.node_id,"
             " cadence_s = excluded.cadence_s, note = excluded.note, active = 1,"
-            " next_due_at = excluded.next_due_at, updated_at = excluded.updated_at",
+            " next_due_at = excluded.next_due_at, updated_at = excluded.updated_at,"
+            " consent = CASE WHEN active = 1 THEN consent END,"
+            " created_by = CASE WHEN active = 1 THEN created_by ELSE excluded.created_by END",
             (user_id, node_id, kind, int(cadence.total_seconds()), note, to_db(first_due), by,
              to_db(now), to_db(now)),
         )
@@ -85,6 +93,19 @@ class CareRepo:
         return await tx.update(
             "UPDATE care_entries SET active = 0, updated_at = ? WHERE id = ? AND active = 1",
             (to_db(now), entry_id)) > 0
+
+    async def set_consent(self, tx: Tx, entry_id: int, how: str, now: datetime) -> bool:
+        """Record the resident's consent on an active entry that had none (once)."""
+        return await tx.update(
+            "UPDATE care_entries SET consent = ?, updated_at = ? WHERE id = ? AND active = 1"
+            " AND consent IS NULL", (how, to_db(now), entry_id)) > 0
+
+    async def awaiting_between(self, first: int, last: int) -> list[CareEntry]:
+        """Active entries without consent, numbered ``first``..``last`` (one pasted list)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM care_entries WHERE id BETWEEN ? AND ? AND active = 1"
+            " AND consent IS NULL ORDER BY id", (first, last))
+        return [_entry(r) for r in rows]
 
     async def set_next_due(self, tx: Tx, entry_id: int, due: datetime, now: datetime) -> None:
         await tx.execute("UPDATE care_entries SET next_due_at = ?, updated_at = ? WHERE id = ?",

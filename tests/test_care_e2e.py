@@ -7,6 +7,7 @@ import asyncio
 from datetime import timedelta
 
 from sandbox.fakegram import FakeTelegram
+from tests.consent import care_agreed
 from tests.harness import BotHarness
 from tests.services_world import (
     BUILDING,
@@ -33,10 +34,12 @@ async def test_care_visit_due_reminded_checked_in_then_overdue_escalated(
         tg: FakeTelegram, linli: BotHarness) -> None:
     await world(tg, linli)
     tg.user_sends(GRID, GRID, "/care_add 3002 独居老人 P7D 腿脚不便")
-    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "加入关爱名单 #1" in m["text"]
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "登记到关爱名单 #1" in m["text"]
                       and "刘奶奶（3号楼1单元 1-301）" in m["text"])
+    await care_agreed(tg, GRID, 1)
     tg.user_sends(GRID, GRID, "/care_add 3001 low_income P14D")
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "关爱名单 #2" in m["text"])
+    await care_agreed(tg, GRID, 2)
     tg.user_sends(BUILDING, BUILDING, "/care")
     listed = await tg.wait_for(lambda m: m["chat"]["id"] == BUILDING and "关爱名单" in m["text"])
     assert "刘奶奶" in listed["text"] and "每 7 天" in listed["text"]
@@ -118,6 +121,7 @@ async def test_a_visit_that_fell_due_while_stopped_is_reminded_once_after_restar
     await world(tg, linli)
     tg.user_sends(GRID, GRID, "/care_add 3002 elderly_alone P7D")
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "关爱名单 #1" in m["text"])
+    await care_agreed(tg, GRID, 1)
     await linli.stop()
     linli.clock.advance(timedelta(days=7, hours=1))
     await linli.start()

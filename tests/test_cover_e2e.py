@@ -244,7 +244,7 @@ async def test_care_add_by_reply_and_by_button(tg: FakeTelegram, linli: BotHarne
     said = tg.user_sends(RESIDENT, GROUP, "今天腿有点疼，没下楼")
     replied_to = said["message"]["message_id"]
     tg.user_sends(GRID, GROUP, "/care_add 独居老人 P7D", reply_to_message_id=replied_to)
-    added = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "加入关爱名单" in m.get(
+    added = await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "登记到关爱名单" in m.get(
         "text", ""))
     assert "张阿姨" in added["text"]
     await _settle(linli)
@@ -257,7 +257,7 @@ async def test_care_add_by_reply_and_by_button(tg: FakeTelegram, linli: BotHarne
     assert "张阿姨（1-502）" in labels and "钱大爷" in labels
     tg.press_button(GRID, GRID, pick["message_id"], _button(pick, "钱大爷"))
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "钱大爷" in m.get("text", "")
-                      and "加入关爱名单" in m.get("text", ""))
+                      and "登记到关爱名单" in m.get("text", ""))
     entries = await linli.linli.care.visible_entries(GRID)
     assert sorted(e.user_id for e in entries) == [RESIDENT, NEIGHBOUR]
     # a forged pick of someone outside the leader's area changes nothing

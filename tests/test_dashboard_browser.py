@@ -23,6 +23,7 @@ from openpyxl import load_workbook
 from playwright.async_api import Browser, Page, async_playwright
 
 from sandbox.fakegram import FakeTelegram
+from tests.consent import care_agreed
 from tests.harness import TOKEN, BotHarness
 from tests.services_world import BUILDING, BUILDING4, GRID, RESIDENT, button, settle, world
 from web.auth import sign_init_data
@@ -194,6 +195,7 @@ async def test_care_visits_only_for_the_chain_and_the_other_lists(
     await world(tg, desk)
     tg.user_sends(GRID, GRID, "/care_add 3002 独居老人 P7D")
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "关爱名单 #1" in m["text"])
+    await care_agreed(tg, GRID, 1)
     desk.clock.advance(timedelta(days=7, minutes=1))
     await desk.linli.scheduler.sweep()
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "走访提醒 #1" in m["text"])

@@ -151,7 +151,8 @@ PREFIXES = ["r:ack", "r:res", "r:esc", "r:cat", "r:rea", "r:to", "r:set", "r:rat
             "fm:v", "fm:r", "fm:x", "bc:x", "cp:sup", "cp:mg", "cp:dc", "cp:mt", "cp:stop",
             "cd:done", "cf:go", "cf:may", "cf:no", "cv:in", "hr:acc", "hr:ok", "hr:no", "hr:done",
             "hr:sk", "vo:pause", "vo:resume", "vo:leave", "aw:to", "pv:ok", "pv:no", "r:rn",
-            "r:save", "rl:p", "rl:y", "rq:who",
+            "r:save", "rl:p", "rl:y", "rq:who", "cc:in", "cc:ask", "cc:ok", "cc:no", "cc:inall",
+            "cc:askall",
             # the guided forms (handlers/forms.py): fm:CODE:v:STEP:VALUE, ok, ed, no
             "fm:fo:v:chat", "fm:fo:v:title", "fm:fo:v:starts", "fm:fo:v:agenda", "fm:fo:ok",
             "fm:fo:ed", "fm:fo:no", "fm:de:v:meeting", "fm:de:v:item", "fm:de:v:owner",

@@ -18,7 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 from sandbox.fakegram import FakeTelegram
-from tests.consent import agree
+from tests.consent import agree, care_agreed
 from tests.harness import ADMIN, BotHarness
 from tests.test_reports_e2e import (
     BUILDING,
@@ -100,7 +100,8 @@ def _forged_data(report_id: int, version: int, node_id: int, user_id: int,
         "ev:e:1:time", "ev:h:spring_festival:2027-02-06",
         "fm:v:1", "fm:r:1", "fm:x:1:1", f"jn:{elsewhere}", "ju:skip", f"rr:{user_id}:{node_id}",
         "lang:en", "hr:sk:repair", "hr:acc:1", "hr:ok:1", "hr:no:1", "hr:done:1",
-        "vo:pause", "vo:resume", "vo:leave", "cv:in:1", "bc:x:1",
+        "vo:pause", "vo:resume", "vo:leave", "cv:in:1", "bc:x:1", "cc:in:1", "cc:ask:1",
+        "cc:ok:1", "cc:no:1", "cc:inall:1:3", "cc:askall:1:3",
         f"rl:p:{node_id}:{user_id}", f"rl:y:{node_id}:{user_id}", "rl:n",
     ]
 
@@ -149,6 +150,8 @@ async def test_no_reporter_name_unit_or_text_reaches_any_group(
     tg.user_sends(BUILDING, BUILDING, f"/care_add {RESIDENT} 残疾人 P2D")
     tg.user_sends(BUILDING, GROUP, f"/care_add {RESIDENT} 低收入 P1D")
     tg.user_sends(BUILDING, GROUP, "/care")
+    await care_agreed(tg, BUILDING, 1)  # the residents agreed in person: visits start
+    await care_agreed(tg, BUILDING, 2)
     # a report written before registering, then /join in the group: its text stays private
     tg.user_sends(NEWCOMER, GROUP, "/report " + TEXTS[7])
     await _settle(linli)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.core.calendars import Calendars
 from bot.core.clock import Clock
@@ -29,6 +30,8 @@ from storage.care import CareEntry, CareRepo, CareVisit
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
 from storage.org import Node, OrgRepo
+from storage.outbox import OutboxRow
+from storage.privacy import PrivacyRepo
 from storage.users import UserRepo
 
 ENTRY = "care_entry"  # kind "due": the entry's next visit falls due
@@ -56,16 +59,24 @@ def prompt_ref(visit_id: int) -> str:
     return f"care:{visit_id}:prompt"
 
 
+ASK_REF = "careask:"  # the question to a resident whether they agree to be on the list
+
+
+def ask_ref(entry_id: int) -> str:
+    return f"{ASK_REF}{entry_id}"
+
+
 class CareService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org_repo: OrgRepo,
                  org: OrgService, repo: CareRepo, users: UserRepo, notifier: Notifier,
-                 scheduler: Scheduler, calendars: Calendars) -> None:
+                 scheduler: Scheduler, calendars: Calendars, privacy: PrivacyRepo) -> None:
         self.settings, self.db, self.clock = settings, db, clock
-        self.calendars = calendars
+        self.calendars, self.privacy = calendars, privacy
         self.org_repo, self.org, self.repo, self.users = org_repo, org, repo, users
         self.notifier, self.scheduler = notifier, scheduler
         scheduler.on(ENTRY, self.on_entry_due)
         scheduler.on(VISIT, self.on_visit_overdue)
+        notifier.on_finished(ASK_REF, self._ask_finished)
 
     # -- who may see what ---------------------------------------------------------------
 
@@ -174,7 +185,10 @@ class CareService:
         return (await self.add_all(by, [draft]))[0]
 
     async def add_all(self, by: int, drafts: list[CareDraft]) -> list[tuple[CareEntry, Node]]:
-        """Store checked entries in one transaction (a list pasted at once: all or nothing)."""
+        """Store checked entries in one transaction (a list pasted at once: all or nothing).
+        A new entry waits for the resident's consent (:meth:`consent_in_person`,
+        :meth:`ask_consent`) before its first visit is armed; an entry changed again keeps
+        the consent it has."""
         now = self.clock.now()
         added = []
         async with self.db.write() as tx:
@@ -188,11 +202,125 @@ class CareService:
                                                kind=d.kind, cadence=d.cadence, note=d.note,
                                                first_due=now + d.cadence, by=by, now=now)
                 await self.scheduler.deadlines.cancel(tx, ENTRY, entry_id, "due")
-                await self.scheduler.arm(tx, ENTRY, entry_id, "due", now + d.cadence)
                 entry = await self.repo.entry(entry_id, tx)
                 assert entry is not None
+                if entry.consent is not None:
+                    await self.scheduler.arm(tx, ENTRY, entry_id, "due", now + d.cadence)
                 added.append((entry, d.node))
         return added
+
+    # -- the resident's consent (sensitive information: asked separately) ----------------
+
+    async def awaiting(self, by: int, entry_id: int) -> CareEntry:
+        """An entry of this leader's chain that still waits for consent."""
+        await self.require_leader(by)
+        entry = await self.repo.entry(entry_id)
+        if entry is None or not entry.active:
+            raise NotFound("care.no_entry", number=number(entry_id))
+        await self.require_chain(by, entry.node_id)
+        if entry.consent is not None:
+            raise BadInput("care.consent_already", number=number(entry.id))
+        return entry
+
+    async def awaiting_between(self, by: int, first: int, last: int) -> list[CareEntry]:
+        """The entries of one pasted list still waiting, those of this leader's chain."""
+        await self.require_leader(by)
+        found = []
+        for entry in await self.repo.awaiting_between(first, last):
+            node = await self.org_repo.node(entry.node_id)
+            if node is not None and await self.org.may_manage(by, node):
+                found.append(entry)
+        return found
+
+    async def consent_in_person(self, by: int, entry_ids: list[int]) -> list[CareEntry]:
+        """A leader records that the residents agreed in person; their visits start."""
+        entries = [await self.awaiting(by, i) for i in entry_ids]
+        return await self._consented(entries, "in_person", by)
+
+    async def resident_answer(self, user_id: int, entry_id: int,
+                              agree: bool) -> CareEntry:
+        """The resident's own 同意 or 不同意, pressed in private."""
+        entry = await self.repo.entry(entry_id)
+        if entry is None or entry.user_id != user_id:
+            raise NotAllowed("care.consent_not_yours")
+        if not entry.active or entry.consent is not None:
+            raise BadInput("care.consent_answered")
+        if agree:
+            return (await self._consented([entry], "pressed", user_id))[0]
+        now = self.clock.now()
+        async with self.db.write() as tx:
+            if not await self.repo.deactivate(tx, entry.id, now):
+                raise BadInput("care.consent_answered")
+            await self._tell_asker(tx, entry, "care.consent_declined_leader")
+        self.notifier.kick()
+        return entry
+
+    async def _consented(self, entries: list[CareEntry], how: str,
+                         recorded_by: int) -> list[CareEntry]:
+        now = self.clock.now()
+        done = []
+        async with self.db.write() as tx:
+            for entry in entries:
+                if not await self.repo.set_consent(tx, entry.id, how, now):
+                    raise BadInput("care.consent_already", number=number(entry.id))
+                await self.privacy.give(tx, entry.user_id, "care", how, recorded_by, now)
+                first = now + entry.cadence
+                await self.repo.set_next_due(tx, entry.id, first, now)
+                await self.scheduler.deadlines.cancel(tx, ENTRY, entry.id, "due")
+                await self.scheduler.arm(tx, ENTRY, entry.id, "due", first)
+                changed = await self.repo.entry(entry.id, tx)
+                assert changed is not None
+                if how == "pressed":
+                    await self._tell_asker(tx, changed, "care.consent_given_leader")
+                done.append(changed)
+        self.notifier.kick()
+        return done
+
+    async def ask_consent(self, by: int, entry_ids: list[int]) -> tuple[list[CareEntry],
+                                                                         list[CareEntry]]:
+        """Ask each resident in private to press 同意; those without Telegram (to be asked
+        in person) come back second."""
+        entries = [await self.awaiting(by, i) for i in entry_ids]
+        asked, offline = [], []
+        person = await self.users.get(by)
+        leader = person.display_name if person else ""
+        async with self.db.write() as tx:
+            for entry in entries:
+                if entry.user_id < 0:
+                    offline.append(entry)
+                    continue
+                lang = await self._lang(entry.user_id)
+                await self.notifier.enqueue(tx, Outgoing(
+                    entry.user_id, t(lang, "care.consent_ask", leader=leader,
+                                     **await self.describe(entry, lang)),
+                    buttons=[[Button(t(lang, "care.btn_consent_yes"),
+                                     data=f"cc:ok:{entry.id}"),
+                              Button(t(lang, "care.btn_consent_no"),
+                                     data=f"cc:no:{entry.id}")]],
+                    ref=ask_ref(entry.id),
+                    dedup_key=f"care:{entry.id}:ask:{self.clock.now().timestamp() // 60:.0f}"))
+                asked.append(entry)
+        self.notifier.kick()
+        return asked, offline
+
+    async def _ask_finished(self, tx: Tx, row: OutboxRow, delivery: Any,
+                            _extra: dict[str, Any]) -> None:
+        """A resident the bot cannot write to: the leader is told to ask in person."""
+        if delivery.status == "sent" or row.ref is None:
+            return
+        entry = await self.repo.entry(int(row.ref.removeprefix(ASK_REF)), tx)
+        if entry is not None and entry.active and entry.consent is None:
+            await self._tell_asker(tx, entry, "care.consent_unreachable")
+
+    async def _tell_asker(self, tx: Tx, entry: CareEntry, key: str) -> None:
+        lang = await self._lang(entry.created_by)
+        d = await self.describe(entry, lang)
+        due = local_time(self.settings, lang, entry.next_due_at)
+        await self.notifier.enqueue(tx, Outgoing(
+            entry.created_by, t(lang, key, number=number(entry.id), due=due, **d),
+            buttons=([[Button(t(lang, "care.btn_in_person"), data=f"cc:in:{entry.id}")]]
+                     if key == "care.consent_unreachable" else None),
+            dedup_key=f"care:{entry.id}:{key}:{self.clock.now().timestamp():.0f}"))
 
     async def remove(self, by: int, entry_id: int) -> CareEntry:
         await self.require_leader(by)
