@@ -29,10 +29,10 @@ log = logging.getLogger(__name__)
 
 # Commands offered in each kind of chat (descriptions: catalog key "menu.<command>").
 RESIDENT = ["report", "myreports", "status", "events", "help_request", "volunteer", "propose",
-            "nominate", "join", "cancel", "lang", "help", "whoami"]
+            "nominate", "join", "cancel", "lang", "help", "whoami", "mydata", "forget"]
 PRIVATE = RESIDENT
 LEADER = ["queue", "topics", "topicpoll", "forum", "decide", "event", "family", "broadcast",
-          "broadcasts", "stats", "care", "away", "report_for"]
+          "broadcasts", "stats", "care", "away", "report_for", "unit"]
 ABOVE_GRID = ["invite", "remove_leader"]  # leaders above the lowest level invite (and
 # remove) the leaders below
 ADMIN = ["org", "invite"]
@@ -49,7 +49,7 @@ SCOPES: list[tuple[BotCommandScope, list[str]]] = [
 HELP_RESIDENT = ["report", "myreports", "events", "help_request", "volunteer", "lang"]
 HELP_NEW = ["join", "report", "events", "lang"]  # not registered yet
 HELP_LEADER = ["queue", "stats", "care", "event", "broadcast", "topics", "forum", "decide",
-               "family", "away", "report_for"]
+               "family", "away", "report_for", "unit"]
 
 
 def leader_commands(levels: set[str], lowest_level: str, admin: bool) -> list[str]:

@@ -138,7 +138,7 @@ class Linli:
             calendar_watch=CalendarWatch(settings, clock, calendars, org_repo, users, notifier,
                                          scheduler),
             privacy=PrivacyService(settings, db, clock, org_repo, users, PrivacyRepo(db),
-                                   scheduler),
+                                   scheduler, notifier),
         )
 
     async def close(self) -> None:

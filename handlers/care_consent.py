@@ -18,8 +18,8 @@ from bot.core.i18n import number, t
 from bot.core.inputs import button_number
 from bot.core.notifier import Button
 from bot.core.timing import local_time
+from bot.service.care import CareEntry
 from handlers.common import edit, reply_private
-from storage.care import CareEntry
 
 ONE = re.compile(r"^cc:(in|ask|ok|no):(\d{1,9})$")
 RANGE = re.compile(r"^cc:(inall|askall):(\d{1,9}):(\d{1,9})$")

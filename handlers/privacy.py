@@ -9,11 +9,12 @@ from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from bot.context import LinliContext
-from bot.core.errors import BadInput, NotAllowed
+from bot.core.errors import BadInput, NotAllowed, NotFound
 from bot.core.i18n import t
 from bot.core.inputs import button_number, person_id
 from bot.core.notifier import Button, Outgoing
 from bot.org.org import Node
+from bot.org.privacy import EXPORT_REF
 from handlers.common import args, edit, is_private, reply, tell_user
 
 CONSENT_DATA = re.compile(r"^pv:(ok|no):(\d{1,9}):(\d{1,15})$")
@@ -77,7 +78,8 @@ async def my_data(update: Update, context: LinliContext) -> None:
     linli = context.linli
     await linli.notifier.send(Outgoing(
         user.id, t(context.lang, "privacy.mydata_caption"), method="send_document",
-        document=await linli.privacy.export(user.id), filename="linli-mydata.json"))
+        document=await linli.privacy.export(user.id), filename="linli-mydata.json",
+        ref=f"{EXPORT_REF}{user.id}"))
 
 
 async def forget(update: Update, context: LinliContext) -> None:
@@ -113,21 +115,48 @@ async def forget_pressed(update: Update, context: LinliContext) -> None:
 # -- /unit: a leader corrects a resident's unit --------------------------------------------
 
 
+async def _resident(context: LinliContext, by: int, ref: str) -> int:
+    """The resident as leaders name them elsewhere: number, @username, or registered name
+    within the leader's area (everywhere for an admin)."""
+    linli = context.linli
+    if (typed := person_id(ref)) is not None:
+        return typed
+    if ref.startswith("@"):
+        found = await linli.care.repo.user_by_username(ref.lstrip("@"))
+        if found is None:
+            raise NotFound("privacy.unit_no_such_name", who=ref)
+        return found
+    roles = await linli.org.roles(by)
+    if not roles.leader and not roles.admin:
+        raise NotAllowed("privacy.unit_not_allowed")
+    scope = (await linli.care.scope_ids(by) if roles.leader
+             else [n.id for n in await linli.org_repo.all_nodes()])
+    named = await linli.org_repo.residents_named(scope, ref)
+    if len(named) > 1:
+        raise BadInput("privacy.unit_name_ambiguous", who=ref,
+                       units="、".join(r.unit or "—" for r in named))
+    if not named:
+        raise NotFound("privacy.unit_no_such_name", who=ref)
+    return named[0].user_id
+
+
 async def fix_unit(update: Update, context: LinliContext) -> None:
     user = update.effective_user
     assert user is not None
     given = args(context)
-    resident_id = person_id(given[0]) if len(given) >= 2 else None
-    if resident_id is None:
+    if len(given) < 2:
         raise BadInput("privacy.unit_usage")
     linli = context.linli
+    resident_id = await _resident(context, user.id, given[0])
     resident, node = await linli.org.correct_unit(user.id, resident_id, " ".join(given[1:]))
     person = await linli.users.get(resident.user_id)
-    name = person.display_name if person else str(resident.user_id)
+    name = resident.name or (person.display_name if person else str(resident.user_id))
     await reply(update, context, "privacy.unit_fixed", name=name, unit=resident.unit or "",
                 node=node.name)
-    await tell_user(context, resident.user_id, "privacy.unit_fixed_notice",
-                    leader=await linli.report_notices.person(user.id), unit=resident.unit or "")
+    if resident.user_id > 0:  # a resident without Telegram is told by the leader
+        await tell_user(context, resident.user_id, "privacy.unit_fixed_notice",
+                        leader=await linli.report_notices.person(user.id),
+                        unit=resident.unit or "")
 
 
 def register(app: Application) -> None:

@@ -65,6 +65,11 @@ class PrivacyRepo:
             " given_at = excluded.given_at",
             (user_id, purpose, how, recorded_by, to_db(now)))
 
+    async def drop_outbox_payload(self, tx: Tx, outbox_id: int) -> None:
+        """A finished message whose content is not to be kept (a /mydata file)."""
+        await tx.execute("UPDATE outbox SET payload = '{}', fallback = NULL WHERE id = ?"
+                         " AND status != 'pending'", (outbox_id,))
+
     async def consent(self, user_id: int, purpose: str) -> Consent | None:
         row = await self.db.fetchone(
             "SELECT * FROM consents WHERE user_id = ? AND purpose = ?", (user_id, purpose))

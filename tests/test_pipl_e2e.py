@@ -130,7 +130,11 @@ async def test_join_needs_consent_and_a_leader_corrects_the_unit(
     # the grid leader corrects the unit; a resident may not
     tg.user_sends(NEIGHBOUR, NEIGHBOUR, f"/unit {NEWCOMER} 9-909")
     await tg.wait_for(lambda m: m["chat"]["id"] == NEIGHBOUR and "负责人" in m["text"])
-    tg.user_sends(GRID, GRID, f"/unit {NEWCOMER} {UNIT}")
+    tg.user_sends(GRID, GRID, "/unit")
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "/unit 张阿姨 1-502" in m["text"])
+    tg.user_sends(GRID, GRID, f"/unit 林小梅 {UNIT}")  # a slip of the name: said, not guessed
+    await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "没有叫“林小梅”" in m["text"])
+    tg.user_sends(GRID, GRID, f"/unit {NAME} {UNIT}")  # by name, as leaders say it
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and f"门牌号改为 {UNIT}" in m["text"])
     await tg.wait_for(lambda m: m["chat"]["id"] == NEWCOMER and UNIT in m["text"])
     assert (await linli.linli.org_repo.resident(NEWCOMER)).unit == UNIT
@@ -164,6 +168,11 @@ async def test_mydata_and_forget(tg: FakeTelegram, linli: BotHarness, log_file: 
     assert tables["consents"][0]["purpose"] == "join"
     dumped = json.dumps(data, ensure_ascii=False)
     assert NEIGHBOUR_TEXT not in dumped and "钱大爷" not in dumped and "1-503" not in dumped
+    # the file is a copy of everything: once sent, the outbox keeps none of it
+    await linli.settle()
+    kept = await linli.linli.db.fetchval("SELECT payload FROM outbox WHERE ref = ?",
+                                         (f"mydata:{NEWCOMER}",))
+    assert kept == "{}"
     # in a group, it is not sent there
     tg.user_sends(NEWCOMER, GROUP, "/mydata")
     await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "私聊" in (m.get("text") or ""))

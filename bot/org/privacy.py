@@ -14,12 +14,14 @@ from typing import Any
 from bot.core.clock import Clock
 from bot.core.errors import NotAllowed
 from bot.core.i18n import t
+from bot.core.notifier import Notifier
 from bot.core.scheduler import Scheduler
 from bot.core.timing import next_local
 from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
 from storage.org import OrgRepo
+from storage.outbox import OutboxRow
 from storage.privacy import PrivacyRepo
 from storage.users import UserRepo
 
@@ -27,15 +29,19 @@ log = logging.getLogger(__name__)
 
 RETENTION = "retention"
 RETENTION_AT = time(3, 0)  # local: a quiet hour
+EXPORT_REF = "mydata:"  # the outbox ref of a /mydata file
 RATING_KEYS = ("satisfied", "acceptable", "unsatisfied", "unrated")
 
 
 class PrivacyService:
     def __init__(self, settings: Settings, db: Database, clock: Clock, org: OrgRepo,
-                 users: UserRepo, repo: PrivacyRepo, scheduler: Scheduler) -> None:
+                 users: UserRepo, repo: PrivacyRepo, scheduler: Scheduler,
+                 notifier: Notifier) -> None:
         self.settings, self.db, self.clock, self.org = settings, db, clock, org
         self.users, self.repo, self.scheduler = users, repo, scheduler
         scheduler.on(RETENTION, self.on_retention)
+        # the /mydata file is a copy of everything: not kept once Telegram has it
+        notifier.on_finished(EXPORT_REF, self._export_finished)
 
     # -- notice and consent ---------------------------------------------------------------
 
@@ -66,6 +72,10 @@ class PrivacyService:
             "tables": await self.repo.export(user_id),
         }
         return json.dumps(data, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+
+    async def _export_finished(self, tx: Tx, row: OutboxRow, _delivery: Any,
+                               _extra: dict[str, Any]) -> None:
+        await self.repo.drop_outbox_payload(tx, row.id)
 
     async def forget(self, user_id: int) -> list[int]:
         """Delete or anonymise everything about a resident; the numbers of their reports
