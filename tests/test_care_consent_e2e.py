@@ -61,8 +61,8 @@ async def test_the_resident_confirms_in_private_and_visits_start_only_then(
     asked = await _redrawn(tg, GRID, added, "在私聊里确认")
     assert "刘奶奶" in asked
     question = await tg.wait_for(lambda m: m["chat"]["id"] == ELDER and "关爱名单" in m["text"])
-    assert "王想把您列入社区关爱名单（独居老人）" in question["text"]
-    assert "每 7 天" in question["text"] and "/forget" in question["text"]
+    assert "3号楼1单元的邻长王想把您列入社区关爱名单（独居老人）" in question["text"]
+    assert "每 7 天" in question["text"] and "告诉邻长" in question["text"]
     assert "腿脚不便" not in question["text"]  # the leader's note stays with the leaders
     # another resident forging the answer changes nothing
     own = tg.sent(NEIGHBOUR)[0]

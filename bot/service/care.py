@@ -282,8 +282,6 @@ class CareService:
         in person) come back second."""
         entries = [await self.awaiting(by, i) for i in entry_ids]
         asked, offline = [], []
-        person = await self.users.get(by)
-        leader = person.display_name if person else ""
         async with self.db.write() as tx:
             for entry in entries:
                 if entry.user_id < 0:
@@ -291,7 +289,8 @@ class CareService:
                     continue
                 lang = await self._lang(entry.user_id)
                 await self.notifier.enqueue(tx, Outgoing(
-                    entry.user_id, t(lang, "care.consent_ask", leader=leader,
+                    entry.user_id, t(lang, "care.consent_ask",
+                                     leader=await self._asker(by, entry, lang),
                                      **await self.describe(entry, lang)),
                     buttons=[[Button(t(lang, "care.btn_consent_yes"),
                                      data=f"cc:ok:{entry.id}"),
@@ -302,6 +301,16 @@ class CareService:
                 asked.append(entry)
         self.notifier.kick()
         return asked, offline
+
+    async def _asker(self, by: int, entry: CareEntry, lang: str) -> str:
+        """Who asks, as a resident knows them: 「1单元的邻长王」, by the role nearest them."""
+        person = await self.users.get(by)
+        name = person.display_name if person else ""
+        for node in await self.org_repo.ancestors(entry.node_id):
+            if any(lead.user_id == by for lead in await self.org_repo.leaders_of(node.id)):
+                return t(lang, "care.consent_asker", node=node.name,
+                         title=self.org.role_title(node.level, lang), name=name)
+        return name
 
     async def _ask_finished(self, tx: Tx, row: OutboxRow, delivery: Any,
                             _extra: dict[str, Any]) -> None:
