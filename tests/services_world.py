@@ -53,3 +53,11 @@ async def settle(linli: BotHarness) -> None:
     async with asyncio.timeout(5):
         while not await linli.linli.notifier.idle():
             await asyncio.sleep(0.02)
+
+
+async def answer_of(tg: FakeTelegram, query_id: str) -> str:
+    """The text a press was answered with (an alert, a toast), waiting for it."""
+    async with asyncio.timeout(5):
+        while tg.callback_answers.get(query_id) is None:
+            await asyncio.sleep(0.02)
+    return str(tg.callback_answers[query_id])

@@ -18,18 +18,12 @@ from tests.services_world import (
     GRID,
     NEIGHBOUR,
     RESIDENT,
+    answer_of,
     button,
     settle,
     texts,
     world,
 )
-
-
-async def _answer(tg: FakeTelegram, query_id: str) -> str:
-    async with asyncio.timeout(5):
-        while tg.callback_answers.get(query_id) is None:
-            await asyncio.sleep(0.02)
-    return str(tg.callback_answers[query_id])
 
 
 async def _redrawn(tg: FakeTelegram, chat: int, message: dict[str, Any], words: str) -> str:
@@ -67,7 +61,7 @@ async def test_the_resident_confirms_in_private_and_visits_start_only_then(
     # another resident forging the answer changes nothing
     own = tg.sent(NEIGHBOUR)[0]
     forged = tg.press_button(NEIGHBOUR, NEIGHBOUR, own["message_id"], "cc:ok:1")
-    assert "另一位居民" in await _answer(tg, forged)
+    assert "另一位居民" in await answer_of(tg, forged)
     assert (await linli.linli.care.repo.entry(1)).consent is None
 
     tg.press_button(ELDER, ELDER, question["message_id"], button(question, "同意"))
@@ -80,7 +74,7 @@ async def test_the_resident_confirms_in_private_and_visits_start_only_then(
     assert (await linli.linli.care.repo.entry(1)).consent == "pressed"
     # pressed again: already answered, nothing twice
     again = tg.press_button(ELDER, ELDER, question["message_id"], "cc:ok:1")
-    assert "已经处理过了" in await _answer(tg, again)
+    assert "已经处理过了" in await answer_of(tg, again)
     await _visits_after(linli, 7)
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "走访提醒 #1" in m["text"])
     assert sum("已同意加入关爱名单" in x for x in texts(tg, GRID)) == 1
@@ -102,7 +96,7 @@ async def test_a_resident_who_declines_is_not_on_the_list(
     assert await linli.linli.privacy.repo.consent(ELDER, "care") is None
     # the leader's in-person button is stale now
     late = tg.press_button(GRID, GRID, added["message_id"], "cc:in:1")
-    assert "没有 #1" in await _answer(tg, late)
+    assert "没有 #1" in await answer_of(tg, late)
     tg.user_sends(GRID, GRID, "/care")
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "暂无关爱对象" in m["text"])
     # added again later: asked again, the old answer does not count
@@ -134,7 +128,7 @@ async def test_a_resident_without_telegram_agrees_in_person_only(
     labels = [b["text"] for row in added["reply_markup"]["inline_keyboard"] for b in row]
     assert labels == ["居民已当面同意"]
     forged = tg.press_button(GRID, GRID, added["message_id"], "cc:ask:1")
-    assert "不用手机" in await _answer(tg, forged)
+    assert "不用手机" in await answer_of(tg, forged)
     await care_agreed(tg, GRID, 1)
     await _visits_after(linli, 7)
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "走访提醒 #1" in m["text"]
@@ -170,7 +164,7 @@ async def test_a_pasted_list_and_the_lists_buttons(tg: FakeTelegram, linli: BotH
     # the residents' questions are stale now
     question = next(m for m in tg.sent(ELDER) if "关爱名单" in m["text"])
     late = tg.press_button(ELDER, ELDER, question["message_id"], button(question, "同意"))
-    assert "已经处理过了" in await _answer(tg, late)
+    assert "已经处理过了" in await answer_of(tg, late)
 
 
 async def test_a_leader_in_english(tg: FakeTelegram, linli: BotHarness) -> None:

@@ -3,7 +3,6 @@ and escalated; residents and other buildings' leaders refused."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 
 from sandbox.fakegram import FakeTelegram
@@ -16,18 +15,12 @@ from tests.services_world import (
     GRID4,
     GROUP,
     RESIDENT,
+    answer_of,
     button,
     settle,
     texts,
     world,
 )
-
-
-async def _answer(tg: FakeTelegram, query_id: str) -> str:
-    async with asyncio.timeout(5):
-        while tg.callback_answers.get(query_id) is None:
-            await asyncio.sleep(0.02)
-    return str(tg.callback_answers[query_id])
 
 
 async def test_care_visit_due_reminded_checked_in_then_overdue_escalated(
@@ -53,7 +46,7 @@ async def test_care_visit_due_reminded_checked_in_then_overdue_escalated(
     # a leader of another building forging the button is refused
     welcome = tg.sent(GRID4)[0]
     forged = tg.press_button(GRID4, GRID4, welcome["message_id"], "cv:in:1")
-    assert "不在您负责的范围内" in await _answer(tg, forged)
+    assert "不在您负责的范围内" in await answer_of(tg, forged)
 
     tg.press_button(GRID, GRID, reminder["message_id"], button(reminder, "已走访 登记"))
     await tg.wait_for(lambda m: m["chat"]["id"] == GRID and "请简单写一下走访 #1" in m["text"])
@@ -65,7 +58,7 @@ async def test_care_visit_due_reminded_checked_in_then_overdue_escalated(
     assert visit.state == "done" and visit.note == "身体不错，冰箱里有菜"
     # checking in twice is refused
     again = tg.press_button(GRID, GRID, reminder["message_id"], "cv:in:1")
-    assert "已经登记过了" in await _answer(tg, again)
+    assert "已经登记过了" in await answer_of(tg, again)
 
     # the second resident's visit falls due, nobody checks in: it climbs to the building
     linli.clock.advance(timedelta(days=7))

@@ -15,18 +15,12 @@ from tests.services_world import (
     VOL_FAR,
     VOL_NEAR,
     VOL_OTHER,
+    answer_of,
     button,
     settle,
     texts,
     world,
 )
-
-
-async def _answer(tg: FakeTelegram, query_id: str) -> str:
-    async with asyncio.timeout(5):
-        while tg.callback_answers.get(query_id) is None:
-            await asyncio.sleep(0.02)
-    return str(tg.callback_answers[query_id])
 
 
 async def _volunteers(tg: FakeTelegram) -> None:
@@ -75,7 +69,7 @@ async def test_help_request_taken_by_the_second_volunteer_others_withdrawn(
         assert "已由其他志愿者接单" in shown["text"] and not shown.get("reply_markup")
     assert "由您接单了" in tg.message(VOL_BUILDING, second["message_id"])["text"]
     late = tg.press_button(VOL_FAR, VOL_FAR, _offer(tg, VOL_FAR, 1)["message_id"], "hr:acc:1")
-    assert "已经有人接单" in await _answer(tg, late)
+    assert "已经有人接单" in await answer_of(tg, late)
     assert (await linli.linli.volunteers.repo.request(1)).volunteer_id == VOL_BUILDING
     # no contact before consent
     assert not any("tg://user?id=3001" in (m.get("text") or "") for m in tg.sent(VOL_BUILDING))
@@ -85,7 +79,7 @@ async def test_help_request_taken_by_the_second_volunteer_others_withdrawn(
     mine = await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "志愿者是" in m["text"])
     first = tg.press_button(VOL_BUILDING, VOL_BUILDING, contact["message_id"],
                             button(contact, "已完成"))
-    assert "等对方也确认" in await _answer(tg, first)
+    assert "等对方也确认" in await answer_of(tg, first)
     assert (await linli.linli.volunteers.repo.request(1)).state == "accepted"
     tg.press_button(RESIDENT, RESIDENT, mine["message_id"], button(mine, "已完成"))
     await tg.wait_for(lambda m: m["chat"]["id"] == RESIDENT and "求助 #1 已完成" in m["text"])
@@ -111,7 +105,7 @@ async def test_unanswered_help_request_goes_to_the_grid_leader(
     # nobody took it: the offer says it went to the neighbour leader, not that someone took it
     assert "已转给邻长协调" in withdrawn and "其他志愿者" not in withdrawn
     late = tg.press_button(VOL_OTHER, VOL_OTHER, offer["message_id"], "hr:acc:1")
-    assert "已经有人接单" in await _answer(tg, late)
+    assert "已经有人接单" in await answer_of(tg, late)
     assert (await linli.linli.volunteers.repo.request(1)).state == "handed_over"
 
 
@@ -142,9 +136,9 @@ async def test_volunteer_pause_leave_and_refusals(tg: FakeTelegram, linli: BotHa
     await tg.wait_for(lambda m: m["chat"]["id"] == GROUP and "私聊" in m["text"])
     welcome = tg.sent(VOL_OTHER)[0]
     forged = tg.press_button(VOL_OTHER, VOL_OTHER, welcome["message_id"], "hr:acc:1")
-    assert "没有发给您" in await _answer(tg, forged)
+    assert "没有发给您" in await answer_of(tg, forged)
     forged = tg.press_button(VOL_OTHER, VOL_OTHER, welcome["message_id"], "hr:ok:1")
-    assert "不是您的求助" in await _answer(tg, forged)
+    assert "不是您的求助" in await answer_of(tg, forged)
     assert (await linli.linli.volunteers.repo.request(1)).state == "open"
     assert await linli.linli.volunteers.repo.request(3) is None
     # not registered where they live; an unknown skill; pausing without registering
