@@ -248,7 +248,9 @@ class Run:
             await asyncio.sleep(0.25)
             busy = _query(self.db, "SELECT"
                           " (SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-                          "  AND not_before <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),"
+                          # due now or soon: a send put back by a retry's backoff is awaited
+                          "  AND not_before <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
+                          "  '+30 seconds')),"
                           " (SELECT count(*) FROM updates WHERE status = 'new'),"
                           " (SELECT count(*) FROM reports)")[0]
             if not busy[0] and not busy[1] and busy[2] == len(self.texts) \
