@@ -114,8 +114,8 @@ class CareRepo:
     async def open_visit(self, tx: Tx, entry: CareEntry, rung_node_id: int) -> int | None:
         """The visit due at the entry's next date (None if it exists already)."""
         return await tx.insert_new(
-            "INSERT OR IGNORE INTO care_visits(entry_id, node_id, due_at, rung_node_id)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO care_visits(entry_id, node_id, due_at, rung_node_id)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (entry.id, entry.node_id, to_db(entry.next_due_at), rung_node_id))
 
     async def visit(self, visit_id: int, tx: Tx | None = None) -> CareVisit | None:

@@ -258,8 +258,8 @@ class OrgRepo:
     ) -> bool:
         """Make ``user_id`` a leader of the node; False if they already were."""
         changed = await tx.update(
-            "INSERT OR IGNORE INTO leaders(node_id, user_id, name, source, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO leaders(node_id, user_id, name, source, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (node_id, user_id, name, source, to_db(now)),
         )
         self._changed(tx)

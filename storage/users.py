@@ -80,8 +80,8 @@ class UserRepo:
                 " ON CONFLICT(user_id) DO UPDATE SET first_name = excluded.first_name,"
                 " last_name = excluded.last_name, username = excluded.username,"
                 " language_code = excluded.language_code,"
-                " started = max(users.started, excluded.started),"
-                " unreachable = CASE WHEN excluded.started THEN 0 ELSE users.unreachable END,"
+                " started = users.started | excluded.started,"
+                " unreachable = CASE WHEN excluded.started = 1 THEN 0 ELSE users.unreachable END,"
                 " updated_at = excluded.updated_at",
                 (user_id, first_name, last_name, username, language_code,
                  int(wanted.started), int(wanted.unreachable), to_db(now)),
@@ -108,7 +108,7 @@ class UserRepo:
         await tx.execute(
             "INSERT INTO users(user_id, started, unreachable, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(user_id) DO UPDATE SET unreachable = excluded.unreachable,"
-            " started = max(users.started, excluded.started), updated_at = excluded.updated_at",
+            " started = users.started | excluded.started, updated_at = excluded.updated_at",
             (user_id, int(reachable), int(not reachable), to_db(now)),
         )
         self._cache.pop(user_id, None)
