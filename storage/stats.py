@@ -81,7 +81,7 @@ class StatsRepo:
         """The counts of reports filed in each [start, end) under these nodes (None:
         everywhere), in one statement (a 12-month trend is one trip, not twelve)."""
         one = _TOTALS.format(scope=self._scope("node_id", node_ids))
-        sql = " UNION ALL ".join(f"SELECT * FROM ({one})" for _ in periods)
+        sql = " UNION ALL ".join(f"SELECT * FROM ({one}) AS p{i}" for i in range(len(periods)))
         params: list[object] = []
         for start, end in periods:
             params += [grid_level, to_db(start), to_db(end), *(node_ids or [])]

@@ -8,9 +8,15 @@ session's server, made on the first ask and dropped when the test ends.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
+import psycopg
+
+from storage.pg import pg_sql
+from storage.timeutil import to_db
 from tests.pgserver import PostgresServer
 
 
@@ -43,3 +49,14 @@ def database_in(folder: Path) -> Path | str:
 
 def on_postgres() -> bool:
     return current.kind == "postgresql"
+
+
+def query(target: Path | str, sql: str, params: tuple[object, ...] = ()) -> list[tuple]:
+    """Rows of one query, read outside the bot (as an operator's tool would), on either
+    database: instants come back as SQLite stores them."""
+    if isinstance(target, Path):
+        with sqlite3.connect(target) as conn:
+            return conn.execute(sql, params).fetchall()
+    with psycopg.connect(target, autocommit=True) as conn:
+        rows = conn.execute(pg_sql(sql), params).fetchall()
+    return [tuple(to_db(v) if isinstance(v, datetime) else v for v in row) for row in rows]

@@ -31,6 +31,8 @@ _postgres_missing: str | None = None
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "no_storage: the module's tests touch no database (run once, not per backend)")
+    config.addinivalue_line(
+        "markers", "sqlite_only(why): a test of SQLite's own machinery (run on SQLite only)")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -56,7 +58,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend_kind" in metafunc.fixturenames:
-        kinds = ["sqlite"] if metafunc.definition.get_closest_marker("no_storage") else [
+        once = (metafunc.definition.get_closest_marker("no_storage")
+                or metafunc.definition.get_closest_marker("sqlite_only"))
+        kinds = ["sqlite"] if once else [
             k for k in BACKENDS if k in os.environ.get("LINLI_TEST_BACKENDS", ",".join(BACKENDS))]
         metafunc.parametrize("backend_kind", kinds, scope="function")
 
