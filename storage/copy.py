@@ -27,6 +27,9 @@ from storage.timeutil import to_db
 
 BATCH = 500
 SEEDED = {"org_version", "residents_version", "calendar_version"}  # one row from the schema
+# kept by the target's triggers while the rows above them arrive: copied last, so that
+# the source's own rows are what stays
+LAST = SEEDED | {"report_facts", "report_leader_facts"}
 NOT_COPIED = {"schema_version"}  # each database keeps its own migration record
 
 
@@ -228,6 +231,7 @@ async def _copy(src: Database, dst: Database) -> list[Copied]:
         raise CopyError(f"the target lacks tables {', '.join(missing)}")
     await _empty(dst, found)
     order = [t for t in _parents_first(found) if t.name not in NOT_COPIED]
+    order.sort(key=lambda t: t.name in LAST)  # stable: parents still first
     for table in order:
         await _copy_table(src, dst, table, table.columns)
     await _continue_sequences(dst, there)

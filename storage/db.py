@@ -366,6 +366,14 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a failing database raises, on either engine (the database being down, or a
+    statement refused)."""
+    import psycopg
+
+    return (sqlite3.Error, psycopg.Error, OSError)
+
+
 def database_for(target: Path | str) -> Database:
     """The database a setting names: a PostgreSQL URL, or else an SQLite file."""
     from storage.pg import PgDatabase, is_postgres

@@ -33,6 +33,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "no_storage: the module's tests touch no database (run once, not per backend)")
     config.addinivalue_line(
         "markers", "sqlite_only(why): a test of SQLite's own machinery (run on SQLite only)")
+    config.addinivalue_line(
+        "markers", "postgres_only: a test that needs PostgreSQL (its half only)")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -62,6 +64,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
                 or metafunc.definition.get_closest_marker("sqlite_only"))
         kinds = ["sqlite"] if once else [
             k for k in BACKENDS if k in os.environ.get("LINLI_TEST_BACKENDS", ",".join(BACKENDS))]
+        if metafunc.definition.get_closest_marker("postgres_only"):
+            kinds = ["postgresql"]
         metafunc.parametrize("backend_kind", kinds, scope="function")
 
 

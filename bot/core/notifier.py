@@ -19,6 +19,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import os
+import secrets
+import socket
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -51,6 +55,7 @@ from bot.core.http import answer_lost
 from bot.core.i18n import plain
 from bot.core.textsplit import split_html
 from storage.db import Database, Tx
+from storage.leases import LeaseRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo, OutboxRow
 from storage.users import UserRepo
@@ -59,6 +64,12 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 CONCURRENCY = 16
+# One instance sends for all (Telegram's limits hold per bot, not per process): the one
+# holding the sender lease, renewed every RENEW_EVERY; when it dies, another takes over
+# once SENDER_LEASE has passed (so within 10 s)
+SENDER = "sender"
+SENDER_LEASE = timedelta(seconds=6)
+RENEW_EVERY = 2.0  # seconds
 # New messages that Telegram has most likely made when a request went out whole and its
 # answer did not come back in time: sending them again would show them twice.
 NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document", "send_voice",
@@ -155,6 +166,21 @@ def _markup(buttons: list[list[dict[str, Any]]] | None,
     )
 
 
+def _dead_here(holder: str) -> bool:
+    """The holder was a process of this machine that no longer runs (killed, restarted)."""
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, someone else's
+        return False
+    return False
+
+
 class Notifier:
     def __init__(
         self, db: Database, outbox: OutboxRepo, users: UserRepo, org: OrgRepo, clock: Clock
@@ -168,6 +194,10 @@ class Notifier:
         self._listeners: list[UnreachableListener] = []
         self._finished: list[tuple[str, FinishedListener]] = []
         self.groups = GroupWindow()
+        self.leases = LeaseRepo(db)
+        self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"  # host:pid:…
+        self.sending = False  # this instance holds the sender lease
+        self._renewed = 0.0  # time.monotonic() of the last renewal
 
     # -- queueing -------------------------------------------------------------------
 
@@ -239,10 +269,31 @@ class Notifier:
 
     async def start(self, bot: Bot) -> None:
         self.bot = bot
-        released = await self.outbox.release_inflight()
-        if released:
-            log.warning("re-sending %d message(s) interrupted by a crash", released)
+        await self._keep_lease()
         self._loop_task = asyncio.create_task(self._run(), name="linli-notifier")
+
+    async def _keep_lease(self) -> None:
+        """Take or renew the sender lease when due. On taking it, the messages the last
+        holder had in flight (it crashed, or lost the lease) are sent again (at least once)."""
+        if self.sending and time.monotonic() - self._renewed < RENEW_EVERY:
+            return
+        now = self.clock.now()
+        held = await self.leases.hold(SENDER, self.me, now, SENDER_LEASE)
+        if not held:  # a holder of this machine that has died need not be waited out
+            other = await self.leases.holder(SENDER)
+            if other is not None and _dead_here(other):
+                held = await self.leases.take_from(SENDER, other, self.me, now, SENDER_LEASE)
+        if held:
+            self._renewed = time.monotonic()
+        if held and not self.sending:
+            self.sending = True
+            released = await self.outbox.release_inflight()
+            log.info("sending for every instance (sender lease %s)", self.me)
+            if released:
+                log.warning("re-sending %d message(s) interrupted by a crash", released)
+        elif not held and self.sending:
+            self.sending = False
+            log.warning("sender lease lost to another instance; not sending")
 
     async def stop(self, grace: float = 5.0) -> None:
         if self._loop_task is not None:
@@ -251,6 +302,12 @@ class Notifier:
             self._loop_task = None
         if self._inflight:
             await asyncio.wait(list(self._inflight.values()), timeout=grace)
+        if self.sending:
+            self.sending = False
+            try:
+                await self.leases.give_up(SENDER, self.me)
+            except Exception:  # the database went first: the lease runs out by itself
+                log.warning("could not give up the sender lease", exc_info=True)
 
     async def idle(self) -> bool:
         """True when nothing due is queued or being sent (tests and benchmarks)."""
@@ -272,8 +329,9 @@ class Notifier:
                 pass
 
     async def _dispatch_due(self) -> None:
+        await self._keep_lease()
         free = CONCURRENCY - len(self._inflight)
-        if free <= 0:
+        if free <= 0 or not self.sending:
             return
         chosen: dict[int, int] = {}  # chat id → its oldest due message
         due = await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8,
