@@ -19,9 +19,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import os
-import secrets
-import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -53,6 +50,7 @@ from bot.core.clock import Clock
 from bot.core.grouplimit import GroupWindow
 from bot.core.http import answer_lost
 from bot.core.i18n import plain
+from bot.core.instance import INSTANCE, dead_here
 from bot.core.textsplit import split_html
 from storage.db import Database, Tx
 from storage.leases import LeaseRepo
@@ -166,21 +164,6 @@ def _markup(buttons: list[list[dict[str, Any]]] | None,
     )
 
 
-def _dead_here(holder: str) -> bool:
-    """The holder was a process of this machine that no longer runs (killed, restarted)."""
-    host, _, rest = holder.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:  # alive, someone else's
-        return False
-    return False
-
-
 class Notifier:
     def __init__(
         self, db: Database, outbox: OutboxRepo, users: UserRepo, org: OrgRepo, clock: Clock
@@ -195,7 +178,7 @@ class Notifier:
         self._finished: list[tuple[str, FinishedListener]] = []
         self.groups = GroupWindow()
         self.leases = LeaseRepo(db)
-        self.me = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"  # host:pid:…
+        self.me = INSTANCE
         self.sending = False  # this instance holds the sender lease
         self._renewed = 0.0  # time.monotonic() of the last renewal
 
@@ -281,7 +264,7 @@ class Notifier:
         held = await self.leases.hold(SENDER, self.me, now, SENDER_LEASE)
         if not held:  # a holder of this machine that has died need not be waited out
             other = await self.leases.holder(SENDER)
-            if other is not None and _dead_here(other):
+            if other is not None and dead_here(other):
                 held = await self.leases.take_from(SENDER, other, self.me, now, SENDER_LEASE)
         if held:
             self._renewed = time.monotonic()
