@@ -51,6 +51,8 @@ GRIDS = {"b1-g": 1101, "b2-g": 1102}
 BUILDINGS = {"b1": 1201, "b2": 1202}
 COMPOUND, COMMUNITY = 1301, 1401
 RESIDENTS = {4001: "b1-g", 4002: "b1-g", 4003: "b1-g", 4004: "b2-g", 4005: "b2-g", 4006: "b2-g"}
+# what settle() waits for when it falls due this soon (an instant as the database writes it)
+SOON = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+30 seconds')"
 
 ORG = f"""
 [[nodes]]
@@ -243,17 +245,24 @@ class Run:
                 self.start()
 
     async def settle(self, timeout: float = 60) -> None:
+        """Until the last process is at rest: every update handled, every report filed,
+        and nothing due now or soon (SOON), neither a message (one a retry's backoff put
+        back, say) nor a deadline. The deadlines count as much as the messages: a rung has
+        3 s here, so the outbox runs empty between one wave of escalations and the next;
+        stopped then, the process is caught by the next wave, whose messages are queued
+        (rightly, for the next start) but never sent, and the checks find them undelivered.
+        Waiting out the deadlines due soon lets each report climb to the top first."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:
             await asyncio.sleep(0.25)
             busy = _query(self.db, "SELECT"
                           " (SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-                          # due now or soon: a send put back by a retry's backoff is awaited
-                          "  AND not_before <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
-                          "  '+30 seconds')),"
+                          f"  AND not_before <= {SOON}),"
+                          " (SELECT count(*) FROM deadlines WHERE state = 'armed'"
+                          f"  AND coalesce(retry_at, due_at) <= {SOON}),"
                           " (SELECT count(*) FROM updates WHERE status = 'new'),"
                           " (SELECT count(*) FROM reports)")[0]
-            if not busy[0] and not busy[1] and busy[2] == len(self.texts) \
+            if not busy[0] and not busy[1] and not busy[2] and busy[3] == len(self.texts) \
                     and self.tg.pending_updates() == 0:
                 return
         raise AssertionError(f"seed {self.seed}: not settled; log:\n"
