@@ -14,7 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.context import LinliContext
 from bot.core.clock import Clock, SystemClock
 from bot.core.http import AiohttpRequest
-from bot.core.inbox import DurableQueue, LinliBot, RawUpdatesRequest
+from bot.core.inbox import ChatTurns, DurableQueue, LinliBot, RawUpdatesRequest
 from bot.core.ordering import PerChatUpdateProcessor
 from bot.menus import publish_commands, publish_leader_menus
 from bot.services import Linli
@@ -84,7 +84,11 @@ async def _post_init(app: LinliApp) -> None:
     linli = await Linli.open(settings, app.bot_data["clock"])
     linli.bot_username = app.bot.username
     app.bot_data["linli"] = linli
-    await app.bot_data["inbox"].open(InboxRepo(linli.db), linli.clock, app.bot)
+    inbox_repo = InboxRepo(linli.db)
+    await app.bot_data["inbox"].open(inbox_repo, linli.clock, app.bot)
+    if linli.db.dialect == "postgresql":  # other instances may share the database
+        app.update_processor.turns = ChatTurns(  # type: ignore[attr-defined]
+            linli.db, inbox_repo, linli.clock)
     await linli.notifier.start(app.bot)
     await linli.digest.ensure_armed()
     await linli.holidays.ensure_armed()

@@ -36,6 +36,7 @@ from storage.timeutil import to_db
 log = logging.getLogger(__name__)
 
 READERS = 4  # pooled connections for reads
+LOCKERS = 16  # connections holding chat locks: one per update handled at once
 
 
 class Row(tuple):
@@ -53,7 +54,7 @@ class Row(tuple):
         return list(self._names)
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     # sums and averages come back as numeric: the int or float SQLite would give
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
@@ -61,15 +62,15 @@ def _plain(value: Any) -> Any:
 
 
 @lru_cache(maxsize=1024)
-def _row_kind(names: tuple[str, ...]) -> type[Row]:
+def row_kind(names: tuple[str, ...]) -> type[Row]:
     return type("Row", (Row,), {"__slots__": (), "_names": {n: i for i, n in enumerate(names)}})
 
 
 def _rows(cursor: psycopg.AsyncCursor[Any]) -> RowMaker[Row]:
-    kind = _row_kind(tuple(column.name for column in cursor.description or ()))
+    kind = row_kind(tuple(column.name for column in cursor.description or ()))
 
     def make(values: Sequence[Any]) -> Row:
-        return kind(_plain(v) for v in values)
+        return kind(plain(v) for v in values)
 
     return make
 
@@ -180,6 +181,7 @@ class PgDatabase(_Queries):
         self.path = None
         self._writer: psycopg.AsyncConnection[Row] | None = None
         self._readers: AsyncConnectionPool | None = None
+        self._lockers: AsyncConnectionPool | None = None  # connections holding chat locks
         self._lock = asyncio.Lock()
         self.org_changes = 0
 
@@ -200,7 +202,27 @@ class PgDatabase(_Queries):
         )
         await self._readers.open(wait=True)
 
+    @asynccontextmanager
+    async def chat_lock(self, key: int) -> AsyncIterator[None]:
+        """Hold a chat's advisory lock (across every instance on this database) while the
+        block runs. It is held by a connection of its own: if this instance dies, the
+        server lets it go with the connection."""
+        if self._lockers is None:
+            self._lockers = AsyncConnectionPool(
+                self.url, min_size=0, max_size=LOCKERS, open=False,
+                kwargs={"autocommit": True, "prepare_threshold": None})
+            await self._lockers.open()
+        async with self._lockers.connection() as conn:
+            await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+            try:
+                yield
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
     async def close(self) -> None:
+        if self._lockers is not None:
+            await self._lockers.close()
+            self._lockers = None
         if self._readers is not None:
             await self._readers.close()
             self._readers = None

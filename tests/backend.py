@@ -12,10 +12,11 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
-from storage.pg import pg_sql
+from storage.pg import pg_sql, plain, row_kind
 from storage.timeutil import to_db
 from tests.pgserver import PostgresServer
 
@@ -51,12 +52,19 @@ def on_postgres() -> bool:
     return current.kind == "postgresql"
 
 
-def query(target: Path | str, sql: str, params: tuple[object, ...] = ()) -> list[tuple]:
+def query(target: Path | str, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
     """Rows of one query, read outside the bot (as an operator's tool would), on either
-    database: instants come back as SQLite stores them."""
+    database; read by column name or position, instants as SQLite stores them."""
     if isinstance(target, Path):
-        with sqlite3.connect(target) as conn:
+        conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=10)
+        conn.row_factory = sqlite3.Row
+        try:
             return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
     with psycopg.connect(target, autocommit=True) as conn:
-        rows = conn.execute(pg_sql(sql), params).fetchall()
-    return [tuple(to_db(v) if isinstance(v, datetime) else v for v in row) for row in rows]
+        cur = conn.execute(pg_sql(sql), params)
+        names = tuple(c.name for c in cur.description or ())
+        rows = cur.fetchall()
+    kind = row_kind(names)
+    return [kind(to_db(v) if isinstance(v, datetime) else plain(v) for v in row) for row in rows]
