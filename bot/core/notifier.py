@@ -346,6 +346,7 @@ class Notifier:
             await self._finish(row, "failed", error="internal error")
 
     async def _attempt(self, row: OutboxRow) -> None:
+        began = self.clock.now()
         if row.chat_id > 0:
             user = await self.users.get(row.chat_id)
             if user is not None and user.unreachable:
@@ -362,7 +363,7 @@ class Notifier:
         except ChatMigrated as exc:
             await self._migrate(row, exc.new_chat_id)
         except Forbidden as exc:
-            await self._unreachable(row, exc.message)
+            await self._unreachable(row, exc.message, tried_at=began)
         except TimedOut as exc:
             if row.method in NOT_REPEATED and answer_lost(exc):
                 log.warning("outbox #%d to %s: no answer in time; taken as sent, not repeated",
@@ -511,12 +512,13 @@ class Notifier:
             await self.outbox.retarget(tx, row.chat_id, new_chat_id)
         log.info("chat %s migrated to %s; binding and queue follow", row.chat_id, new_chat_id)
 
-    async def _unreachable(self, row: OutboxRow, reason: str) -> None:
+    async def _unreachable(self, row: OutboxRow, reason: str,
+                           tried_at: datetime | None = None) -> None:
         now = self.clock.now()
         async with self.db.write() as tx:
             await self.outbox.finish(tx, row.id, "unreachable", now, error=reason)
             if row.chat_id > 0:
-                await self.users.mark_reachable(tx, row.chat_id, False, now)
+                await self.users.mark_reachable(tx, row.chat_id, False, now, tried_at)
             else:
                 await self.org.deactivate_chat(tx, row.chat_id, now)
             if row.fallback:

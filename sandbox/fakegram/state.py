@@ -130,8 +130,7 @@ class TelegramState:
     def restart_pusher(self) -> None:
         """(Re)start webhook delivery for the current setWebhook, or stop it."""
         if self.pusher is not None:
-            if self.pusher._task is not None:  # noqa: SLF001
-                self.pusher._task.cancel()  # noqa: SLF001
+            self.pusher.cancel()
             self.pusher = None
         url = self.webhook.get("url")
         if url and self.webhook_target:

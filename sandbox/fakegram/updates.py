@@ -75,10 +75,12 @@ class UpdateQueue:
         self._queued = [u for u in self._queued if u["update_id"] != update_id]
 
     async def arrival(self, timeout: float) -> None:
-        """Wait until an update is queued (or the time is up)."""
+        """Wait until an update is queued (or the time is up). asyncio.timeout, not
+        wait_for: on Python 3.11 wait_for may swallow a cancellation."""
         self._arrived.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._arrived.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._arrived.wait()
 
     def _deliverable(self, limit: int) -> list[JSON]:
         """The next updates of the allowed types; the others are dropped as Telegram does."""

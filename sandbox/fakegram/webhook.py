@@ -38,16 +38,23 @@ class WebhookPusher:
         self.attempts = 0
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[int] = set()
+        self._deliveries: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="fake-webhook")
 
+    def cancel(self) -> None:
+        for task in (self._task, *self._deliveries):
+            if task is not None:
+                task.cancel()
+
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        tasks = [t for t in (self._task, *self._deliveries) if t is not None]
+        self.cancel()
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._task = None
 
     async def _run(self) -> None:
         headers = {"Content-Type": "application/json"}
@@ -56,7 +63,7 @@ class WebhookPusher:
         timeout = aiohttp.ClientTimeout(total=TIMEOUT)
         async with aiohttp.ClientSession(timeout=timeout, headers=headers) as http:
             slots = asyncio.Semaphore(self.max_connections)
-            tasks: set[asyncio.Task[None]] = set()
+            tasks = self._deliveries
             while True:
                 queue = self.tg.updates
                 waiting = [u for u in queue.deliverable() if u["update_id"] not in self._inflight]
