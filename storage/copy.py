@@ -30,7 +30,8 @@ SEEDED = {"org_version", "residents_version", "calendar_version"}  # one row fro
 # kept by the target's triggers while the rows above them arrive: copied last, so that
 # the source's own rows are what stays
 LAST = SEEDED | {"report_facts", "report_leader_facts"}
-NOT_COPIED = {"schema_version"}  # each database keeps its own migration record
+# each database keeps its own migration record; a lease is held by a running instance
+NOT_COPIED = {"schema_version", "leases"}
 
 
 @dataclass(frozen=True)

@@ -37,17 +37,25 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "postgres_only: a test that needs PostgreSQL (its half only)")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    """Start (or reach) the PostgreSQL server once for the session."""
+    """Start (or reach) the PostgreSQL server once for the session. With pytest-xdist the
+    controller does it before the workers start; they find it in their environment."""
     global _postgres_missing
-    if getattr(session.config, "workerinput", None) is None and _wants_postgres(session):
-        try:
-            _postgres.start()
-            _postgres.prepare_template()
-        except (PostgresUnavailable, OSError) as exc:
-            _postgres_missing = str(exc)
-            if os.environ.get("LINLI_REQUIRE_POSTGRES") == "1":
-                raise pytest.UsageError(f"LINLI_REQUIRE_POSTGRES=1 but {exc}") from exc
+    if getattr(session.config, "workerinput", None) is not None:
+        _postgres_missing = os.environ.get("LINLI_TEST_POSTGRES_MISSING") or None
+        return
+    if not _wants_postgres(session):
+        return
+    try:
+        _postgres.start()
+        _postgres.prepare_template()
+        os.environ["LINLI_TEST_POSTGRES_URL"] = _postgres.url or ""
+    except (PostgresUnavailable, OSError) as exc:
+        _postgres_missing = str(exc)
+        os.environ["LINLI_TEST_POSTGRES_MISSING"] = _postgres_missing
+        if os.environ.get("LINLI_REQUIRE_POSTGRES") == "1":
+            raise pytest.UsageError(f"LINLI_REQUIRE_POSTGRES=1 but {exc}") from exc
 
 
 def _wants_postgres(session: pytest.Session) -> bool:
