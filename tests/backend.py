@@ -57,9 +57,10 @@ def query(target: Path | str, sql: str, params: tuple[object, ...] = ()) -> list
     database; read by column name or position, instants as SQLite stores them."""
     if isinstance(target, Path):
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=10)
-        conn.row_factory = sqlite3.Row
         try:
-            return conn.execute(sql, params).fetchall()
+            cur = conn.execute(sql, params)
+            kind = row_kind(tuple(c[0] for c in cur.description or ()))
+            return [kind(row) for row in cur.fetchall()]
         finally:
             conn.close()
     with psycopg.connect(target, autocommit=True) as conn:

@@ -340,10 +340,12 @@ async def test_a_district_imports_quickly(db: Database, tmp_path: Path) -> None:
     took = time.perf_counter() - started
     assert summary.nodes == Counts(2021, 0) and summary.residents == Counts(20800, 0)
     assert summary.chats == Counts(400, 0) and summary.leaders == Counts(2001, 0)
-    assert took < 10, f"import took {took:.1f} s"
+    # a trip to PostgreSQL's server per statement costs more than SQLite's (about 7 s alone)
+    limit = 10 if db.dialect == "sqlite" else 25
+    assert took < limit, f"import took {took:.1f} s"
     started = time.perf_counter()
     again = await _import(db, tmp_path, text)
-    assert not again.changed and time.perf_counter() - started < 10
+    assert not again.changed and time.perf_counter() - started < limit
 
 
 def _cli(*args: str, db: Path | str) -> subprocess.CompletedProcess[str]:
