@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sandbox.fakegram import FakeTelegram  # noqa: E402
+from tests.roundrobin import RoundRobin, free_port  # noqa: E402,F401
 
 TOKEN = "123456:BENCH-token-for-the-fake-server"
 

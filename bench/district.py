@@ -25,21 +25,25 @@ import asyncio
 import contextlib
 import random
 import re
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
     FakeTelegram,
+    RoundRobin,
     district_toml,
+    free_port,
     linli_env,
     peak_rss_mb,
     stop_process,
     wait_first_poll,
 )
+
+from tests.backend import query  # noqa: E402
 
 COMPOUNDS, BUILDINGS, RESIDENTS = 20, 400, 20_000
 POLLS, EVENTS, BROADCASTS = 50, 20, 5
@@ -63,7 +67,7 @@ def chat_of(resident: int) -> int:
 
 
 class Day:
-    def __init__(self, tg: FakeTelegram, db: Path, rate: float) -> None:
+    def __init__(self, tg: FakeTelegram, db: Path | str, rate: float) -> None:
         self.tg, self.db, self.updates, self.rate = tg, db, 0, rate
         self._next = time.perf_counter()
 
@@ -76,8 +80,7 @@ class Day:
             await asyncio.sleep(pause)
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-        with sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30) as conn:
-            return conn.execute(sql, params).fetchall()
+        return query(self.db, sql, params)
 
     def count(self, sql: str) -> int:
         return int(self.query(sql)[0][0])  # type: ignore[call-overload]
@@ -210,76 +213,134 @@ async def replay(day: Day, reporters: list[int], leaders: list[int],
     return polled, announced
 
 
+@dataclass
+class DayFigures:
+    updates: int
+    seconds: float
+    handled: list[tuple[int, float, float, float]]  # per instance: updates, p50, p99, max (ms)
+    rss_mb: list[float]  # peak RSS per instance
+    polled: int
+    announced: int
+    people: int
+    database_mb: float | None  # SQLite only
+
+    @property
+    def rate(self) -> float:
+        return self.updates / self.seconds
+
+
+async def run_day(tg: FakeTelegram, folder: Path, reports: int, rate: float,
+                  database: str | None = None, instances: int = 0) -> DayFigures:
+    """The district's day in ``folder``. ``database``: a PostgreSQL URL (else SQLite in
+    the folder); ``instances``: that many `linli run` in webhook mode behind a round-robin
+    proxy (0: one instance, long polling)."""
+    rng = random.Random(7)
+    (folder / "district.toml").write_text(district_toml(COMPOUNDS, BUILDINGS, RESIDENTS),
+                                          encoding="utf-8")
+    (folder / "cfg.toml").write_text('[quiet_hours]\nstart = "00:00"\nend = "00:00"\n')
+    db: Path | str = database or folder / "linli.db"
+    env = linli_env(tg, folder, LINLI_CONFIG=str(folder / "cfg.toml"), LINLI_DATABASE=str(db))
+    subprocess.run([sys.executable, "-m", "bot", "org", "import",
+                    str(folder / "district.toml")], env=env, check=True, capture_output=True)
+    reporters = rng.sample(range(1_000_000, 1_000_000 + RESIDENTS), reports)
+    leaders = sorted({leader_of(r) for r in reporters} | {100_000 + c for c in
+                                                           range(BROADCASTS)})
+    everyone = sorted({*reporters, *leaders})
+    all_leaders = {200_000 + c * 1000 + b for c in range(COMPOUNDS)
+                   for b in range(PER_COMPOUND)}
+    for uid in sorted(set(everyone) | all_leaders):
+        tg.add_user(uid, f"用户{uid}")
+    members: dict[int, list[int]] = {}
+    for r in reporters:
+        members.setdefault(chat_of(r), []).append(r)
+    for c in range(COMPOUNDS):
+        for b in range(PER_COMPOUND):
+            chat = -(1_000_000_000_000 + c * 1000 + b)
+            tg.add_group(chat, f"楼群{chat}", members=[*members.get(chat, []),
+                                                     200_000 + c * 1000 + b])
+    since = len(tg.calls)
+    proxy = None
+    envs = [env]
+    if instances:
+        ports = [free_port() for _ in range(instances)]
+        proxy = RoundRobin([f"http://127.0.0.1:{port}" for port in ports])
+        await proxy.start()
+        tg.webhook_target = proxy.url
+        envs = [{**env, "LINLI_WEBHOOK_URL": "https://bot.example.org/linli-hook",
+                 "LINLI_WEBHOOK_LISTEN": "127.0.0.1", "LINLI_WEBHOOK_PORT": str(port)}
+                for port in ports]
+    logs = [(folder / f"linli-{i}.log").open("w+") for i in range(len(envs))]
+    procs = [subprocess.Popen([sys.executable, "-m", "bot", "run"], env=e,
+                              stdout=subprocess.DEVNULL, stderr=log)
+             for e, log in zip(envs, logs, strict=True)]
+    try:
+        if instances:
+            await until_calls(tg, "setWebhook", since, instances)
+        else:
+            await wait_first_poll(tg, since)
+        day = Day(tg, db, rate)
+        began = time.perf_counter()
+        for uid in everyone:  # everyone opens the private chat first
+            await day.send(uid, uid, "/start")
+        await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
+        polled, announced = await replay(day, reporters, leaders, rng)
+        elapsed = time.perf_counter() - began
+        rss = [peak_rss_mb(proc.pid) for proc in procs]
+        db_mb = (sum(p.stat().st_size for p in folder.glob("linli.db*")) / 2**20
+                 if database is None else None)
+    finally:  # never leave a bot behind
+        for proc in procs:
+            await asyncio.to_thread(stop_process, proc)
+        if proxy is not None:
+            await proxy.stop()
+            tg.webhook_target = None
+    handled = []
+    for log in logs:
+        log.seek(0)
+        summary = re.search(r"handled (\d+) updates: handler time p50 ([\d.]+) ms, "
+                            r"p99 ([\d.]+) ms, max ([\d.]+) ms", log.read())
+        if summary:
+            handled.append((int(summary[1]), float(summary[2]), float(summary[3]),
+                            float(summary[4])))
+    return DayFigures(day.updates, elapsed, handled, rss, polled, announced, len(everyone),
+                      db_mb)
+
+
+async def until_calls(tg: FakeTelegram, method: str, since: int, count: int,
+                      timeout: float = 60) -> None:
+    """Until ``count`` calls of ``method`` came after call number ``since``."""
+    began = time.perf_counter()
+    while sum(c.method == method for c in tg.calls[since:]) < count:
+        if time.perf_counter() - began > timeout:
+            raise TimeoutError(f"fewer than {count} {method} calls")
+        await asyncio.sleep(0.05)
+
+
 async def main(reports: int, rate: float, keep: bool) -> None:
     tg = FakeTelegram()
     tg.overall_per_second = None
     tg.group_per_minute = None
     await tg.start()
-    rng = random.Random(7)
     try:
         place = contextlib.nullcontext(tempfile.mkdtemp()) if keep \
             else tempfile.TemporaryDirectory()
         with place as name:
-            folder = Path(name)
             if keep:
-                print(f"keeping {folder}")
-            (folder / "district.toml").write_text(district_toml(COMPOUNDS, BUILDINGS, RESIDENTS),
-                                                  encoding="utf-8")
-            (folder / "cfg.toml").write_text('[quiet_hours]\nstart = "00:00"\nend = "00:00"\n')
-            env = linli_env(tg, folder, LINLI_CONFIG=str(folder / "cfg.toml"))
-            subprocess.run([sys.executable, "-m", "bot", "org", "import",
-                            str(folder / "district.toml")], env=env, check=True,
-                           capture_output=True)
-            reporters = rng.sample(range(1_000_000, 1_000_000 + RESIDENTS), reports)
-            leaders = sorted({leader_of(r) for r in reporters} | {100_000 + c for c in
-                                                                   range(BROADCASTS)})
-            everyone = sorted({*reporters, *leaders})
-            all_leaders = {200_000 + c * 1000 + b for c in range(COMPOUNDS)
-                           for b in range(PER_COMPOUND)}
-            for uid in sorted(set(everyone) | all_leaders):
-                tg.add_user(uid, f"用户{uid}")
-            members: dict[int, list[int]] = {}
-            for r in reporters:
-                members.setdefault(chat_of(r), []).append(r)
-            for c in range(COMPOUNDS):
-                for b in range(PER_COMPOUND):
-                    chat = -(1_000_000_000_000 + c * 1000 + b)
-                    tg.add_group(chat, f"楼群{chat}", members=[*members.get(chat, []),
-                                                             200_000 + c * 1000 + b])
-            since = len(tg.calls)
-            log = (folder / "linli.log").open("w+")
-            proc = subprocess.Popen([sys.executable, "-m", "bot", "run"], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=log)
-            try:
-                await wait_first_poll(tg, since)
-                day = Day(tg, folder / "linli.db", rate)
-                began = time.perf_counter()
-                for uid in everyone:  # everyone opens the private chat first
-                    await day.send(uid, uid, "/start")
-                await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
-                polled, announced = await replay(day, reporters, leaders, rng)
-                elapsed = time.perf_counter() - began
-                rss = peak_rss_mb(proc.pid)
-                db_mb = sum(p.stat().st_size for p in folder.glob("linli.db*")) / 2**20
-            finally:  # never leave a bot behind
-                await asyncio.to_thread(stop_process, proc)
-            log.seek(0)
-            summary = re.search(r"handled (\d+) updates: handler time p50 ([\d.]+) ms, "
-                                r"p99 ([\d.]+) ms, max ([\d.]+) ms", log.read())
+                print(f"keeping {name}")
+            day = await run_day(tg, Path(name), reports, rate)
     finally:
         await tg.stop()
     print(f"district: {COMPOUNDS} compounds, {BUILDINGS} buildings, {RESIDENTS:,} residents, "
           f"{BUILDINGS} bound chats")
-    print(f"day: {len(everyone):,} /start, {polled} topic polls (with proposals and votes), "
-          f"{announced} events (published step by step, with RSVPs), {BROADCASTS} broadcasts, "
+    print(f"day: {day.people:,} /start, {day.polled} topic polls (with proposals and votes), "
+          f"{day.announced} events (published step by step, with RSVPs), {BROADCASTS} broadcasts, "
           f"{reports:,} reports, {5 * reports:,} report button presses, {reports:,} notes")
-    print(f"{day.updates:,} updates in {elapsed:.1f} s: "
-          f"{day.updates / elapsed:.0f} updates/s"
+    print(f"{day.updates:,} updates in {day.seconds:.1f} s: {day.rate:.0f} updates/s"
           f" ({'sent as fast as taken' if rate <= 0 else f'sent at {rate:.0f}/s'})")
-    if summary:
-        print(f"handler time over {int(summary[1]):,} updates: p50 {summary[2]} ms, "
-              f"p99 {summary[3]} ms (target < 100), max {summary[4]} ms")
-    print(f"peak RSS {rss:.0f} MB (target < 300), database {db_mb:.1f} MB")
+    for n, p50, p99, longest in day.handled:
+        print(f"handler time over {n:,} updates: p50 {p50} ms, p99 {p99} ms (target < 100),"
+              f" max {longest} ms")
+    print(f"peak RSS {day.rss_mb[0]:.0f} MB (target < 300), database {day.database_mb:.1f} MB")
 
 
 if __name__ == "__main__":

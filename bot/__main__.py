@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -114,10 +115,10 @@ def cmd_check(ns: argparse.Namespace) -> int:
 
 def cmd_db_upgrade(_: argparse.Namespace) -> int:
     settings = _settings_or_exit()
-    from storage.db import Database
+    from storage.db import database_for
 
     async def upgrade() -> tuple[list[int], int]:
-        db = Database(settings.database)
+        db = database_for(settings.database)
         await db.open()
         try:
             return await db.upgrade(), await db.schema_version()
@@ -137,6 +138,10 @@ def cmd_db_backup(ns: argparse.Namespace) -> int:
 
     settings = _settings_or_exit()
     target = Path(ns.file)
+    if not isinstance(settings.database, Path):
+        print("linli: the database is PostgreSQL: back it up with pg_dump (see the README's"
+              " deployment section)", file=sys.stderr)
+        return EXIT_BAD_INPUT
     if not settings.database.is_file():
         print(f"linli: no database at {settings.database}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -153,6 +158,35 @@ def cmd_db_backup(ns: argparse.Namespace) -> int:
         source.close()
     print(f"linli: backed up {settings.database} to {target} ({reports} reports)")
     return 0
+
+
+def cmd_db_copy(ns: argparse.Namespace) -> int:
+    """Every row of SRC into the new, empty DST (an SQLite file or a postgresql:// URL),
+    verified table by table by row counts and checksums."""
+    from storage.copy import CopyError, copy_database
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        copied = asyncio.run(copy_database(_file_or_url(ns.source), _file_or_url(ns.target)))
+    except (CopyError, OSError) as exc:
+        print(f"linli: copy failed: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for table in copied:
+        if table.rows:
+            print(f"  {table.table:<28} {table.rows:>9} rows  sha256 {table.checksum[:16]}")
+    total = sum(t.rows for t in copied)
+    print(f"linli: copied {total} rows in {len(copied)} tables from {_shown(ns.source)}"
+          f" to {_shown(ns.target)}; every table's count and checksum match")
+    return 0
+
+
+def _file_or_url(value: str) -> Path | str:
+    return value if value.startswith(("postgresql://", "postgres://")) else Path(value)
+
+
+def _shown(value: str) -> str:
+    """A database's name for the terminal, without a password."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", value)
 
 
 def cmd_org_import(ns: argparse.Namespace) -> int:
@@ -291,6 +325,11 @@ def _parser() -> argparse.ArgumentParser:
     backup = db.add_parser("backup", help="copy the live SQLite database to FILE")
     backup.add_argument("file")
     backup.set_defaults(func=cmd_db_backup)
+    copy = db.add_parser("copy", help="copy every row of SRC into the new, empty DST"
+                                      " (SQLite files or postgresql:// URLs)")
+    copy.add_argument("source", metavar="SRC")
+    copy.add_argument("target", metavar="DST")
+    copy.set_defaults(func=cmd_db_copy)
     org = sub.add_parser("org", help="organisation file").add_subparsers(dest="org", required=True)
     imp = org.add_parser("import", help="import an org file (idempotent)")
     imp.add_argument("file")

@@ -14,7 +14,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 from bot.context import LinliContext
 from bot.core.clock import Clock, SystemClock
 from bot.core.http import AiohttpRequest
-from bot.core.inbox import DurableQueue, LinliBot, RawUpdatesRequest
+from bot.core.inbox import ChatTurns, DurableQueue, LinliBot, RawUpdatesRequest
 from bot.core.ordering import PerChatUpdateProcessor
 from bot.menus import publish_commands, publish_leader_menus
 from bot.services import Linli
@@ -66,6 +66,7 @@ def build_application(settings: Settings, clock: Clock | None = None) -> LinliAp
         .update_queue(inbox)
         .concurrent_updates(processor)
         .post_init(_post_init)
+        .post_stop(_post_stop)
         .post_shutdown(_post_shutdown)
         .build()
     )
@@ -83,7 +84,11 @@ async def _post_init(app: LinliApp) -> None:
     linli = await Linli.open(settings, app.bot_data["clock"])
     linli.bot_username = app.bot.username
     app.bot_data["linli"] = linli
-    await app.bot_data["inbox"].open(InboxRepo(linli.db), linli.clock, app.bot)
+    inbox_repo = InboxRepo(linli.db)
+    await app.bot_data["inbox"].open(inbox_repo, linli.clock, app.bot)
+    if linli.db.dialect == "postgresql":  # other instances may share the database
+        app.update_processor.turns = ChatTurns(  # type: ignore[attr-defined]
+            linli.db, inbox_repo, linli.clock)
     await linli.notifier.start(app.bot)
     await linli.digest.ensure_armed()
     await linli.holidays.ensure_armed()
@@ -103,6 +108,20 @@ async def _post_init(app: LinliApp) -> None:
     except Exception:  # menus are a convenience: never refuse to start over them
         log.exception("could not publish the command menus")
     log.info("Linli started as @%s", linli.bot_username)
+
+
+async def _post_stop(app: LinliApp) -> None:
+    """Updates and jobs are done with (a deadline may just have fired and queued its
+    messages): the sending stops now, while the bot's HTTP client is still open. What is
+    queued waits in the outbox for the next start; left to run until ``_post_shutdown``,
+    the notifier tried it through the client ``Application.shutdown`` had closed, and each
+    send failed, cost an attempt and came back with a backoff."""
+    desk = app.bot_data.pop("dashboard", None)
+    if desk is not None:  # first: its pages queue messages too
+        await desk.stop()
+    linli: Linli | None = app.bot_data.get("linli")
+    if linli is not None:
+        await linli.notifier.stop()
 
 
 async def _post_shutdown(app: LinliApp) -> None:

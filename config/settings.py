@@ -277,7 +277,7 @@ class Settings(BaseSettings):
     bot_token: SecretStr | None = None
     api_base_url: str = "https://api.telegram.org/bot"
     api_base_file_url: str = "https://api.telegram.org/file/bot"
-    database: Path = Path("linli.db")
+    database: Path | str = Path("linli.db")  # an SQLite file, or a postgresql:// URL
     timezone: str = "Asia/Shanghai"
     language: Literal["zh", "en"] = "zh"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
@@ -320,6 +320,14 @@ class Settings(BaseSettings):
         if isinstance(v, int):
             return [v]
         return v
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _file_or_url(cls, v: Any) -> Any:
+        """A postgresql:// (or postgres://) URL names a server; anything else an SQLite file."""
+        if isinstance(v, str) and v.startswith(("postgresql://", "postgres://")):
+            return v
+        return Path(v) if isinstance(v, str) else v
 
     @field_validator("timezone")
     @classmethod

@@ -67,8 +67,9 @@ class CareRepo:
             " ON CONFLICT(user_id, kind) DO UPDATE SET node_id = excluded.node_id,"
             " cadence_s = excluded.cadence_s, note = excluded.note, active = 1,"
             " next_due_at = excluded.next_due_at, updated_at = excluded.updated_at,"
-            " consent = CASE WHEN active = 1 THEN consent END,"
-            " created_by = CASE WHEN active = 1 THEN created_by ELSE excluded.created_by END",
+            " consent = CASE WHEN care_entries.active = 1 THEN care_entries.consent END,"
+            " created_by = CASE WHEN care_entries.active = 1 THEN care_entries.created_by"
+            "   ELSE excluded.created_by END",
             (user_id, node_id, kind, int(cadence.total_seconds()), note, to_db(first_due), by,
              to_db(now), to_db(now)),
         )
@@ -114,8 +115,8 @@ class CareRepo:
     async def open_visit(self, tx: Tx, entry: CareEntry, rung_node_id: int) -> int | None:
         """The visit due at the entry's next date (None if it exists already)."""
         return await tx.insert_new(
-            "INSERT OR IGNORE INTO care_visits(entry_id, node_id, due_at, rung_node_id)"
-            " VALUES (?, ?, ?, ?)",
+            "INSERT INTO care_visits(entry_id, node_id, due_at, rung_node_id)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (entry.id, entry.node_id, to_db(entry.next_due_at), rung_node_id))
 
     async def visit(self, visit_id: int, tx: Tx | None = None) -> CareVisit | None:

@@ -139,8 +139,8 @@ class ConsultationRepo:
     async def support(self, tx: Tx, proposal_id: int, user_id: int, now: datetime) -> bool:
         """+1 once per user; False if they already supported it."""
         return await tx.update(
-            "INSERT OR IGNORE INTO proposal_supports(proposal_id, user_id, created_at)"
-            " VALUES (?, ?, ?)", (proposal_id, user_id, to_db(now)),
+            "INSERT INTO proposal_supports(proposal_id, user_id, created_at)"
+            " VALUES (?, ?, ?) ON CONFLICT DO NOTHING", (proposal_id, user_id, to_db(now)),
         ) > 0
 
     async def supporters(self, proposal_id: int, tx: Tx | None = None) -> list[int]:
@@ -170,8 +170,9 @@ class ConsultationRepo:
 
     async def move_supports(self, tx: Tx, from_id: int, to_id: int, now: datetime) -> None:
         await tx.execute(
-            "INSERT OR IGNORE INTO proposal_supports(proposal_id, user_id, created_at)"
-            " SELECT ?, user_id, ? FROM proposal_supports WHERE proposal_id = ?",
+            "INSERT INTO proposal_supports(proposal_id, user_id, created_at)"
+            " SELECT ?, user_id, ? FROM proposal_supports WHERE proposal_id = ?"
+            " ON CONFLICT DO NOTHING",
             (to_id, to_db(now), from_id),
         )
 

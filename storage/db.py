@@ -143,7 +143,7 @@ class Tx(_Queries):
         return int(cur.lastrowid)
 
     async def insert_new(self, sql: str, params: Params = ()) -> int | None:
-        """Run an INSERT OR IGNORE: the new row's id, or None when it was ignored."""
+        """Run an INSERT ... ON CONFLICT DO NOTHING: the new row's id, or None when ignored."""
         self._begin(sql)
         cur = await self._in_turn(self._conn.execute(sql, params))
         return int(cur.lastrowid) if cur.rowcount else None
@@ -238,6 +238,8 @@ class Tx(_Queries):
 
 
 class Database(_Queries):
+    dialect = "sqlite"
+
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
@@ -364,9 +366,24 @@ def _statements(script: str) -> list[str]:
     return statements
 
 
-async def open_database(path: Path | str) -> Database:
+def database_errors() -> tuple[type[BaseException], ...]:
+    """What a failing database raises, on either engine (the database being down, or a
+    statement refused)."""
+    import psycopg
+
+    return (sqlite3.Error, psycopg.Error, OSError)
+
+
+def database_for(target: Path | str) -> Database:
+    """The database a setting names: a PostgreSQL URL, or else an SQLite file."""
+    from storage.pg import PgDatabase, is_postgres
+
+    return PgDatabase(target) if is_postgres(target) else Database(target)  # type: ignore[return-value]
+
+
+async def open_database(target: Path | str) -> Database:
     """Open the database and bring its schema up to date (every command does this)."""
-    db = Database(path)
+    db = database_for(target)
     await db.open()
     try:
         await db.upgrade()

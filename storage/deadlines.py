@@ -82,23 +82,25 @@ class DeadlineRepo:
         return 0 if row is None else int(row[0])
 
     async def claim(self, tx: Tx, deadline_id: int, now: datetime) -> bool:
-        """armed → fired; only one claimer ever succeeds, across racing jobs and restarts
-        (and none while it waits to be tried again after a failure)."""
-        return await tx.update(
-            "UPDATE deadlines SET state = 'fired', fired_at = ? WHERE id = ? AND state = 'armed'"
-            " AND coalesce(retry_at, due_at) <= ?",
-            (to_db(now), deadline_id, to_db(now)),
-        ) > 0
+        """armed → fired; only one claimer ever succeeds, across racing jobs, restarts and
+        instances (and none while it waits to be tried again after a failure)."""
+        return bool(await self.claim_many(tx, [deadline_id], now))
 
     async def claim_many(self, tx: Tx, deadline_ids: list[int], now: datetime) -> set[int]:
         """armed → fired for a batch, in one statement; the ids this claimer got (those
-        fired meanwhile by someone else, cancelled, or failed and waiting, are left out)."""
+        fired meanwhile by someone else, cancelled, or failed and waiting, are left out).
+
+        On PostgreSQL, rows another instance is claiming right now are skipped, not waited
+        for (``FOR UPDATE SKIP LOCKED``): instances sweep side by side. A claim is part of
+        the transaction that acts on it, so an instance that dies mid-batch loses its
+        claims with its transaction, and they are armed again for the next sweep."""
         if not deadline_ids:
             return set()
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
         rows = await tx.returning_all(
-            "UPDATE deadlines SET state = 'fired', fired_at = ?"
-            f" WHERE id IN ({','.join('?' * len(deadline_ids))}) AND state = 'armed'"
-            " AND coalesce(retry_at, due_at) <= ? RETURNING id",
+            "UPDATE deadlines SET state = 'fired', fired_at = ? WHERE id IN ("
+            f" SELECT id FROM deadlines WHERE id IN ({','.join('?' * len(deadline_ids))})"
+            f" AND state = 'armed' AND coalesce(retry_at, due_at) <= ?{lock}) RETURNING id",
             (to_db(now), *deadline_ids, to_db(now)),
         )
         return {int(r[0]) for r in rows}

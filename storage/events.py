@@ -145,5 +145,5 @@ class EventRepo:
     async def offer_once(self, tx: Tx, holiday: str, year: int, user_id: int,
                          now: datetime) -> bool:
         return await tx.update(
-            "INSERT OR IGNORE INTO holiday_offers(holiday, year, user_id, offered_at)"
-            " VALUES (?, ?, ?, ?)", (holiday, year, user_id, to_db(now))) > 0
+            "INSERT INTO holiday_offers(holiday, year, user_id, offered_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", (holiday, year, user_id, to_db(now))) > 0

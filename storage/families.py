@@ -87,5 +87,6 @@ class FamilyRepo:
                    now: datetime) -> bool:
         """One vote per resident: False when they have voted already."""
         return await tx.update(
-            "INSERT OR IGNORE INTO family_votes(selection_id, voter_id, nomination_id, voted_at)"
-            " VALUES (?, ?, ?, ?)", (selection_id, voter_id, nomination_id, to_db(now))) > 0
+            "INSERT INTO family_votes(selection_id, voter_id, nomination_id, voted_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (selection_id, voter_id, nomination_id, to_db(now))) > 0

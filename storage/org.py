@@ -258,8 +258,8 @@ class OrgRepo:
     ) -> bool:
         """Make ``user_id`` a leader of the node; False if they already were."""
         changed = await tx.update(
-            "INSERT OR IGNORE INTO leaders(node_id, user_id, name, source, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO leaders(node_id, user_id, name, source, created_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (node_id, user_id, name, source, to_db(now)),
         )
         self._changed(tx)
@@ -374,7 +374,7 @@ class OrgRepo:
         if found is not None:
             return int(found)
         user_id = int(await tx.fetchval(
-            "SELECT min(coalesce(min(user_id), 0), 0) - 1 FROM residents"))
+            "SELECT CASE WHEN min(user_id) < 0 THEN min(user_id) ELSE 0 END - 1 FROM residents"))
         self._resident_changed(tx, user_id)
         await tx.execute(
             "INSERT INTO residents(user_id, node_id, unit, name, phone, source, created_at,"
@@ -442,7 +442,7 @@ class OrgRepo:
             return
         await tx.execute(
             "UPDATE chats SET title = ?, updated_at = ? WHERE chat_id = ?"
-            " AND title IS NOT ?", (title, to_db(now), chat_id, title))
+            " AND title IS DISTINCT FROM ?", (title, to_db(now), chat_id, title))
         self._changed(tx)
 
     async def bind_chat(

@@ -348,7 +348,7 @@ async def read_org(db: Database) -> StoredOrg:
                     for r in await tx.fetchall(
             "SELECT n.key, p.kind, p.name, p.categories, group_concat(m.user_id) AS members"
             " FROM partners p JOIN nodes n ON n.id = p.node_id"
-            " LEFT JOIN partner_members m ON m.partner_id = p.id GROUP BY p.id")]
+            " LEFT JOIN partner_members m ON m.partner_id = p.id GROUP BY p.id, n.key")]
         residents = [StoredResident(r["user_id"], r["key"], r["unit"], r["name"])
                      for r in await tx.fetchall(
             "SELECT r.user_id, n.key, r.unit, r.name FROM residents r"

@@ -47,8 +47,9 @@ class OutboxRepo:
         """Queue a message, never twice for one ``dedup_key``. With ``want_id``, wait for
         its id (None when the key was queued before); else the insert does not wait.
         ``edit_of`` names the message an edit changes (edits go after new messages)."""
-        sql = ("INSERT OR IGNORE INTO outbox(dedup_key, chat_id, method, payload, fallback, ref,"
-               " not_before, created_at, bulk, edit_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        sql = ("INSERT INTO outbox(dedup_key, chat_id, method, payload, fallback, ref,"
+               " not_before, created_at, bulk, edit_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+               " ON CONFLICT DO NOTHING")
         params = (dedup_key, chat_id, method, json.dumps(payload, ensure_ascii=False),
                   json.dumps(fallback, ensure_ascii=False) if fallback else None, ref,
                   to_db(not_before), to_db(now), int(bulk), edit_of)
@@ -64,7 +65,7 @@ class OutboxRepo:
         New buttons on a queued new text keep that text."""
         r = await tx.fetchone(
             "SELECT id, method, payload FROM outbox WHERE chat_id = ? AND edit_of = ?"
-            " AND status = 'pending' AND ref IS ? ORDER BY id DESC LIMIT 1",
+            " AND status = 'pending' AND ref IS NOT DISTINCT FROM ? ORDER BY id DESC LIMIT 1",
             (chat_id, edit_of, ref),
         )
         if r is None:

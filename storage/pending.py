@@ -91,7 +91,7 @@ class PendingRepo:
         marks = ",".join("?" * len(kinds))
         rows = await self.db.fetchall(
             f"SELECT * FROM pending_inputs WHERE user_id = ? AND chat_id = ? AND expires_at > ?"
-            f" AND kind IN ({marks}) ORDER BY asked_at DESC, rowid DESC",
+            f" AND kind IN ({marks}) ORDER BY asked_at DESC, kind",
             (user_id, chat_id, to_db(now), *kinds),
         )
         return [PendingInput(r["user_id"], r["chat_id"], r["kind"], json.loads(r["payload"]))

@@ -47,7 +47,8 @@ class Consent:
 
 
 def _plain(row: sqlite3.Row) -> dict[str, Any]:
-    return {key: row[key] for key in row.keys()}
+    """A row as the export shows it: instants as stored on SQLite, on either database."""
+    return {key: to_db(v) if isinstance(v := row[key], datetime) else v for key in row.keys()}
 
 
 class PrivacyRepo:
@@ -83,7 +84,7 @@ class PrivacyRepo:
         found: dict[str, list[dict[str, Any]]] = {}
         for table, column in EXPORTED:
             rows = await self.db.fetchall(
-                f"SELECT * FROM {table} WHERE {column} = ? ORDER BY rowid", (user_id,))
+                f"SELECT * FROM {table} WHERE {column} = ? ORDER BY 1, 2", (user_id,))
             found[table] = [_plain(r) for r in rows]
         reports = await self.db.fetchall(
             "SELECT * FROM reports WHERE reporter_id = ? ORDER BY id", (user_id,))

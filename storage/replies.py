@@ -17,8 +17,9 @@ class ReplyRepo:
     async def save(self, tx: Tx, user_id: int, category: str, text: str, now: datetime) -> bool:
         """False when this leader had saved the same note already."""
         return await tx.update(
-            "INSERT OR IGNORE INTO saved_replies(user_id, category, text, created_at)"
-            " VALUES (?, ?, ?, ?)", (user_id, category, text, to_db(now))) > 0
+            "INSERT INTO saved_replies(user_id, category, text, created_at)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (user_id, category, text, to_db(now))) > 0
 
     async def of(self, user_id: int, category: str) -> list[tuple[int, str]]:
         """(id, text), the newest first."""

@@ -28,15 +28,16 @@ def _marks(values: list[int]) -> str:
 # the counts are summed in SQL, the durations read for the medians.
 _TOTALS = """
 SELECT count(*),
-  coalesce(sum(acknowledge_s IS NOT NULL OR missed_acknowledge), 0),
-  coalesce(sum(acknowledge_s IS NOT NULL AND NOT missed_acknowledge), 0),
-  coalesce(sum(missed), 0),
-  coalesce(sum(rating IN ('satisfied', 'acceptable', 'unsatisfied')), 0),
-  coalesce(sum(rating IN ('satisfied', 'acceptable')), 0),
-  coalesce(sum(state IN ('resolved', 'closed') AND resolve_s IS NOT NULL), 0),
-  coalesce(sum(state IN ('resolved', 'closed') AND resolve_s IS NOT NULL
-               AND resolved_level = ?), 0),
-  coalesce(sum(state IN ('resolved', 'closed') AND resolve_s IS NOT NULL AND NOT flagged), 0)
+  count(*) FILTER (WHERE acknowledge_s IS NOT NULL OR missed_acknowledge = 1),
+  count(*) FILTER (WHERE acknowledge_s IS NOT NULL AND missed_acknowledge = 0),
+  count(*) FILTER (WHERE missed = 1),
+  count(*) FILTER (WHERE rating IN ('satisfied', 'acceptable', 'unsatisfied')),
+  count(*) FILTER (WHERE rating IN ('satisfied', 'acceptable')),
+  count(*) FILTER (WHERE state IN ('resolved', 'closed') AND resolve_s IS NOT NULL),
+  count(*) FILTER (WHERE state IN ('resolved', 'closed') AND resolve_s IS NOT NULL
+                   AND resolved_level = ?),
+  count(*) FILTER (WHERE state IN ('resolved', 'closed') AND resolve_s IS NOT NULL
+                   AND flagged = 0)
 FROM report_facts WHERE created_at >= ? AND created_at < ? {scope}
 """
 
@@ -80,7 +81,7 @@ class StatsRepo:
         """The counts of reports filed in each [start, end) under these nodes (None:
         everywhere), in one statement (a 12-month trend is one trip, not twelve)."""
         one = _TOTALS.format(scope=self._scope("node_id", node_ids))
-        sql = " UNION ALL ".join(f"SELECT * FROM ({one})" for _ in periods)
+        sql = " UNION ALL ".join(f"SELECT * FROM ({one}) AS p{i}" for i in range(len(periods)))
         params: list[object] = []
         for start, end in periods:
             params += [grid_level, to_db(start), to_db(end), *(node_ids or [])]
@@ -114,7 +115,7 @@ class StatsRepo:
         """(call-backs recorded, of them 联系不上) for reports filed in [start, end) by a
         leader for a resident without Telegram (few: read by their own partial index)."""
         row = await self.db.fetchone(
-            "SELECT count(*), sum(e.note = 'unreachable') FROM reports r"
+            "SELECT count(*), count(*) FILTER (WHERE e.note = 'unreachable') FROM reports r"
             " JOIN report_events e ON e.report_id = r.id AND e.action = 'rated'"
             " WHERE r.filed_by IS NOT NULL AND r.created_at >= ? AND r.created_at < ?"
             f" {self._scope('r.node_id', node_ids)}",
@@ -140,10 +141,14 @@ class StatsRepo:
         scope = self._scope("node_id", node_ids)
         row = await self.db.fetchone(
             "SELECT count(*),"
-            " sum(state = 'done' AND julianday(visited_at) - julianday(due_at) <= ? / 86400.0),"
-            " sum(state = 'done' AND julianday(visited_at) - julianday(due_at) > ? / 86400.0)"
-            "   + sum(state = 'due' AND julianday(?) - julianday(due_at) > ? / 86400.0),"
-            " sum(state = 'due' AND julianday(?) - julianday(due_at) <= ? / 86400.0)"
+            " count(*) FILTER (WHERE state = 'done'"
+            "   AND julianday(visited_at) - julianday(due_at) <= ? / 86400.0),"
+            " count(*) FILTER (WHERE state = 'done'"
+            "   AND julianday(visited_at) - julianday(due_at) > ? / 86400.0)"
+            " + count(*) FILTER (WHERE state = 'due'"
+            "   AND julianday(?) - julianday(due_at) > ? / 86400.0),"
+            " count(*) FILTER (WHERE state = 'due'"
+            "   AND julianday(?) - julianday(due_at) <= ? / 86400.0)"
             f" FROM care_visits WHERE state != 'cancelled' AND due_at >= ? AND due_at < ? {scope}",
             (grace_s, grace_s, to_db(now), grace_s, to_db(now), grace_s, to_db(start), to_db(end),
              *(node_ids or [])),
@@ -155,8 +160,8 @@ class StatsRepo:
                          node_ids: list[int] | None) -> tuple[int, int]:
         """(done, all) of consultation decisions due in [start, end)."""
         row = await self.db.fetchone(
-            "SELECT sum(state = 'done'), count(*) FROM decisions WHERE due_at >= ?"
-            f" AND due_at < ? {self._scope('rung_node_id', node_ids)}",
+            "SELECT count(*) FILTER (WHERE state = 'done'), count(*) FROM decisions"
+            f" WHERE due_at >= ? AND due_at < ? {self._scope('rung_node_id', node_ids)}",
             (to_db(start), to_db(end), *(node_ids or [])))
         return (row[0] or 0, row[1] or 0) if row else (0, 0)
 

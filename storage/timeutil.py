@@ -1,4 +1,5 @@
-"""How instants are stored: UTC ISO-8601 text that sorts like time ('...Z')."""
+"""How instants are stored: UTC ISO-8601 text that sorts like time ('...Z') on SQLite;
+PostgreSQL's timestamptz takes that text too and gives back datetimes."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ def to_db(moment: datetime) -> str:
     return moment.isoformat(timespec="microseconds")[:-6] + "Z"
 
 
-def from_db(text: str | None) -> datetime | None:
+def from_db(text: str | datetime | None) -> datetime | None:
     if text is None:
         return None
+    if isinstance(text, datetime):  # PostgreSQL's timestamptz
+        return text if text.tzinfo is UTC else text.astimezone(UTC)
     if text.endswith("Z"):  # as stored: read the fast way (strptime takes 60 times as long)
         return datetime.fromisoformat(text)
     return datetime.strptime(text, _FORMAT).replace(tzinfo=UTC)  # anything else is refused

@@ -36,11 +36,13 @@ def _row(r: sqlite3.Row) -> UserRow:
 
 
 class UserRepo:
-    """Reads are served from a small cache: every update touches its user."""
+    """Reads are served from a small cache: every update touches its user. Not on
+    PostgreSQL, where other instances change users too (a /start handled there)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
         self._cache: dict[int, UserRow] = {}
+        self._caching = db.dialect == "sqlite"
 
     async def get(self, user_id: int) -> UserRow | None:
         if user_id in self._cache:
@@ -48,7 +50,9 @@ class UserRepo:
         r = await self.db.fetchone("SELECT * FROM users WHERE user_id = ?", (user_id,))
         if r is None:
             return None
-        self._cache[user_id] = row = _row(r)
+        row = _row(r)
+        if self._caching:
+            self._cache[user_id] = row
         return row
 
     async def touch(
@@ -80,8 +84,8 @@ class UserRepo:
                 " ON CONFLICT(user_id) DO UPDATE SET first_name = excluded.first_name,"
                 " last_name = excluded.last_name, username = excluded.username,"
                 " language_code = excluded.language_code,"
-                " started = max(users.started, excluded.started),"
-                " unreachable = CASE WHEN excluded.started THEN 0 ELSE users.unreachable END,"
+                " started = users.started | excluded.started,"
+                " unreachable = CASE WHEN excluded.started = 1 THEN 0 ELSE users.unreachable END,"
                 " updated_at = excluded.updated_at",
                 (user_id, first_name, last_name, username, language_code,
                  int(wanted.started), int(wanted.unreachable), to_db(now)),
@@ -104,12 +108,18 @@ class UserRepo:
         async with self.db.write() as tx:
             await self.mark_reachable(tx, user_id, reachable, now)
 
-    async def mark_reachable(self, tx: Tx, user_id: int, reachable: bool, now: datetime) -> None:
+    async def mark_reachable(self, tx: Tx, user_id: int, reachable: bool, now: datetime,
+                             tried_at: datetime | None = None) -> None:
+        """``tried_at``: when the send that found the user unreachable began; a user heard
+        from since (their /start handled meanwhile, maybe by another instance) stays as is."""
+        unless = " WHERE users.updated_at <= ?" if tried_at else ""
         await tx.execute(
             "INSERT INTO users(user_id, started, unreachable, updated_at) VALUES (?, ?, ?, ?)"
             " ON CONFLICT(user_id) DO UPDATE SET unreachable = excluded.unreachable,"
-            " started = max(users.started, excluded.started), updated_at = excluded.updated_at",
-            (user_id, int(reachable), int(not reachable), to_db(now)),
+            " started = users.started | excluded.started,"
+            f" updated_at = excluded.updated_at{unless}",
+            (user_id, int(reachable), int(not reachable), to_db(now),
+             *([to_db(tried_at)] if tried_at else [])),
         )
         self._cache.pop(user_id, None)
 

@@ -63,10 +63,9 @@ class WebRepo:
 
     async def first_use_of_init_data(self, tx: Tx, data_hash: str, now: datetime) -> bool:
         """True the first time this Mini App data is presented, False on a replay."""
-        new = await tx.insert_new(
-            "INSERT OR IGNORE INTO web_init_data_seen(data_hash, seen_at) VALUES (?, ?)",
-            (data_hash, to_db(now)))
-        return new is not None
+        return await tx.update(
+            "INSERT INTO web_init_data_seen(data_hash, seen_at) VALUES (?, ?)"
+            " ON CONFLICT DO NOTHING", (data_hash, to_db(now))) > 0
 
     async def reports(self, f: ReportFilter) -> list[Report]:
         where, params = ["1 = 1"], []

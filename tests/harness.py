@@ -12,6 +12,7 @@ from bot.core.clock import ShiftedClock
 from bot.services import Linli
 from config.settings import Settings
 from sandbox.fakegram import FakeTelegram
+from tests.backend import database_in
 
 TOKEN = "123456:TEST-token-for-the-fake-server"
 ADMIN = 1
@@ -26,7 +27,7 @@ class BotHarness:
         self.clock = clock or ShiftedClock(DAYTIME)
         values: dict[str, Any] = {
             "bot_token": TOKEN, "api_base_url": tg.base_url,
-            "api_base_file_url": tg.base_file_url, "database": folder / "linli.db",
+            "api_base_file_url": tg.base_file_url, "database": database_in(folder),
             "admin_ids": [ADMIN],
         }
         values.update(overrides)

@@ -11,6 +11,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.core.clock import FrozenClock
+from tests.backend import database_in
 
 DEC_1_2026 = FrozenClock(datetime(2026, 12, 1, 1, 0, tzinfo=UTC))  # 09:00 in Shanghai
 NOV_30_2026 = FrozenClock(datetime(2026, 11, 30, 1, 0, tzinfo=UTC))
@@ -24,7 +25,7 @@ CAL_2027 = {"year": 2027, "papers": ["https://www.gov.cn/example"], "days": [
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("LINLI_CONFIG", "LINLI_ADMIN_IDS"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("LINLI_DATABASE", str(tmp_path / "linli.db"))
+    monkeypatch.setenv("LINLI_DATABASE", str(database_in(tmp_path)))
     monkeypatch.setenv("LINLI_BOT_TOKEN", "1:x")
     return tmp_path
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from aiohttp import ClientSession, web
 
 from sandbox.fakegram import FakeTelegram
+from tests.backend import database_in
 from tests.harness import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +25,7 @@ def _env(tg: FakeTelegram, folder: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
     env.update({"LINLI_BOT_TOKEN": TOKEN, "LINLI_API_BASE_URL": tg.base_url,
                 "LINLI_API_BASE_FILE_URL": tg.base_file_url,
-                "LINLI_DATABASE": str(folder / "linli.db"), "LINLI_ADMIN_IDS": "1"})
+                "LINLI_DATABASE": str(database_in(folder)), "LINLI_ADMIN_IDS": "1"})
     env.update(extra)
     return env
 

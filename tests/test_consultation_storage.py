@@ -7,16 +7,17 @@ from pathlib import Path
 
 from storage.consultation import ConsultationRepo
 from storage.db import open_database
+from tests.backend import database_in
 from tests.harness import DAYTIME
 
 
 async def test_proposals_supports_and_polls(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "c.db")
+    db = await open_database(database_in(tmp_path / "c"))
     try:
         repo = ConsultationRepo(db)
         async with db.write() as tx:
             await tx.execute("INSERT INTO nodes(key, name, level, created_at, updated_at)"
-                             " VALUES ('b3', '3号楼', 'building', 'x', 'x')")
+                             " VALUES ('b3', '3号楼', 'building', '2026-01-01', '2026-01-01')")
             first = await repo.propose(tx, 1, 3001, "加装电梯", None, DAYTIME)
             second = await repo.propose(tx, 1, 3002, "楼道照明", None, DAYTIME)
             assert await repo.support(tx, first, 3002, DAYTIME)

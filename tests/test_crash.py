@@ -30,17 +30,20 @@ import json
 import os
 import random
 import re
-import sqlite3
 import subprocess
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from sandbox.fakegram import FakeTelegram
+from storage.timeutil import to_db
+from tests.backend import database_in, query
 from tests.harness import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +54,8 @@ GRIDS = {"b1-g": 1101, "b2-g": 1102}
 BUILDINGS = {"b1": 1201, "b2": 1202}
 COMPOUND, COMMUNITY = 1301, 1401
 RESIDENTS = {4001: "b1-g", 4002: "b1-g", 4003: "b1-g", 4004: "b2-g", 4005: "b2-g", 4006: "b2-g"}
+# what settle() waits for when it falls due this soon (an instant as the database writes it)
+SOON = timedelta(seconds=30)
 
 ORG = f"""
 [[nodes]]
@@ -119,18 +124,13 @@ def _env(tg: FakeTelegram, folder: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
     env.update({"LINLI_BOT_TOKEN": TOKEN, "LINLI_API_BASE_URL": tg.base_url,
                 "LINLI_API_BASE_FILE_URL": tg.base_file_url,
-                "LINLI_DATABASE": str(folder / "linli.db"), "LINLI_ADMIN_IDS": "1",
+                "LINLI_DATABASE": str(database_in(folder)), "LINLI_ADMIN_IDS": "1",
                 "LINLI_CONFIG": str(folder / "linli.toml")})
     return env
 
 
-def _query(db: Path, sql: str, params: tuple[object, ...] = ()) -> list[sqlite3.Row]:
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    conn.row_factory = sqlite3.Row
-    try:
-        return conn.execute(sql, params).fetchall()
-    finally:
-        conn.close()
+def _query(db: Path | str, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+    return query(db, sql, params)
 
 
 def _plain(text: str) -> str:
@@ -144,7 +144,7 @@ class Run:
     def __init__(self, tg: FakeTelegram, folder: Path, seed: int) -> None:
         self.tg, self.folder, self.rng = tg, folder, random.Random(seed)
         self.seed = seed
-        self.db = folder / "linli.db"
+        self.db = database_in(folder)
         self.env = _env(tg, folder)
         self.proc: subprocess.Popen[bytes] | None = None
         self.texts: list[str] = []
@@ -243,17 +243,25 @@ class Run:
                 self.start()
 
     async def settle(self, timeout: float = 60) -> None:
+        """Until the last process is at rest: every update handled, every report filed,
+        and nothing due now or soon (SOON), neither a message (one a retry's backoff put
+        back, say) nor a deadline. The deadlines count as much as the messages: a rung has
+        3 s here, so the outbox runs empty between one wave of escalations and the next;
+        stopped then, the process is caught by the next wave, whose messages are queued
+        (rightly, for the next start) but never sent, and the checks find them undelivered.
+        Waiting out the deadlines due soon lets each report climb to the top first."""
         began = time.monotonic()
         while time.monotonic() - began < timeout:
             await asyncio.sleep(0.25)
+            soon = to_db(datetime.now(UTC) + SOON)
             busy = _query(self.db, "SELECT"
                           " (SELECT count(*) FROM outbox WHERE status IN ('pending', 'sending')"
-                          # due now or soon: a send put back by a retry's backoff is awaited
-                          "  AND not_before <= strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
-                          "  '+30 seconds')),"
+                          "  AND not_before <= ?),"
+                          " (SELECT count(*) FROM deadlines WHERE state = 'armed'"
+                          "  AND coalesce(retry_at, due_at) <= ?),"
                           " (SELECT count(*) FROM updates WHERE status = 'new'),"
-                          " (SELECT count(*) FROM reports)")[0]
-            if not busy[0] and not busy[1] and busy[2] == len(self.texts) \
+                          " (SELECT count(*) FROM reports)", (soon, soon))[0]
+            if not busy[0] and not busy[1] and not busy[2] and busy[3] == len(self.texts) \
                     and self.tg.pending_updates() == 0:
                 return
         raise AssertionError(f"seed {self.seed}: not settled; log:\n"
@@ -345,7 +353,7 @@ def _check(run: Run, out: Outcome) -> None:
             out.wrong.append(f"report #{report['id']} rung and events disagree: {actions}")
     # no deadline that fell due was lost (3 s of slack for the alarm)
     late = _query(run.db, "SELECT subject, subject_id, kind FROM deadlines WHERE state = 'armed'"
-                  " AND due_at < strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-3 seconds')")
+                  " AND due_at < ?", (to_db(datetime.now(UTC) - timedelta(seconds=3)),))
     out.lost += [f"deadline never fired: {tuple(r)}" for r in late]
 
     # every notification delivered, and once (twice only if a kill cut its request off)

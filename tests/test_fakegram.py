@@ -940,3 +940,6 @@ async def test_copy_message(server: FakeTelegram, bot: Bot) -> None:
     assert "forward_origin" not in stored and stored["method"] == "copyMessage"
     with pytest.raises(BadRequest, match="Message to copy not found"):
         await bot.copy_message(LEADER, GROUP, 9999)
+
+
+pytestmark = pytest.mark.no_storage

@@ -5,11 +5,12 @@ timeout, /cancel, and a pointer when typed in a group."""
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sandbox.fakegram import FakeTelegram
+from storage.timeutil import from_db
 from tests.harness import BotHarness
 from tests.test_consultation_e2e import (
     BUILDING,
@@ -194,7 +195,7 @@ async def test_decide_via_its_form_with_an_owner_picked_by_button(
     partner = await linli.linli.db.fetchval("SELECT id FROM partners WHERE name = '阳光物业'")
     assert row["partner_id"] == partner and row["position"] == 1
     assert row["text"] == "本月内更换楼道声控灯"
-    due_at = datetime.fromisoformat(row["due_at"]).astimezone(SHANGHAI)
+    due_at = from_db(row["due_at"]).astimezone(SHANGHAI)
     assert (due_at.month, due_at.day, due_at.hour) == (12, 2, 18)
     await settle(linli)
     assert await _pending(linli) == 0

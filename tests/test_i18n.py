@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bot.core.i18n import CATALOG, Markup, number, pick_language, t
 
 
@@ -27,3 +29,6 @@ def test_language_choice_order() -> None:
 
 def test_numbers_look_the_same_in_both_languages() -> None:
     assert number(12) == "#12"
+
+
+pytestmark = pytest.mark.no_storage

@@ -52,7 +52,9 @@ async def test_an_update_received_but_not_handled_before_a_crash_is_handled_at_s
 
     db = await open_database(linli.settings.database)
     try:
-        assert await InboxRepo(db).receive(990001, json.dumps(update), linli.clock.now()) is None
+        now = linli.clock.now()  # received by an instance that died at once (its claim over)
+        assert await InboxRepo(db).receive(990001, json.dumps(update), GROUP, "gone:1:dead",
+                                           now, now) is None
     finally:
         await db.close()
     await linli.start()

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 PILLARS = {"reports", "consult", "culture", "service", "assess", "lead"}
 TOP = {"app", "services", "context", "menus", "__main__"}
@@ -97,3 +99,6 @@ def test_the_check_sees_each_wrong_arrow(tmp_path: Path) -> None:
         "handlers/h.py: a handler imports storage.reports",
         "handlers/h.py: a handler imports storage.reports.Report",
     ]
+
+
+pytestmark = pytest.mark.no_storage

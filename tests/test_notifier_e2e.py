@@ -237,6 +237,38 @@ async def test_stop_right_after_a_kick_does_not_hang(linli: BotHarness) -> None:
         await notifier.start(linli.app.bot)  # type: ignore[union-attr]
 
 
+async def test_a_message_queued_as_the_bot_stops_waits_untried_for_the_next_start(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    """A deadline that fires as the bot stops queues its messages: they wait for the next
+    start, untried, instead of being sent through the HTTP client the shutdown closed
+    (each such send failed, cost an attempt and came back with a backoff)."""
+    tg.add_user(LEADER, "王")
+    tg.user_sends(LEADER, LEADER, "/start")
+    await tg.wait_for(lambda m: m["chat"]["id"] == LEADER)
+    app, bot = linli.app, linli.linli
+    assert app is not None and app.updater is not None and app.post_shutdown is not None
+    # stop_polling's steps, with a message queued once the bot's client is shut down
+    await app.updater.stop()
+    await app.stop()
+    if app.post_stop:
+        await app.post_stop(app)
+    await app.shutdown()
+    async with bot.db.write() as tx:
+        outbox_id = await bot.notifier.enqueue(tx, Outgoing(LEADER, "诉求 #1 超时未处理"),
+                                               want_id=True)
+    bot.notifier.kick()
+    await asyncio.sleep(0.3)  # room for a send, were the notifier still running
+    row = await bot.db.fetchone("SELECT status, attempts, error FROM outbox WHERE id = ?",
+                                (outbox_id,))
+    await app.post_shutdown(app)
+    linli.app = None
+    assert tuple(row) == ("pending", 0, None)
+    await linli.start()
+    await tg.wait_for(lambda m: "诉求 #1 超时未处理" in (m.get("text") or ""))
+    await asyncio.sleep(0.3)
+    assert [m["text"] for m in tg.sent(LEADER)].count("诉求 #1 超时未处理") == 1
+
+
 async def test_a_busy_group_waits_for_its_window_and_other_chats_go_on(
         tg: FakeTelegram, linli: BotHarness) -> None:
     """Telegram takes 20 messages a minute into a group (here 5 in 2 s, to keep it quick):

@@ -17,6 +17,7 @@ import pytest
 from bot.assess.stats import parse_period
 from bot.reports.reports import Draft
 from sandbox.fakegram import FakeTelegram
+from storage.copy import tables
 from tests.harness import BotHarness
 from tests.orgs import harmony, harmony_leaders, resident
 
@@ -80,8 +81,8 @@ async def _everything(linli: BotHarness) -> str:
     """Every value of every table, JSON and base64 decoded, as one text to search."""
     db = linli.linli.db
     parts = []
-    for table in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'"):
-        for row in await db.fetchall(f'SELECT * FROM "{table["name"]}"'):
+    for table in await tables(db):
+        for row in await db.fetchall(f'SELECT * FROM "{table}"'):
             for value in tuple(row):
                 text = str(value)
                 parts.append(text)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot.core.recurrence import Rule, add_months, next_after, shift
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -58,3 +60,6 @@ def test_next_occurrence_of_weekly_and_monthly_events() -> None:
     spring = shift(local(BERLIN, 2026, 3, 26, 14, 0), local(BERLIN, 2026, 3, 26, 15, 0),
                    "weekly", BERLIN)
     assert spring[0].astimezone(BERLIN).hour == 14 and spring[0].hour == 12
+
+
+pytestmark = pytest.mark.no_storage

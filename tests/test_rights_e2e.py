@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 from sandbox.fakegram import FakeTelegram
+from tests.backend import database_in, query
 from tests.harness import BotHarness
 from tests.test_consultation_e2e import FORUM, GROUP, MOON, OUTSIDER, said, schedule_meeting, world
 
@@ -232,7 +233,7 @@ async def test_remove_leader_with_buttons_hands_their_reports_on(
 def test_prune_is_a_dry_run_until_yes(tmp_path: Any) -> None:
     from tests.test_orgfile import EXAMPLE, _cli
 
-    db = tmp_path / "linli.db"
+    db = database_in(tmp_path)
     assert _cli("org", "import", str(EXAMPLE), db=db).returncode == 0
     example = EXAMPLE.read_text(encoding="utf-8")
     gone = '[[leaders]]\nnode = "sunshine"\nuser_id = 1003\nname = "赵片长"\n'
@@ -254,10 +255,6 @@ def test_prune_is_a_dry_run_until_yes(tmp_path: Any) -> None:
     again = _cli("org", "import", str(smaller), "--prune", db=db)
     assert "leaders removed" not in again.stdout and "to remove" not in again.stdout
 
-    import sqlite3
-
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT user_id, source FROM role_removals").fetchall() == [
-            (1003, "prune")]
-        assert conn.execute("SELECT count(*) FROM deadlines WHERE subject = 'role_removal'"
-                            " AND state = 'armed'").fetchone() == (1,)
+    assert query(db, "SELECT user_id, source FROM role_removals") == [(1003, "prune")]
+    assert query(db, "SELECT count(*) FROM deadlines WHERE subject = 'role_removal'"
+                     " AND state = 'armed'") == [(1,)]

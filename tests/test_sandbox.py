@@ -242,3 +242,7 @@ async def test_linli_sandbox_as_a_newcomer_runs_it(tmp_path: Path) -> None:
             assert await process.wait() == 0, rest
     assert "linli sandbox --fresh" in rest
     assert (tmp_path / "box" / "linli.db").is_file()
+
+
+# the sandbox keeps its own SQLite file in its folder, whatever LINLI_DATABASE says
+pytestmark = pytest.mark.sqlite_only("the sandbox's own SQLite file")

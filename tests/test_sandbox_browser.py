@@ -184,3 +184,7 @@ async def test_the_tour_as_two_people_at_once(sandbox: Sandbox, browser: Browser
     await expect(resident.locator(".message.theirs").last).not_to_contain_text("您")
     await _shot(resident, "8-english")
     assert resident.errors == [] and company.errors == []  # type: ignore[attr-defined]
+
+
+# the sandbox keeps its own SQLite file in its folder, whatever LINLI_DATABASE says
+pytestmark = pytest.mark.sqlite_only("the sandbox's own SQLite file")

@@ -121,3 +121,6 @@ def test_bad_working_time_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     with pytest.raises(SettingsError) as caught:
         load_settings()
     assert [(k, complaint in m) for k, m in caught.value.problems] == [(key, True)]
+
+
+pytestmark = pytest.mark.no_storage

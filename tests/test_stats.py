@@ -24,6 +24,7 @@ from storage.org import OrgRepo
 from storage.reports import ReportRepo
 from storage.stats import StatsRepo
 from storage.timeutil import to_db
+from tests.backend import database_in
 from tests.orgs import harmony, harmony_leaders, leader, node
 
 GRID, BUILDING, COMPOUND, COMMUNITY, GRID4 = 1, 2, 3, 4, 5
@@ -90,7 +91,7 @@ async def fixture(tmp_path: Path) -> AsyncIterator[Fixture]:
 
 async def hand_computed(tmp_path: Path) -> Fixture:
     """Ten reports and four care visits whose figures are worked out by hand below."""
-    settings = Settings(database=tmp_path / "stats.db", admin_ids=[99])
+    settings = Settings(database=database_in(tmp_path / "stats"), admin_ids=[99])
     db = await open_database(settings.database)
     fx = Fixture(db, settings)
     await fx.load(tmp_path)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from bot.core.textsplit import TELEGRAM_LIMIT, split_html
 
 
@@ -43,3 +45,6 @@ def test_entities_are_not_cut() -> None:
     text = "&amp;" * 2000
     parts = split_html(text)
     assert all(re.fullmatch(r"(&amp;)+", p) for p in parts)
+
+
+pytestmark = pytest.mark.no_storage

@@ -376,3 +376,6 @@ def test_what_the_old_parsers_read_still_reads() -> None:
         assert parse_rule(f"weekly {days} 09:00", now, TZ).weekdays == expected
     with pytest.raises(BadInput):
         parse_rule("weekly mon,funday 09:00", now, TZ)
+
+
+pytestmark = pytest.mark.no_storage

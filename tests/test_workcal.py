@@ -26,6 +26,7 @@ from bot.core.workcal import (
 )
 from storage.calendar import CalendarException, CalendarRepo
 from storage.db import open_database
+from tests.backend import database_in
 
 TZ = ZoneInfo("Asia/Shanghai")
 NATIONAL_2025 = "国庆节、中秋节"
@@ -278,7 +279,7 @@ def test_a_naive_start_is_refused() -> None:
 
 
 async def test_the_calendar_kept_in_the_database(tmp_path: Path) -> None:
-    db = await open_database(tmp_path / "cal.db")
+    db = await open_database(database_in(tmp_path / "cal"))
     try:
         repo, now = CalendarRepo(db), at(2026, 12, 1, 9)
         before = await repo.version()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.core import metrics
 from bot.services import Linli
+from storage.db import database_errors
 
 SILENT_AFTER = 120.0  # seconds without a word from Telegram: polling or the webhook is stuck
 
@@ -30,7 +29,7 @@ def routes(app: web.Application, linli: Linli) -> None:
         try:
             await linli.db.fetchval("SELECT 1")
             figures = await _figures(linli)
-        except (sqlite3.Error, OSError) as exc:
+        except database_errors() as exc:
             return web.json_response({"ok": False, "database": f"unreachable: {exc}"},
                                      status=503)
         silent = figures["seconds_since_telegram"]

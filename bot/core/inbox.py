@@ -17,6 +17,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -28,12 +31,19 @@ from bot.core import metrics
 from bot.core.clock import Clock
 from bot.core.http import AiohttpRequest
 from bot.core.i18n import plain
+from bot.core.instance import INSTANCE, dead_here
+from bot.core.ordering import chat_key
 from storage.db import HandlingUpdate
 from storage.inbox import InboxRepo
 
 log = logging.getLogger(__name__)
 
 FLUSH_EVERY = 0.2  # seconds: how often updates that changed nothing are marked handled
+# Several instances: an update is claimed by the one that received it, renewed while it
+# works; another adopts what a dead instance left once the claim ran out
+CLAIM = timedelta(seconds=10)
+RENEW_EVERY = 3.0  # seconds
+ADOPT_EVERY = 2.0  # seconds
 KEEP_HANDLED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
 MAX_PAUSE = 30.0  # seconds: the longest wait between polls while Telegram fails
 
@@ -48,20 +58,35 @@ class DurableQueue(asyncio.Queue[Any]):
         self._handled_before: set[int] = set()  # skipped by receive_batch, yet still put
         self._quiet: list[int] = []  # handled without a change: to be marked in a batch
         self._flusher: asyncio.Task[None] | None = None
+        self.bot: Bot | None = None
         self.skipped = 0
 
     async def open(self, repo: InboxRepo, clock: Clock, bot: Bot) -> int:
         """Start recording, and queue what a crash left unhandled; returns how many."""
-        self.repo, self.clock = repo, clock
+        self.repo, self.clock, self.bot = repo, clock, bot
         await repo.prune(clock.now() - KEEP_HANDLED)
-        waiting = await repo.waiting()
-        for update_id, payload in waiting:
-            self._live.add(update_id)
-            await super().put(Update.de_json(json.loads(payload), bot))
+        waiting = await self._adopt(mine_too=True)
         if waiting:
-            log.warning("handling %d update(s) received before a crash", len(waiting))
+            log.warning("handling %d update(s) received before a crash", waiting)
         self._flusher = asyncio.create_task(self._flush_loop(), name="linli-inbox")
-        return len(waiting)
+        return waiting
+
+    async def _adopt(self, mine_too: bool = False) -> int:
+        """Queue the updates left by an instance that died (on start: by this one's last
+        run too); how many."""
+        assert self.repo is not None and self.clock is not None
+        dead = [c for c in await self.repo.claimers()
+                if dead_here(c) or (mine_too and c == INSTANCE)]
+        now = self.clock.now()
+        adopted = await self.repo.adopt(INSTANCE, now, now + CLAIM, dead)
+        count = 0
+        for update_id, payload in adopted:
+            if update_id in self._live:
+                continue
+            self._live.add(update_id)
+            await super().put(Update.de_json(json.loads(payload), self.bot))
+            count += 1
+        return count
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -79,9 +104,10 @@ class DurableQueue(asyncio.Queue[Any]):
             return updates
         raw = raw or {}
         fresh = [u for u in updates if u.update_id not in self._live]
+        now = self.clock.now()
         statuses = await self.repo.receive_many(
-            [(u.update_id, raw.get(u.update_id) or u.to_json()) for u in fresh],
-            self.clock.now(),
+            [(u.update_id, raw.get(u.update_id) or u.to_json(), chat_key(u)) for u in fresh],
+            INSTANCE, now, now + CLAIM,
         )
         keep = []
         for update in fresh:
@@ -108,10 +134,16 @@ class DurableQueue(asyncio.Queue[Any]):
                 return  # replayed from the inbox and now delivered again by Telegram
             # a webhook request: one update at a time
             metrics.heard_from_telegram()
-            status = await self.repo.receive(item.update_id, item.to_json(), self.clock.now())
+            now = self.clock.now()
+            status = await self.repo.receive(item.update_id, item.to_json(), chat_key(item),
+                                             INSTANCE, now, now + CLAIM)
             if status == "done":
                 self.skipped += 1
                 log.info("update %d was handled before; skipped", item.update_id)
+                return
+            if status == "elsewhere":  # Telegram retried it to us while another handles it
+                self.skipped += 1
+                log.info("update %d is being handled by another instance", item.update_id)
                 return
             self._live.add(item.update_id)
         await super().put(item)
@@ -128,12 +160,43 @@ class DurableQueue(asyncio.Queue[Any]):
             await self.repo.mark_handled(quiet, self.clock.now())
 
     async def _flush_loop(self) -> None:
+        renewed = adopted = time.monotonic()
         while True:
             await asyncio.sleep(FLUSH_EVERY)
             try:
                 await self._flush()
+                if time.monotonic() - renewed >= RENEW_EVERY and self._live:
+                    assert self.repo is not None and self.clock is not None
+                    await self.repo.renew(INSTANCE, self.clock.now() + CLAIM)
+                    renewed = time.monotonic()
+                if time.monotonic() - adopted >= ADOPT_EVERY:
+                    adopted = time.monotonic()
+                    if count := await self._adopt():
+                        log.warning("handling %d update(s) another instance left", count)
             except Exception:
                 log.exception("could not mark handled updates; retrying")
+
+
+class ChatTurns:
+    """Several instances on one PostgreSQL database: a chat's updates are handled one at a
+    time and in order, whichever instance received each. Before its turn, an update waits
+    (up to WAIT_FOR_EARLIER) while an earlier update of its chat is still being handled
+    elsewhere; then it runs holding the chat's advisory lock."""
+
+    WAIT_FOR_EARLIER = 10.0  # seconds: then it goes ahead (that instance may have died)
+
+    def __init__(self, db: Any, repo: InboxRepo, clock: Clock) -> None:
+        self.db, self.repo, self.clock = db, repo, clock
+
+    @asynccontextmanager
+    async def turn(self, key: int, update_id: int) -> AsyncIterator[None]:
+        until = time.monotonic() + self.WAIT_FOR_EARLIER
+        while time.monotonic() < until:
+            if not await self.repo.earlier_elsewhere(key, update_id, INSTANCE, self.clock.now()):
+                break
+            await asyncio.sleep(0.02)
+        async with self.db.chat_lock(key):
+            yield
 
 
 def _long_poll(timeout: object) -> bool:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,8 +50,10 @@ from bot.core.clock import Clock
 from bot.core.grouplimit import GroupWindow
 from bot.core.http import answer_lost
 from bot.core.i18n import plain
+from bot.core.instance import INSTANCE, dead_here
 from bot.core.textsplit import split_html
 from storage.db import Database, Tx
+from storage.leases import LeaseRepo
 from storage.org import OrgRepo
 from storage.outbox import OutboxRepo, OutboxRow
 from storage.users import UserRepo
@@ -59,6 +62,12 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 CONCURRENCY = 16
+# One instance sends for all (Telegram's limits hold per bot, not per process): the one
+# holding the sender lease, renewed every RENEW_EVERY; when it dies, another takes over
+# once SENDER_LEASE has passed (so within 10 s)
+SENDER = "sender"
+SENDER_LEASE = timedelta(seconds=6)
+RENEW_EVERY = 2.0  # seconds
 # New messages that Telegram has most likely made when a request went out whole and its
 # answer did not come back in time: sending them again would show them twice.
 NOT_REPEATED = frozenset({"send_message", "send_photo", "send_document", "send_voice",
@@ -168,6 +177,10 @@ class Notifier:
         self._listeners: list[UnreachableListener] = []
         self._finished: list[tuple[str, FinishedListener]] = []
         self.groups = GroupWindow()
+        self.leases = LeaseRepo(db)
+        self.me = INSTANCE
+        self.sending = False  # this instance holds the sender lease
+        self._renewed = 0.0  # time.monotonic() of the last renewal
 
     # -- queueing -------------------------------------------------------------------
 
@@ -239,10 +252,31 @@ class Notifier:
 
     async def start(self, bot: Bot) -> None:
         self.bot = bot
-        released = await self.outbox.release_inflight()
-        if released:
-            log.warning("re-sending %d message(s) interrupted by a crash", released)
+        await self._keep_lease()
         self._loop_task = asyncio.create_task(self._run(), name="linli-notifier")
+
+    async def _keep_lease(self) -> None:
+        """Take or renew the sender lease when due. On taking it, the messages the last
+        holder had in flight (it crashed, or lost the lease) are sent again (at least once)."""
+        if self.sending and time.monotonic() - self._renewed < RENEW_EVERY:
+            return
+        now = self.clock.now()
+        held = await self.leases.hold(SENDER, self.me, now, SENDER_LEASE)
+        if not held:  # a holder of this machine that has died need not be waited out
+            other = await self.leases.holder(SENDER)
+            if other is not None and dead_here(other):
+                held = await self.leases.take_from(SENDER, other, self.me, now, SENDER_LEASE)
+        if held:
+            self._renewed = time.monotonic()
+        if held and not self.sending:
+            self.sending = True
+            released = await self.outbox.release_inflight()
+            log.info("sending for every instance (sender lease %s)", self.me)
+            if released:
+                log.warning("re-sending %d message(s) interrupted by a crash", released)
+        elif not held and self.sending:
+            self.sending = False
+            log.warning("sender lease lost to another instance; not sending")
 
     async def stop(self, grace: float = 5.0) -> None:
         if self._loop_task is not None:
@@ -251,6 +285,12 @@ class Notifier:
             self._loop_task = None
         if self._inflight:
             await asyncio.wait(list(self._inflight.values()), timeout=grace)
+        if self.sending:
+            self.sending = False
+            try:
+                await self.leases.give_up(SENDER, self.me)
+            except Exception:  # the database went first: the lease runs out by itself
+                log.warning("could not give up the sender lease", exc_info=True)
 
     async def idle(self) -> bool:
         """True when nothing due is queued or being sent (tests and benchmarks)."""
@@ -272,8 +312,9 @@ class Notifier:
                 pass
 
     async def _dispatch_due(self) -> None:
+        await self._keep_lease()
         free = CONCURRENCY - len(self._inflight)
-        if free <= 0:
+        if free <= 0 or not self.sending:
             return
         chosen: dict[int, int] = {}  # chat id → its oldest due message
         due = await self.outbox.due(self.clock.now(), limit=CONCURRENCY * 8,
@@ -305,6 +346,7 @@ class Notifier:
             await self._finish(row, "failed", error="internal error")
 
     async def _attempt(self, row: OutboxRow) -> None:
+        began = self.clock.now()
         if row.chat_id > 0:
             user = await self.users.get(row.chat_id)
             if user is not None and user.unreachable:
@@ -321,7 +363,7 @@ class Notifier:
         except ChatMigrated as exc:
             await self._migrate(row, exc.new_chat_id)
         except Forbidden as exc:
-            await self._unreachable(row, exc.message)
+            await self._unreachable(row, exc.message, tried_at=began)
         except TimedOut as exc:
             if row.method in NOT_REPEATED and answer_lost(exc):
                 log.warning("outbox #%d to %s: no answer in time; taken as sent, not repeated",
@@ -470,12 +512,13 @@ class Notifier:
             await self.outbox.retarget(tx, row.chat_id, new_chat_id)
         log.info("chat %s migrated to %s; binding and queue follow", row.chat_id, new_chat_id)
 
-    async def _unreachable(self, row: OutboxRow, reason: str) -> None:
+    async def _unreachable(self, row: OutboxRow, reason: str,
+                           tried_at: datetime | None = None) -> None:
         now = self.clock.now()
         async with self.db.write() as tx:
             await self.outbox.finish(tx, row.id, "unreachable", now, error=reason)
             if row.chat_id > 0:
-                await self.users.mark_reachable(tx, row.chat_id, False, now)
+                await self.users.mark_reachable(tx, row.chat_id, False, now, tried_at)
             else:
                 await self.org.deactivate_chat(tx, row.chat_id, now)
             if row.fallback:

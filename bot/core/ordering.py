@@ -23,6 +23,16 @@ log = logging.getLogger(__name__)
 KEEP_TIMINGS = 200_000  # the most recent handler times kept for the shutdown summary
 
 
+def chat_key(update: object) -> int:
+    """Whose order an update keeps: its chat's (or, without a chat, its user's)."""
+    if isinstance(update, Update):
+        if update.effective_chat is not None:
+            return update.effective_chat.id
+        if update.effective_user is not None:
+            return update.effective_user.id
+    return 0
+
+
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int) -> None:
         super().__init__(max_concurrent_updates)
@@ -31,16 +41,11 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         # told when an update is done with (the inbox marks it handled)
         self.on_finished: Callable[[HandlingUpdate], None] | None = None
         self.handled = 0
+        # several instances on PostgreSQL: a chat's turn across them (bot.core.inbox)
+        self.turns: Any = None
         self._timings: list[float] = []  # seconds in the handlers, waiting for the chat excluded
 
-    @staticmethod
-    def _key(update: object) -> int:
-        if isinstance(update, Update):
-            if update.effective_chat is not None:
-                return update.effective_chat.id
-            if update.effective_user is not None:
-                return update.effective_user.id
-        return 0
+    _key = staticmethod(lambda update: chat_key(update))
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = self._key(update)
@@ -50,8 +55,13 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         token = handling_update.set(handling)  # the handlers' transactions see it
         try:
             async with lock:
-                began = time.perf_counter()
-                await coroutine
+                if self.turns is not None and handling is not None:
+                    async with self.turns.turn(key, handling.update_id):
+                        began = time.perf_counter()
+                        await coroutine
+                else:
+                    began = time.perf_counter()
+                    await coroutine
                 self._timed(time.perf_counter() - began)
         finally:
             handling_update.reset(token)

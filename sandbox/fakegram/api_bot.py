@@ -47,11 +47,12 @@ def set_webhook(tg: TelegramState, p: Params) -> bool:
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
     allowed = p.get("allowed_updates")
     tg.webhook = {"url": str(url), "secret_token": p.get("secret_token"),
-                  "allowed_updates": allowed}
+                  "allowed_updates": allowed, "max_connections": p.integer("max_connections")}
     if allowed is not None:
         tg.updates.allowed_updates = [str(kind) for kind in allowed]
     if p.flag("drop_pending_updates"):
         tg.updates.drop_all()
+    tg.restart_pusher()
     return True
 
 
@@ -60,6 +61,7 @@ def delete_webhook(tg: TelegramState, p: Params) -> bool:
     tg.webhook = {}
     if p.flag("drop_pending_updates"):
         tg.updates.drop_all()
+    tg.restart_pusher()
     return True
 
 

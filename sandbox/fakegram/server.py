@@ -88,6 +88,9 @@ class FakeTelegram(UserActions):
 
     async def stop(self) -> None:
         self.updates.close()
+        if self.pusher is not None:
+            await self.pusher.stop()
+            self.pusher = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

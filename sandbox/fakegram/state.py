@@ -13,6 +13,7 @@ from typing import Any
 from .errors import bad_request, forbidden
 from .faults import FloodControl
 from .updates import UpdateQueue
+from .webhook import WebhookPusher
 
 JSON = dict[str, Any]
 
@@ -112,6 +113,10 @@ class TelegramState:
         self.callback_answers: dict[str, JSON | None] = {}  # query id -> answer (None: not yet)
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.webhook: JSON = {}  # what setWebhook was last given (url, secret_token, ...)
+        # where the registered webhook URL is served (a test's local address); None: the
+        # fake delivers nothing by webhook (a test posts updates itself)
+        self.webhook_target: str | None = None
+        self.pusher: WebhookPusher | None = None
         self.menu_buttons: dict[int | None, JSON] = {}
         self.overall_per_second: int | None = 30
         self.group_per_minute: int | None = 20
@@ -121,6 +126,17 @@ class TelegramState:
         self._edits: list[JSON] = []  # every edit a message took, as it was right after it
         self.updates = UpdateQueue()
         self._ids = itertools.count(1)
+
+    def restart_pusher(self) -> None:
+        """(Re)start webhook delivery for the current setWebhook, or stop it."""
+        if self.pusher is not None:
+            self.pusher.cancel()
+            self.pusher = None
+        url = self.webhook.get("url")
+        if url and self.webhook_target:
+            self.pusher = WebhookPusher(self, self.webhook_target, self.webhook.get("secret_token"),
+                                        int(self.webhook.get("max_connections") or 40))
+            self.pusher.start()
 
     # ----- the world -----
 

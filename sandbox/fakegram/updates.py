@@ -66,6 +66,22 @@ class UpdateQueue:
         self.closing = True
         self._arrived.set()
 
+    def deliverable(self) -> list[JSON]:
+        """What a webhook delivers next: every queued update of the allowed types."""
+        return self._deliverable(len(self._queued))
+
+    def done_with(self, update_id: int) -> None:
+        """The webhook answered 2xx: the update is not delivered again."""
+        self._queued = [u for u in self._queued if u["update_id"] != update_id]
+
+    async def arrival(self, timeout: float) -> None:
+        """Wait until an update is queued (or the time is up). asyncio.timeout, not
+        wait_for: on Python 3.11 wait_for may swallow a cancellation."""
+        self._arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._arrived.wait()
+
     def _deliverable(self, limit: int) -> list[JSON]:
         """The next updates of the allowed types; the others are dropped as Telegram does."""
         allowed = frozenset(self.allowed_updates or DEFAULT_UPDATE_TYPES)
