@@ -74,6 +74,10 @@ class UpdateQueue:
         """The webhook answered 2xx: the update is not delivered again."""
         self._queued = [u for u in self._queued if u["update_id"] != update_id]
 
+    def wake(self) -> None:
+        """Let a waiting webhook deliverer look again (a chat's update was answered)."""
+        self._arrived.set()
+
     async def arrival(self, timeout: float) -> None:
         """Wait until an update is queued (or the time is up). asyncio.timeout, not
         wait_for: on Python 3.11 wait_for may swallow a cancellation."""

@@ -2,9 +2,11 @@
 
 Updates are POSTed to the webhook (JSON, with ``X-Telegram-Bot-Api-Secret-Token`` when a
 secret was set), oldest first, over at most ``max_connections`` connections at once
-(Telegram's default: 40). An update is done with once the bot answered 2xx; any other
-answer, a refused connection or a time-out, and it is delivered again after a pause
-(the same ``update_id``): what a bot answered 200 for is never sent again.
+(Telegram's default: 40). As Telegram does, a chat's next update waits until the bot
+answered its previous one: one chat's updates arrive in order, different chats' at once.
+An update is done with once the bot answered 2xx; any other answer, a refused connection
+or a time-out, and it is delivered again after a pause (the same ``update_id``): what a
+bot answered 200 for is never sent again.
 
 The fake cannot reach the https URL the bot registers: a test says where that URL is
 served (``FakeTelegram.webhook_target``, e.g. a local proxy in front of the instances).
@@ -39,6 +41,7 @@ class WebhookPusher:
         self._task: asyncio.Task[None] | None = None
         self._inflight: set[int] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
+        self._busy: set[int] = set()  # chats with an update on its way
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="fake-webhook")
@@ -66,8 +69,14 @@ class WebhookPusher:
             tasks = self._deliveries
             while True:
                 queue = self.tg.updates
-                waiting = [u for u in queue.deliverable() if u["update_id"] not in self._inflight]
+                waiting, seen = [], set()
+                for update in queue.deliverable():  # each chat's oldest, unless it is out
+                    chat = _chat_of(update)
+                    if chat not in seen and chat not in self._busy:
+                        waiting.append(update)
+                    seen.add(chat)
                 for update in waiting:
+                    self._busy.add(_chat_of(update))
                     await slots.acquire()
                     self._inflight.add(update["update_id"])
                     task = asyncio.create_task(self._deliver(http, update, slots))
@@ -91,4 +100,18 @@ class WebhookPusher:
                 await asyncio.sleep(RETRY_AFTER)
         finally:
             self._inflight.discard(update["update_id"])
+            self._busy.discard(_chat_of(update))
             slots.release()
+            self.tg.updates.wake()
+
+
+def _chat_of(update: dict[str, Any]) -> int:
+    """The chat whose order an update keeps (a poll answer: its voter's)."""
+    body = next(v for k, v in update.items() if k != "update_id")
+    if not isinstance(body, dict):
+        return 0
+    chat = body.get("chat") or (body.get("message") or {}).get("chat")
+    if chat:
+        return int(chat["id"])
+    who = body.get("from") or body.get("user") or {}
+    return int(who.get("id", 0))
