@@ -340,10 +340,10 @@ async def _connect(path: Path, begin: str | None = None) -> aiosqlite.Connection
     return conn
 
 
-def available_migrations() -> list[tuple[int, str, str]]:
+def available_migrations(folder: str = "migrations") -> list[tuple[int, str, str]]:
+    """The numbered migrations of a folder of storage/ (``migrations_pg``: PostgreSQL's)."""
     found = []
-    folder = resources.files("storage") / "migrations"
-    for entry in folder.iterdir():
+    for entry in (resources.files("storage") / folder).iterdir():
         match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
         if match:
             found.append((int(match.group(1)), match.group(2), entry.read_text("utf-8")))

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 import psycopg
@@ -30,7 +28,7 @@ from psycopg.adapt import Dumper
 from psycopg.rows import RowMaker
 from psycopg_pool import AsyncConnectionPool
 
-from storage.db import HandlingUpdate, Params, handling_update
+from storage.db import HandlingUpdate, Params, available_migrations, handling_update
 from storage.timeutil import to_db
 
 log = logging.getLogger(__name__)
@@ -279,7 +277,7 @@ class PgDatabase(_Queries):
                 done = {r[0] for r in await (await conn.execute(
                     "SELECT version FROM schema_version")).fetchall()}
                 applied = []
-                for number, name, sql in migrations or available_migrations():
+                for number, name, sql in migrations or available_migrations("migrations_pg"):
                     if number in done:
                         continue
                     await conn.execute(sql.encode())  # a script: no placeholders in it
@@ -297,16 +295,6 @@ class PgDatabase(_Queries):
 
 
 MIGRATION_LOCK = 0x4C494E4C49  # "LINLI": the advisory lock migrations run under
-
-
-def available_migrations() -> list[tuple[int, str, str]]:
-    found = []
-    folder = resources.files("storage") / "migrations_pg"
-    for entry in folder.iterdir():
-        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text("utf-8")))
-    return sorted(found)
 
 
 def is_postgres(target: object) -> bool:

@@ -288,22 +288,30 @@ class Outcome:
         return self.lost + self.duplicated + self.fired_twice + self.wrong
 
 
-async def crash_run(tg: FakeTelegram, folder: Path, seed: int, steps: int = 45,
-                    kills: int = KILLS_PER_SEED) -> Outcome:
-    """One seed: set up the neighbourhood, act while killing `linli run` `kills` times,
-    let the last process settle, stop it, and check what the database and Telegram hold."""
-    (folder / "org.toml").write_text(ORG, encoding="utf-8")
-    (folder / "linli.toml").write_text(CONFIG, encoding="utf-8")
-    run = Run(tg, folder, seed)
-    outcome = Outcome(seed)
+async def neighbourhood(tg: FakeTelegram, run: Run) -> list[int]:
+    """The org file and settings in the run's folder, imported; the people and the two
+    buildings' groups on the fake server. Everyone's id."""
+    (run.folder / "org.toml").write_text(ORG, encoding="utf-8")
+    (run.folder / "linli.toml").write_text(CONFIG, encoding="utf-8")
     await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bot", "org", "import", str(folder / "org.toml")],
+        subprocess.run, [sys.executable, "-m", "bot", "org", "import",
+                         str(run.folder / "org.toml")],
         env=run.env, cwd=ROOT, check=True, capture_output=True)
     people = [*GRIDS.values(), *BUILDINGS.values(), COMPOUND, COMMUNITY, *RESIDENTS]
     for uid in people:
         tg.add_user(uid, f"用户{uid}")
     for building, chat in GROUPS.items():
         tg.add_group(chat, f"{building}号楼群", members=people)
+    return people
+
+
+async def crash_run(tg: FakeTelegram, folder: Path, seed: int, steps: int = 45,
+                    kills: int = KILLS_PER_SEED) -> Outcome:
+    """One seed: set up the neighbourhood, act while killing `linli run` `kills` times,
+    let the last process settle, stop it, and check what the database and Telegram hold."""
+    run = Run(tg, folder, seed)
+    outcome = Outcome(seed)
+    people = await neighbourhood(tg, run)
     run.start()
     try:
         for uid in people:

@@ -24,19 +24,12 @@ from sandbox.fakegram import FakeTelegram
 from tests.backend import query
 from tests.roundrobin import RoundRobin, free_port
 from tests.test_crash import (
-    BUILDINGS,
-    COMMUNITY,
-    COMPOUND,
-    CONFIG,
-    GRIDS,
-    GROUPS,
-    ORG,
-    RESIDENTS,
     ROOT,
     Outcome,
     Run,
     _check,
     _plain,
+    neighbourhood,
 )
 
 pytestmark = pytest.mark.postgres_only
@@ -96,22 +89,13 @@ class Cluster(Run):
 async def test_three_instances_behind_one_webhook_one_killed(
         tg: FakeTelegram, tmp_path: Path) -> None:
     seed = 7
-    (tmp_path / "org.toml").write_text(ORG, encoding="utf-8")
-    (tmp_path / "linli.toml").write_text(CONFIG, encoding="utf-8")
     ports = [free_port() for _ in range(INSTANCES)]
     proxy = RoundRobin([f"http://127.0.0.1:{port}" for port in ports])
     await proxy.start()
     tg.webhook_target = proxy.url
     run = Cluster(tg, tmp_path, seed, proxy, ports)
     outcome = Outcome(seed)
-    await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "bot", "org", "import", str(tmp_path / "org.toml")],
-        env=run.env, cwd=ROOT, check=True, capture_output=True)
-    people = [*GRIDS.values(), *BUILDINGS.values(), COMPOUND, COMMUNITY, *RESIDENTS]
-    for uid in people:
-        tg.add_user(uid, f"用户{uid}")
-    for building, chat in GROUPS.items():
-        tg.add_group(chat, f"{building}号楼群", members=people)
+    people = await neighbourhood(tg, run)
     for uid in people:  # queued until the webhook is set, then delivered
         tg.user_sends(uid, uid, "/start")
     run.start()
