@@ -128,13 +128,14 @@ def _value(v: Any) -> str:
     return str(v)
 
 
-async def checksum(db: Database, table: Table, columns: list[str]) -> Copied:
+async def checksum(db: Database, table: Table) -> Copied:
     """The table's row count and a SHA-256 over its rows, in key order, each value
     written as SQLite stores it (so both databases give the same sum for the same rows)."""
     digest = hashlib.sha256()
     count = 0
     order = ", ".join(table.key)
-    for row in await db.fetchall(f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {order}"):
+    columns = ", ".join(table.columns)
+    for row in await db.fetchall(f"SELECT {columns} FROM {table.name} ORDER BY {order}"):
         digest.update("\x1f".join(_value(v) for v in row).encode())
         digest.update(b"\x1e")
         count += 1
@@ -146,7 +147,8 @@ def _batches(rows: list[Any], size: int = BATCH) -> Iterable[list[Any]]:
         yield rows[start:start + size]
 
 
-async def _copy_table(src: Database, dst: Database, table: Table, columns: list[str]) -> None:
+async def _copy_table(src: Database, dst: Database, table: Table) -> None:
+    columns = table.columns
     rows = await src.fetchall(
         f"SELECT {', '.join(columns)} FROM {table.name} ORDER BY {', '.join(table.key)}")
     if not rows:
@@ -234,13 +236,11 @@ async def _copy(src: Database, dst: Database) -> list[Copied]:
     order = [t for t in _parents_first(found) if t.name not in NOT_COPIED]
     order.sort(key=lambda t: t.name in LAST)  # stable: parents still first
     for table in order:
-        await _copy_table(src, dst, table, table.columns)
+        await _copy_table(src, dst, table)
     await _continue_sequences(dst, there)
     verified = []
     for table in order:
-        theirs = Table(table.name, table.columns, table.key, set(), [])
-        want = await checksum(src, table, table.columns)
-        got = await checksum(dst, theirs, table.columns)
+        want, got = await checksum(src, table), await checksum(dst, table)
         if (want.rows, want.checksum) != (got.rows, got.checksum):
             raise CopyError(f"table {table.name}: {want.rows} rows read, {got.rows} arrived,"
                             " or their contents differ")

@@ -176,7 +176,6 @@ class PgDatabase(_Queries):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.path = None
         self._writer: psycopg.AsyncConnection[Row] | None = None
         self._readers: AsyncConnectionPool | None = None
         self._lockers: AsyncConnectionPool | None = None  # connections holding chat locks

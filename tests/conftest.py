@@ -45,7 +45,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if getattr(session.config, "workerinput", None) is not None:
         _postgres_missing = os.environ.get("LINLI_TEST_POSTGRES_MISSING") or None
         return
-    if not _wants_postgres(session):
+    if "postgresql" not in _backends():
         return
     try:
         _postgres.start()
@@ -58,8 +58,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(f"LINLI_REQUIRE_POSTGRES=1 but {exc}") from exc
 
 
-def _wants_postgres(session: pytest.Session) -> bool:
-    return os.environ.get("LINLI_TEST_BACKENDS", "sqlite,postgresql") != "sqlite"
+def _backends() -> list[str]:
+    """The databases this run covers (LINLI_TEST_BACKENDS: both unless it names one)."""
+    chosen = os.environ.get("LINLI_TEST_BACKENDS", ",".join(BACKENDS))
+    return [kind for kind in BACKENDS if kind in chosen]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -70,8 +72,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "backend_kind" in metafunc.fixturenames:
         once = (metafunc.definition.get_closest_marker("no_storage")
                 or metafunc.definition.get_closest_marker("sqlite_only"))
-        kinds = ["sqlite"] if once else [
-            k for k in BACKENDS if k in os.environ.get("LINLI_TEST_BACKENDS", ",".join(BACKENDS))]
+        kinds = ["sqlite"] if once else _backends()
         if metafunc.definition.get_closest_marker("postgres_only"):
             kinds = ["postgresql"]
         metafunc.parametrize("backend_kind", kinds, scope="function")

@@ -45,10 +45,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self.turns: Any = None
         self._timings: list[float] = []  # seconds in the handlers, waiting for the chat excluded
 
-    _key = staticmethod(lambda update: chat_key(update))
-
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        key = self._key(update)
+        key = chat_key(update)
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         handling = HandlingUpdate(update.update_id) if isinstance(update, Update) else None
