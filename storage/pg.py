@@ -119,14 +119,52 @@ class _Queries:
 
 
 class PgTx(_Queries):
-    """An open write transaction (the interface of storage.db.Tx)."""
+    """An open write transaction (the interface of storage.db.Tx).
+
+    As on SQLite, a change whose result nobody needs (``execute``, ``executemany``) is held
+    and sent with the next statement whose result is needed, or when the transaction
+    ends: all of them in one trip to the server (psycopg's pipeline mode), not one trip
+    each. An error of a held change is raised then, and the transaction fails.
+    """
 
     def __init__(self, conn: psycopg.AsyncConnection[Row]) -> None:
         self._conn = conn
+        # (sql, params or rows, executemany?, the error if it changes no row)
+        self._held: list[tuple[str, Any, bool, BaseException | None]] = []
         self.after_commit: list[Callable[[], None]] = []
 
+    async def _send(self, then: tuple[str, Params] | None = None,
+                    ) -> psycopg.AsyncCursor[Row] | None:
+        """The held changes, then ``then`` (a statement whose result is needed), in one
+        trip; ``then``'s cursor."""
+        held, self._held = self._held, []
+        if not held:
+            if then is None:
+                return None
+            return await self._conn.execute(pg_sql(then[0]), _params(then[1]), prepare=False)
+        checks: list[tuple[psycopg.AsyncCursor[Row], BaseException]] = []
+        last = None
+        async with self._conn.pipeline():
+            for sql, params, many, must_change in held:
+                cur = self._conn.cursor()
+                if many:
+                    await cur.executemany(sql, params)
+                else:
+                    await cur.execute(sql, params, prepare=False)
+                if must_change is not None:
+                    checks.append((cur, must_change))
+            if then is not None:
+                last = self._conn.cursor()
+                await last.execute(pg_sql(then[0]), _params(then[1]), prepare=False)
+        for cur, error in checks:
+            if cur.rowcount == 0:
+                raise error
+        return last
+
     async def _cursor(self, sql: str, params: Params) -> psycopg.AsyncCursor[Row]:
-        return await self._conn.execute(pg_sql(sql), _params(params), prepare=False)
+        cur = await self._send((sql, params))
+        assert cur is not None
+        return cur
 
     async def _run(self, sql: str, params: Params) -> list[Row]:
         cur = await self._cursor(sql, params)
@@ -134,15 +172,12 @@ class PgTx(_Queries):
 
     async def execute(self, sql: str, params: Params = (), *,
                       must_change: BaseException | None = None) -> None:
-        cur = await self._cursor(sql, params)
-        if must_change is not None and cur.rowcount == 0:
-            raise must_change
+        self._held.append((pg_sql(sql), _params(params), False, must_change))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         batch = [_params(r) for r in rows]
         if batch:
-            async with self._conn.cursor() as cur:
-                await cur.executemany(pg_sql(sql), batch)
+            self._held.append((pg_sql(sql), batch, True, None))
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""
@@ -163,10 +198,12 @@ class PgTx(_Queries):
         return (await self._cursor(sql, params)).rowcount
 
     async def settle(self) -> None:
-        """Every statement has run by the time it returned: nothing waits."""
+        """Send what is held and wait for it; raise the first error."""
+        await self._send()
 
     async def rollback(self) -> None:
         """Undo every change so far; the transaction goes on afresh."""
+        self._held = []
         await self._conn.rollback()
         self.after_commit.clear()
 
@@ -250,6 +287,7 @@ class PgDatabase(_Queries):
                         "UPDATE updates SET status = 'done', payload = NULL, done_at = ?"
                         " WHERE update_id = ?", (to_db(datetime.now(UTC)), current.update_id),
                     )
+                await tx.settle()
                 await self._writer.commit()
             except BaseException:
                 await self._writer.rollback()

@@ -22,6 +22,15 @@ an action raises, the batch is rolled back, that deadline alone is set back (its
 its log line, recorded before the writer is let go) and the others are tried again
 without it; a change that fails only when the transaction ends (which action's it was
 is not known then) sends the batch back one deadline per transaction.
+
+What an action owes beyond its change (a report moved up: the leaders before and after
+and the reporter are told, each message drawn in each one's language) it may record
+instead (``owe``), in the same transaction: done right after, in transactions of their
+own, once every deadline due has fired. A burst so fires in a fraction of a second and
+its messages follow (at Telegram's pace they take minutes to go out anyway); a crash in
+between leaves the owed work recorded, and the next sweep does it, once. A deadline of
+an object that is still owed something waits until that is done, so nothing about one
+object is told out of order; a feature's own actions catch up first (``catch_up``).
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from bot.core.clock import Clock
 from bot.core.notifier import Notifier
 from storage.db import Database, Tx
 from storage.deadlines import Deadline, DeadlineRepo
+from storage.owed import Owed, OwedRepo
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +59,8 @@ RETRY_AFTER = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5)
 DeadlineAction = Callable[[Tx, Deadline], Awaitable[None]]
 # reads ahead, in one go, what the actions of a batch of deadlines will read
 Prefetch = Callable[[Tx, list[Deadline]], Awaitable[None]]
+# does, in one transaction, the work owed (of one subject), claimed in it
+OwedWork = Callable[[Tx, list[Owed]], Awaitable[None]]
 
 
 class Scheduler:
@@ -57,19 +69,43 @@ class Scheduler:
         self.db, self.deadlines, self.clock, self.notifier = db, deadlines, clock, notifier
         self._actions: dict[str, DeadlineAction] = {}
         self._prefetch: dict[str, Prefetch] = {}
+        self._owed_work: dict[str, OwedWork] = {}
+        self.owed = OwedRepo(db)
         self._job_queue: JobQueue[Any] | None = None
         self._alarm_at: datetime | None = None
         self.fired = 0
 
     def on(self, subject: str, action: DeadlineAction, *,
-           prefetch: Prefetch | None = None) -> None:
+           prefetch: Prefetch | None = None, owed: OwedWork | None = None) -> None:
         """Features say what a missed deadline of theirs means (``prefetch``: what their
-        actions read, read for a batch at once)."""
+        actions read, read for a batch at once; ``owed``: how to do what they ``owe``)."""
         self._actions[subject] = action
-        if prefetch is not None:
-            self._prefetch[subject] = prefetch
-        else:
-            self._prefetch.pop(subject, None)
+        for table, given in ((self._prefetch, prefetch), (self._owed_work, owed)):
+            if given is not None:
+                table[subject] = given  # type: ignore[assignment]
+            else:
+                table.pop(subject, None)
+
+    async def owe(self, tx: Tx, subject: str, subject_id: int, kind: str,
+                  payload: dict[str, Any]) -> None:
+        """Record, in an action's transaction, work it leaves for right after (see above)."""
+        await self.owed.add(tx, subject, subject_id, kind, payload, self.clock.now())
+
+    async def catch_up(self, subject: str, subject_id: int, tx: Tx | None = None) -> None:
+        """Do now what is still owed for this object (before an action on it, so that what
+        the action tells comes after what the deadline's move told). In ``tx`` if given,
+        else in transactions of its own (it takes the writer only if there is work)."""
+        while owed := await self.owed.due(self.clock.now(), BATCH, (subject, subject_id)):
+            work = self._owed_work.get(subject)
+            if tx is None:
+                if not await self._do_owed(owed):
+                    return
+            elif work is not None:
+                claimed = await self.owed.claim(tx, [item.id for item in owed])
+                await work(tx, [item for item in owed if item.id in claimed])
+                return
+            else:
+                return
 
     async def arm(self, tx: Tx, subject: str, subject_id: int, kind: str,
                   due_at: datetime, deferred_by: tuple[str, ...] = ()) -> None:
@@ -96,7 +132,20 @@ class Scheduler:
         await self._set_alarm()
 
     async def sweep(self) -> int:
-        """Act on every deadline that is due; returns how many fired."""
+        """Act on every deadline that is due, then do the work they owe (and again, for
+        deadlines that waited for it); returns how many fired."""
+        fired = 0
+        while True:
+            progressed = await self._fire_due()
+            done = await self._do_all_owed()
+            fired += progressed
+            if not progressed and not done:
+                break
+        if fired:
+            self.notifier.kick()
+        return fired
+
+    async def _fire_due(self) -> int:
         fired = 0
         while True:
             due = await self.deadlines.due(self.clock.now())
@@ -108,9 +157,52 @@ class Scheduler:
             fired += progressed
             if not progressed:
                 break
-        if fired:
-            self.notifier.kick()
         return fired
+
+    async def _do_all_owed(self) -> int:
+        done = 0
+        while owed := await self.owed.due(self.clock.now(), BATCH):
+            progressed = await self._do_owed(owed)
+            if not progressed:
+                break
+            done += progressed
+        return done
+
+    async def _do_owed(self, owed: list[Owed]) -> int:
+        """One transaction for the lot, claimed in it; when one raises, each alone, and the
+        one that raises is tried again after a pause (logged once per failure)."""
+        by_subject: dict[str, list[Owed]] = {}
+        for item in owed:
+            by_subject.setdefault(item.subject, []).append(item)
+        done = 0
+        for subject, items in by_subject.items():
+            work = self._owed_work.get(subject)
+            if work is None:
+                log.error("no work for what deadlines of %s owe", subject)
+                continue
+            try:
+                done += await self._do_owed_in_one(work, items)
+            except Exception:
+                for item in items:
+                    try:
+                        done += await self._do_owed_in_one(work, [item])
+                    except Exception:
+                        pause = RETRY_AFTER[min(item.failures, len(RETRY_AFTER) - 1)]
+                        failures = await self.owed.failed(item.id, self.clock.now() + pause)
+                        log.exception("work owed %s (%s #%s %s) failed (%d time(s)); tried"
+                                      " again in %s", item.id, subject, item.subject_id,
+                                      item.kind, failures, pause)
+        if done:
+            self.notifier.kick()
+        return done
+
+    async def _do_owed_in_one(self, work: OwedWork, items: list[Owed]) -> int:
+        async with self.db.write() as tx:
+            claimed = await self.owed.claim(tx, [item.id for item in items])
+            mine = [item for item in items if item.id in claimed]
+            if mine:
+                await work(tx, mine)
+        return len(mine)
 
     def _batches(self, due: list[Deadline]) -> list[list[Deadline]]:
         """Up to BATCH deadlines each, in order: of one feature's subject, one deadline per
@@ -142,7 +234,7 @@ class Scheduler:
             try:
                 async with self.db.write() as tx:
                     claimed = await self.deadlines.claim_many(
-                        tx, [d.id for d in pending], self.clock.now())
+                        tx, await self._not_owed(tx, pending), self.clock.now())
                     await self._read_ahead(tx, [d for d in pending if d.id in claimed])
                     for deadline in pending:
                         if deadline.id not in claimed:  # fired meanwhile, or cancelled
@@ -167,6 +259,14 @@ class Scheduler:
             return len(done)
         return 0
 
+    async def _not_owed(self, tx: Tx, batch: list[Deadline]) -> list[int]:
+        """The batch's deadlines whose object is owed nothing (the others wait)."""
+        subject = batch[0].subject
+        if subject not in self._owed_work:
+            return [d.id for d in batch]
+        owed = await self.owed.owed(tx, subject, [d.subject_id for d in batch])
+        return [d.id for d in batch if d.subject_id not in owed]
+
     async def _read_ahead(self, tx: Tx, deadlines: list[Deadline]) -> None:
         by_subject: dict[str, list[Deadline]] = {}
         for deadline in deadlines:
@@ -183,8 +283,9 @@ class Scheduler:
             return False
         try:
             async with self.db.write() as tx:
-                if not await self.deadlines.claim(tx, deadline.id, self.clock.now()):
-                    return False  # someone else fired it, or it was cancelled
+                if not await self._not_owed(tx, [deadline]) or not await self.deadlines.claim(
+                        tx, deadline.id, self.clock.now()):
+                    return False  # someone else fired it, it was cancelled, or it waits
                 try:
                     await action(tx, deadline)
                     await tx.settle()  # a change of its that fails, failing here

@@ -369,7 +369,7 @@ class ReportNotices:
                 dedup_key=f"report:{report.id}:v{report.version}:edit:{chat_id}:{message_ids[-1]}",
             ))
 
-    async def moved(self, tx: Tx, before: Report, after: Report, old: list[int],
+    async def moved(self, tx: Tx, after: Report, old: list[int],
                     new: list[int], note: str | None, actor: int | None = None,
                     dues: dict[str, Due] | None = None) -> None:
         """The report changed hands: old handlers told, new ones prompted, reporter told.

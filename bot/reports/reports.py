@@ -36,6 +36,7 @@ from config.settings import Settings
 from storage.db import Database, Tx
 from storage.deadlines import Deadline
 from storage.org import ROLE_REMOVAL, Node, OrgRepo, Partner, RoleRemoval
+from storage.owed import Owed
 from storage.replies import ReplyRepo
 from storage.reports import Report, ReportRepo
 from storage.reports import Voice as Voice  # handlers take it from here
@@ -87,7 +88,7 @@ class ReportService:
         self.settings, self.db, self.clock = settings, db, clock
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
         self.notices, self.replies, self.calendars = notices, replies, calendars
-        scheduler.on(SUBJECT, self.on_deadline, prefetch=self._prefetch)
+        scheduler.on(SUBJECT, self.on_deadline, prefetch=self._prefetch, owed=self._tell_moved)
         scheduler.on(ROLE_REMOVAL, self.on_role_removed)
 
     # -- input ----------------------------------------------------------------------
@@ -225,6 +226,7 @@ class ReportService:
     async def actionable(self, user_id: int, report_id: int, version: int | None,
                           states: tuple[str, ...] = ACTIVE) -> Report:
         """The report, if this user may act on it in this state; else why not."""
+        await self.scheduler.catch_up(SUBJECT, report_id)  # a move's messages come first
         report = await self.get(report_id)
         if not await self.may_handle(user_id, report):
             if await self.may_see(user_id, report) and report.state not in states:
@@ -397,6 +399,7 @@ class ReportService:
         return len(missed)
 
     async def rate(self, user_id: int, report_id: int, code: str) -> Report:
+        await self.scheduler.catch_up(SUBJECT, report_id)
         report = await self.reports.get(report_id)
         rating = (CALLBACK_RATINGS if report and report.filed_by is not None else RATINGS).get(code)
         if (rating in RATINGS.values() and report is not None and report.rater != user_id
@@ -472,6 +475,7 @@ class ReportService:
         """The reporter says why they were not satisfied: logged, shown on the card (the
         reason it came back) and told to whoever handles it now."""
         reason = self.check_note(text)
+        await self.scheduler.catch_up(SUBJECT, report_id)
         report = await self.reports.get(report_id)
         if report is None or report.rater != user_id or not report.active:
             raise NotAllowed("report.rate_not_yours")
@@ -503,6 +507,22 @@ class ReportService:
         await asyncio.gather(self.reports.preload(tx, ids), self.notices.read_sent_ahead(tx, ids),
                              self.notices.away.read_ahead(tx))
 
+    async def _tell_moved(self, tx: Tx, owed: list[Owed]) -> None:
+        """What deadlines' moves owe: the leaders before and after, and the reporter, told
+        (the report as it stands now: an action on it since would have caught up first)."""
+        ids = [item.subject_id for item in owed]
+        await asyncio.gather(self.reports.preload(tx, ids), self.notices.read_sent_ahead(tx, ids),
+                             self.notices.away.read_ahead(tx))
+        for item in owed:
+            report = await self.reports.get(item.subject_id, tx)
+            if report is None:
+                continue
+            told = item.payload
+            dues = {kind: Due(datetime.fromisoformat(at), tuple(deferred))
+                    for kind, (at, deferred) in told["dues"].items()}
+            await self.notices.moved(tx, report, told["old"], told["new"], told["note"],
+                                     told["actor"], dues)
+
     async def on_deadline(self, tx: Tx, deadline: Deadline) -> None:
         report = await self.reports.get(deadline.subject_id, tx)
         if report is None:
@@ -519,7 +539,7 @@ class ReportService:
             deadline.kind == "resolve" and report.active
         ):
             reason = f"missed:{deadline.kind}"
-            if not await self._escalate(tx, report, None, reason):
+            if not await self._escalate(tx, report, None, reason, tell_later=True):
                 await self._flag_overdue(tx, report, reason)
 
     # -- someone's role ended --------------------------------------------------------
@@ -531,6 +551,7 @@ class ReportService:
             return
         for report in await self.reports.held_in_role(tx, removal.user_id, removal.node_id,
                                                       removal.partner_id):
+            await self.scheduler.catch_up(SUBJECT, report.id, tx)
             await self._hand_over(tx, report, removal)
 
     async def _hand_over(self, tx: Tx, report: Report, removal: RoleRemoval) -> None:
@@ -574,13 +595,13 @@ class ReportService:
         return None
 
     async def _escalate(self, tx: Tx, report: Report, actor: int | None, reason: str,
-                        behalf: int | None = None) -> bool:
+                        behalf: int | None = None, *, tell_later: bool = False) -> bool:
         """One rung up; False at the top of the chain, where nothing goes further."""
         target = await self._next_rung(report)
         if target is None:
             return False
         await self._move(tx, report, target, None, self.clock.now(), actor, "escalated", reason,
-                         behalf)
+                         behalf, tell_later=tell_later)
         return True
 
     async def _flag_overdue(self, tx: Tx, report: Report, reason: str) -> None:
@@ -594,7 +615,9 @@ class ReportService:
 
     async def _move(self, tx: Tx, report: Report, rung: Node, partner: Partner | None,
                     now: datetime, actor: int | None, action: str, note: str | None,
-                    behalf: int | None = None) -> None:
+                    behalf: int | None = None, *, tell_later: bool = False) -> None:
+        """``tell_later``: what the move tells is owed (a deadline's: see bot/core/scheduler),
+        done right after the batch of deadlines it is in."""
         before = await self.notices.handlers(report, tx)  # in tx: who is away, read ahead
         moved = await self.reports.change_queued(  # not waited for: a burst of deadlines
             tx, report, now, StaleAction(report), rung_node_id=rung.id,
@@ -606,7 +629,13 @@ class ReportService:
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
                                note, on_behalf_of=behalf)
         after = await self.notices.handlers(moved, tx)
-        await self.notices.moved(tx, report, moved, before, after, note, actor, dues)
+        if tell_later:
+            await self.scheduler.owe(tx, SUBJECT, report.id, "moved", {
+                "old": before, "new": after, "note": note, "actor": actor,
+                "dues": {kind: [due.at.isoformat(), list(due.deferred_by)]
+                         for kind, due in dues.items()}})
+        else:
+            await self.notices.moved(tx, moved, before, after, note, actor, dues)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
