@@ -19,6 +19,7 @@ from sandbox.fakegram import FakeTelegram
 from storage.db import Tx
 from storage.deadlines import Deadline
 from storage.owed import Owed
+from storage.reports import Report
 from storage.timeutil import to_db
 from tests.harness import BotHarness
 from tests.test_reports_e2e import BUILDING, GRID, RESIDENT, _prompt, _world
@@ -67,17 +68,24 @@ async def test_a_burst_fires_every_deadline_first_and_tells_each_move_once_after
     assert (prompts[0]["n"], prompts[0]["refs"]) == (REPORTS, REPORTS)
 
 
-async def test_a_move_owed_when_the_bot_stopped_is_told_at_the_next_start_once(
-        tg: FakeTelegram, linli: BotHarness) -> None:
+async def _moved_owing(tg: FakeTelegram, linli: BotHarness) -> Report:
+    """A report moved up as its deadline's firing moves it, and no more: what the move
+    tells is owed, not done yet."""
     await _world(tg, linli)
     bot = linli.linli
     grid = await bot.org_repo.node_by_key("b3-u1")
     report = await bot.reports.file(RESIDENT, grid.id, Draft("other", "楼道灯坏了"), None)
     await linli.settle()
-    async with bot.db.write() as tx:  # what a deadline's firing records, and no more
+    async with bot.db.write() as tx:
         assert await bot.reports._escalate(tx, report, None, "missed:acknowledge",  # noqa: SLF001
                                            tell_later=True)
     assert await _owed(linli) == 1
+    return report
+
+
+async def test_a_move_owed_when_the_bot_stopped_is_told_at_the_next_start_once(
+        tg: FakeTelegram, linli: BotHarness) -> None:
+    report = await _moved_owing(tg, linli)
     await linli.stop()
     await linli.start()  # the start's sweep does what is owed
     await linli.settle()
@@ -91,14 +99,8 @@ async def test_a_move_owed_when_the_bot_stopped_is_told_at_the_next_start_once(
 
 async def test_an_action_on_a_report_owed_its_move_comes_after_the_move_is_told(
         tg: FakeTelegram, linli: BotHarness) -> None:
-    await _world(tg, linli)
     bot = linli.linli
-    grid = await bot.org_repo.node_by_key("b3-u1")
-    report = await bot.reports.file(RESIDENT, grid.id, Draft("other", "楼道灯坏了"), None)
-    await linli.settle()
-    async with bot.db.write() as tx:
-        await bot.reports._escalate(tx, report, None, "missed:acknowledge",  # noqa: SLF001
-                                    tell_later=True)
+    report = await _moved_owing(tg, linli)
     moved = await bot.report_repo.get(report.id)
     assert moved is not None
     # the building's leader acknowledges it from /queue before the move's messages went out
