@@ -122,44 +122,43 @@ class PgTx(_Queries):
     """An open write transaction (the interface of storage.db.Tx).
 
     As on SQLite, a change whose result nobody needs (``execute``, ``executemany``) is held
-    and sent with the next statement whose result is needed, or when the transaction
-    ends: all of them in one trip to the server (psycopg's pipeline mode), not one trip
-    each. An error of a held change is raised then, and the transaction fails.
+    and sent when a statement whose result is needed comes, or when the transaction ends:
+    all of them in one trip to the server, as one script of statements with their values
+    written in by psycopg (``ClientCursor.mogrify``, its quoting). Sent one by one, even in
+    psycopg's pipeline mode, each cost the client four times as much (its parameters'
+    protocol machinery), which was most of a burst of deadlines. An error of a held change
+    is raised then, and the transaction fails.
     """
 
     def __init__(self, conn: psycopg.AsyncConnection[Row]) -> None:
         self._conn = conn
-        # (sql, params or rows, executemany?, the error if it changes no row)
-        self._held: list[tuple[str, Any, bool, BaseException | None]] = []
+        # statements written out, and (place among them, the error if it changes no row)
+        self._held: list[str] = []
+        self._checks: list[tuple[int, BaseException]] = []
+        self._writer: psycopg.AsyncClientCursor[Row] | None = None
         self.after_commit: list[Callable[[], None]] = []
+
+    def _written(self, sql: str, params: Params) -> str:
+        if self._writer is None:
+            self._writer = psycopg.AsyncClientCursor(self._conn)
+        return self._writer.mogrify(pg_sql(sql), _params(params))
 
     async def _send(self, then: tuple[str, Params] | None = None,
                     ) -> psycopg.AsyncCursor[Row] | None:
-        """The held changes, then ``then`` (a statement whose result is needed), in one
-        trip; ``then``'s cursor."""
-        held, self._held = self._held, []
-        if not held:
-            if then is None:
-                return None
-            return await self._conn.execute(pg_sql(then[0]), _params(then[1]), prepare=False)
-        checks: list[tuple[psycopg.AsyncCursor[Row], BaseException]] = []
-        last = None
-        async with self._conn.pipeline():
-            for sql, params, many, must_change in held:
-                cur = self._conn.cursor()
-                if many:
-                    await cur.executemany(sql, params)
-                else:
-                    await cur.execute(sql, params, prepare=False)
-                if must_change is not None:
-                    checks.append((cur, must_change))
-            if then is not None:
-                last = self._conn.cursor()
-                await last.execute(pg_sql(then[0]), _params(then[1]), prepare=False)
-        for cur, error in checks:
-            if cur.rowcount == 0:
-                raise error
-        return last
+        """The held changes, in one trip; then ``then`` (a statement whose result is
+        needed), whose cursor is returned."""
+        held, checks, self._held, self._checks = self._held, self._checks, [], []
+        if held:
+            cur = await self._conn.execute(";\n".join(held))  # no parameters: one script
+            counts = [cur.rowcount]
+            while cur.nextset():
+                counts.append(cur.rowcount)
+            for place, error in checks:
+                if counts[place] == 0:
+                    raise error
+        if then is None:
+            return None
+        return await self._conn.execute(pg_sql(then[0]), _params(then[1]), prepare=False)
 
     async def _cursor(self, sql: str, params: Params) -> psycopg.AsyncCursor[Row]:
         cur = await self._send((sql, params))
@@ -172,12 +171,12 @@ class PgTx(_Queries):
 
     async def execute(self, sql: str, params: Params = (), *,
                       must_change: BaseException | None = None) -> None:
-        self._held.append((pg_sql(sql), _params(params), False, must_change))
+        if must_change is not None:
+            self._checks.append((len(self._held), must_change))
+        self._held.append(self._written(sql, params))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
-        batch = [_params(r) for r in rows]
-        if batch:
-            self._held.append((pg_sql(sql), batch, True, None))
+        self._held += [self._written(sql, row) for row in rows]
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""
@@ -203,7 +202,7 @@ class PgTx(_Queries):
 
     async def rollback(self) -> None:
         """Undo every change so far; the transaction goes on afresh."""
-        self._held = []
+        self._held, self._checks = [], []
         await self._conn.rollback()
         self.after_commit.clear()
 
