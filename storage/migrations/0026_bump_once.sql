@@ -1,0 +1,3 @@
+-- PostgreSQL's version counters are bumped once per transaction from now on
+-- (storage/migrations_pg/0026_bump_once.sql). SQLite updates its counter rows in place,
+-- so its triggers stay as they are: nothing to change here.
