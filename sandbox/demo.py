@@ -7,6 +7,7 @@ opens with, made by driving the real bot through the emulator (so every state is
 
 from __future__ import annotations
 
+import asyncio
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -191,6 +192,21 @@ class Script:
             return None
         return await self.next(where, after, expect)
 
+    async def redrawn(self, chat_id: int, message: dict[str, Any], gone: str) -> None:
+        """Until the message no longer has the button ``gone`` (a card redrawn after a
+        press: its other buttons then carry the report's new version, and pressing one of
+        the old ones would only be told the report moved on)."""
+        deadline = asyncio.get_running_loop().time() + self.timeout
+        while True:
+            current = self.tg.message(chat_id, message["message_id"]) or message
+            try:
+                button_data(current, gone)
+            except LookupError:
+                return
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"message {message['message_id']} kept its {gone} button")
+            await asyncio.sleep(0.02)
+
     async def prompt(self, number: int) -> tuple[int, dict[str, Any]]:
         """The card of report `number` with its buttons, in whoever's private chat it went
         to first (the property company for repairs, else the grid leader)."""
@@ -218,6 +234,7 @@ async def demo_history(tg: FakeTelegram) -> None:
     await s.say(QIAN, QIAN, "/report 3号楼1单元三楼楼道灯不亮，晚上上下楼看不见", "#1")
     who, card = await s.prompt(1)
     await s.press(who, who, card, "受理", "受理", in_chat=QIAN)
+    await s.redrawn(who, card, "受理")
     await s.press(who, who, card, "办结", "办结说明")
     rate = await s.say(who, who, "已经换了新灯泡", "已经换了新灯泡", in_chat=QIAN)
     await s.press(QIAN, QIAN, rate, "满意")
