@@ -173,6 +173,7 @@ async def deadline_lateness(tg: FakeTelegram, folder: Path, total: int, window: 
 
     db = database or folder / "linli.db"
     # one connection for every poll (on PostgreSQL a new one is a new server process)
+    polling = None
     if database is None:
         def poll(sql: str, params: tuple[object, ...] = ()) -> int:
             return int(query(db, sql, params)[0][0])
@@ -244,6 +245,8 @@ async def deadline_lateness(tg: FakeTelegram, folder: Path, total: int, window: 
               f" reports); target ≤ {target} s: {verdict}")
     finally:
         await harness.stop()
+        if polling is not None:
+            polling.close()
 
 
 async def main(reports: int, deadlines: int, spread: float, postgres: bool = True) -> None:

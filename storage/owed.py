@@ -38,12 +38,13 @@ class OwedRepo:
             (subject, subject_id, kind, json.dumps(payload, ensure_ascii=False), to_db(now)))
 
     async def due(self, now: datetime, limit: int,
-                  subject_id: tuple[str, int] | None = None) -> list[Owed]:
-        """The oldest owed (of one object, if given), failed ones once their pause is over."""
+                  of: tuple[str, int] | None = None) -> list[Owed]:
+        """The oldest owed (of one object: subject and id, if given), failed ones once
+        their pause is over."""
         where, params = "coalesce(retry_at, created_at) <= ?", [to_db(now)]
-        if subject_id is not None:
+        if of is not None:
             where += " AND subject = ? AND subject_id = ?"
-            params += [*subject_id]
+            params += [*of]
         rows = await self.db.fetchall(
             f"SELECT * FROM owed WHERE {where} ORDER BY id LIMIT ?", (*params, limit))
         return [_row(r) for r in rows]

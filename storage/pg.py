@@ -135,13 +135,13 @@ class PgTx(_Queries):
         # statements written out, and (place among them, the error if it changes no row)
         self._held: list[str] = []
         self._checks: list[tuple[int, BaseException]] = []
-        self._writer: psycopg.AsyncClientCursor[Row] | None = None
+        self._quoting: psycopg.AsyncClientCursor[Row] | None = None  # writes values in
         self.after_commit: list[Callable[[], None]] = []
 
     def _written(self, sql: str, params: Params) -> str:
-        if self._writer is None:
-            self._writer = psycopg.AsyncClientCursor(self._conn)
-        return self._writer.mogrify(pg_sql(sql), _params(params))
+        if self._quoting is None:
+            self._quoting = psycopg.AsyncClientCursor(self._conn)
+        return self._quoting.mogrify(pg_sql(sql), _params(params))
 
     async def _send(self, then: tuple[str, Params] | None = None,
                     ) -> psycopg.AsyncCursor[Row] | None:

@@ -80,11 +80,12 @@ class Scheduler:
         """Features say what a missed deadline of theirs means (``prefetch``: what their
         actions read, read for a batch at once; ``owed``: how to do what they ``owe``)."""
         self._actions[subject] = action
-        for table, given in ((self._prefetch, prefetch), (self._owed_work, owed)):
-            if given is not None:
-                table[subject] = given  # type: ignore[assignment]
-            else:
-                table.pop(subject, None)
+        self._prefetch.pop(subject, None)
+        self._owed_work.pop(subject, None)
+        if prefetch is not None:
+            self._prefetch[subject] = prefetch
+        if owed is not None:
+            self._owed_work[subject] = owed
 
     async def owe(self, tx: Tx, subject: str, subject_id: int, kind: str,
                   payload: dict[str, Any]) -> None:
@@ -95,16 +96,14 @@ class Scheduler:
         """Do now what is still owed for this object (before an action on it, so that what
         the action tells comes after what the deadline's move told). In ``tx`` if given,
         else in transactions of its own (it takes the writer only if there is work)."""
+        work = self._owed_work.get(subject)
+        if work is None:
+            return
         while owed := await self.owed.due(self.clock.now(), BATCH, (subject, subject_id)):
-            work = self._owed_work.get(subject)
-            if tx is None:
-                if not await self._do_owed(owed):
-                    return
-            elif work is not None:
-                claimed = await self.owed.claim(tx, [item.id for item in owed])
-                await work(tx, [item for item in owed if item.id in claimed])
+            if tx is not None:
+                await self._claim_and_do(tx, work, owed)
                 return
-            else:
+            if not await self._do_owed(owed):
                 return
 
     async def arm(self, tx: Tx, subject: str, subject_id: int, kind: str,
@@ -198,10 +197,14 @@ class Scheduler:
 
     async def _do_owed_in_one(self, work: OwedWork, items: list[Owed]) -> int:
         async with self.db.write() as tx:
-            claimed = await self.owed.claim(tx, [item.id for item in items])
-            mine = [item for item in items if item.id in claimed]
-            if mine:
-                await work(tx, mine)
+            return await self._claim_and_do(tx, work, items)
+
+    async def _claim_and_do(self, tx: Tx, work: OwedWork, items: list[Owed]) -> int:
+        """The items this claimer got, done in ``tx``; how many."""
+        claimed = await self.owed.claim(tx, [item.id for item in items])
+        mine = [item for item in items if item.id in claimed]
+        if mine:
+            await work(tx, mine)
         return len(mine)
 
     def _batches(self, due: list[Deadline]) -> list[list[Deadline]]:

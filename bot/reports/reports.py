@@ -40,6 +40,7 @@ from storage.owed import Owed
 from storage.replies import ReplyRepo
 from storage.reports import Report, ReportRepo
 from storage.reports import Voice as Voice  # handlers take it from here
+from storage.timeutil import from_db, to_db
 
 log = logging.getLogger(__name__)
 
@@ -501,25 +502,28 @@ class ReportService:
     # -- deadlines --------------------------------------------------------------------
 
     async def _prefetch(self, tx: Tx, deadlines: list[Deadline]) -> None:
-        """A batch of deadlines due together: their reports, sent prompts and the leaders
-        away read in one go (not the deadlines: a move changes them)."""
-        ids = [d.subject_id for d in deadlines]
-        await asyncio.gather(self.reports.preload(tx, ids), self.notices.read_sent_ahead(tx, ids),
+        """A batch of deadlines due together: what their actions read (not the deadlines:
+        a move changes them)."""
+        await self._read_ahead(tx, [d.subject_id for d in deadlines])
+
+    async def _read_ahead(self, tx: Tx, report_ids: list[int]) -> None:
+        """These reports, their sent prompts and the leaders away, read in one go."""
+        await asyncio.gather(self.reports.preload(tx, report_ids),
+                             self.notices.read_sent_ahead(tx, report_ids),
                              self.notices.away.read_ahead(tx))
 
     async def _tell_moved(self, tx: Tx, owed: list[Owed]) -> None:
-        """What deadlines' moves owe: the leaders before and after, and the reporter, told
-        (the report as it stands now: an action on it since would have caught up first)."""
-        ids = [item.subject_id for item in owed]
-        await asyncio.gather(self.reports.preload(tx, ids), self.notices.read_sent_ahead(tx, ids),
-                             self.notices.away.read_ahead(tx))
+        """What deadlines' moves owe (recorded by ``_move``): the leaders before and after, and the
+        reporter, told (the report as it stands now: an action on it since would have
+        caught up first)."""
+        await self._read_ahead(tx, [item.subject_id for item in owed])
         for item in owed:
             report = await self.reports.get(item.subject_id, tx)
             if report is None:
                 continue
             told = item.payload
-            dues = {kind: Due(datetime.fromisoformat(at), tuple(deferred))
-                    for kind, (at, deferred) in told["dues"].items()}
+            dues = {kind: Due(at, tuple(deferred)) for kind, (text, deferred)
+                    in told["dues"].items() if (at := from_db(text)) is not None}
             await self.notices.moved(tx, report, told["old"], told["new"], told["note"],
                                      told["actor"], dues)
 
@@ -629,10 +633,10 @@ class ReportService:
         await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
                                note, on_behalf_of=behalf)
         after = await self.notices.handlers(moved, tx)
-        if tell_later:
+        if tell_later:  # read back by _tell_moved
             await self.scheduler.owe(tx, SUBJECT, report.id, "moved", {
                 "old": before, "new": after, "note": note, "actor": actor,
-                "dues": {kind: [due.at.isoformat(), list(due.deferred_by)]
+                "dues": {kind: [to_db(due.at), list(due.deferred_by)]
                          for kind, due in dues.items()}})
         else:
             await self.notices.moved(tx, moved, before, after, note, actor, dues)

@@ -39,7 +39,6 @@ class WebhookPusher:
         self.delivered: list[int] = []  # update ids the bot answered 2xx for, in order
         self.attempts = 0
         self._task: asyncio.Task[None] | None = None
-        self._inflight: set[int] = set()
         self._deliveries: set[asyncio.Task[None]] = set()
         self._busy: set[int] = set()  # chats with an update on its way
 
@@ -78,7 +77,6 @@ class WebhookPusher:
                 for update in waiting:
                     self._busy.add(_chat_of(update))
                     await slots.acquire()
-                    self._inflight.add(update["update_id"])
                     task = asyncio.create_task(self._deliver(http, update, slots))
                     tasks.add(task)
                     task.add_done_callback(tasks.discard)
@@ -99,7 +97,6 @@ class WebhookPusher:
                     pass
                 await asyncio.sleep(RETRY_AFTER)
         finally:
-            self._inflight.discard(update["update_id"])
             self._busy.discard(_chat_of(update))
             slots.release()
             self.tg.updates.wake()
