@@ -6,8 +6,11 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database, Tx
+from storage.db import ROWS_AT_ONCE, Database, Tx, insert_rows
 from storage.timeutil import from_db, to_db
+
+# a deadline to arm: subject, subject id, kind, when it falls due, the holidays that pushed it
+Arming = tuple[str, int, str, datetime, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,23 +40,34 @@ class DeadlineRepo:
         self, tx: Tx, subject: str, subject_id: int, kind: str, due_at: datetime, now: datetime,
         deferred_by: str | None = None,
     ) -> None:
-        await tx.execute(
-            "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at, deferred_by)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            (subject, subject_id, kind, to_db(due_at), to_db(now), deferred_by),
-        )
+        await self.arm_all(tx, [(subject, subject_id, kind, due_at, deferred_by)], now)
+
+    async def arm_all(self, tx: Tx, armed: list[Arming], now: datetime) -> None:
+        """Many deadlines (a batch of reports moved up), in one statement."""
+        created = to_db(now)
+        await insert_rows(
+            tx, "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at,"
+            " deferred_by) VALUES", [(subject, subject_id, kind, to_db(due_at), created, by)
+                                     for subject, subject_id, kind, due_at, by in armed])
 
     async def cancel(self, tx: Tx, subject: str, subject_id: int, *kinds: str) -> None:
         """Disarm a subject's deadlines (all of them, or only these kinds)."""
-        sql = (
-            "UPDATE deadlines SET state = 'cancelled' WHERE subject = ? AND subject_id = ?"
-            " AND state = 'armed'"
-        )
-        params: list[object] = [subject, subject_id]
-        if kinds:
-            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-            params += kinds
-        await tx.execute(sql, params)
+        await self.cancel_all(tx, subject, [subject_id], *kinds)
+
+    async def cancel_all(self, tx: Tx, subject: str, subject_ids: list[int],
+                         *kinds: str) -> None:
+        """The same for several objects of the subject, in one statement."""
+        for start in range(0, len(subject_ids), ROWS_AT_ONCE):
+            ids = subject_ids[start:start + ROWS_AT_ONCE]
+            sql = (
+                "UPDATE deadlines SET state = 'cancelled' WHERE subject = ?"
+                f" AND subject_id IN ({','.join('?' * len(ids))}) AND state = 'armed'"
+            )
+            params: list[object] = [subject, *ids]
+            if kinds:
+                sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+                params += kinds
+            await tx.execute(sql, params)
 
     async def due(self, now: datetime, limit: int = 500) -> list[Deadline]:
         """Armed deadlines whose time has come (for one that failed: its next try)."""

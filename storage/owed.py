@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database, Tx
+from storage.db import Database, Tx, insert_rows
 from storage.timeutil import to_db
 
 
@@ -30,12 +30,14 @@ class OwedRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def add(self, tx: Tx, subject: str, subject_id: int, kind: str,
-                  payload: dict[str, Any], now: datetime) -> None:
-        await tx.execute(
-            "INSERT INTO owed(subject, subject_id, kind, payload, created_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (subject, subject_id, kind, json.dumps(payload, ensure_ascii=False), to_db(now)))
+    async def add(self, tx: Tx, subject: str, kind: str,
+                  payloads: list[tuple[int, dict[str, Any]]], now: datetime) -> None:
+        """Work of this kind owed for these objects of the subject: (id, payload) each."""
+        created = to_db(now)
+        await insert_rows(
+            tx, "INSERT INTO owed(subject, subject_id, kind, payload, created_at) VALUES",
+            [(subject, subject_id, kind, json.dumps(payload, ensure_ascii=False), created)
+             for subject_id, payload in payloads])
 
     async def due(self, now: datetime, limit: int,
                   of: tuple[str, int] | None = None) -> list[Owed]:

@@ -132,9 +132,9 @@ class PgTx(_Queries):
 
     def __init__(self, conn: psycopg.AsyncConnection[Row]) -> None:
         self._conn = conn
-        # statements written out, and (place among them, the error if it changes no row)
+        # statements written out, and (place among them, rows it must change, the error)
         self._held: list[str] = []
-        self._checks: list[tuple[int, BaseException]] = []
+        self._checks: list[tuple[int, int, BaseException]] = []
         self._quoting: psycopg.AsyncClientCursor[Row] | None = None  # writes values in
         self.after_commit: list[Callable[[], None]] = []
 
@@ -153,8 +153,8 @@ class PgTx(_Queries):
             counts = [cur.rowcount]
             while cur.nextset():
                 counts.append(cur.rowcount)
-            for place, error in checks:
-                if counts[place] == 0:
+            for place, rows, error in checks:
+                if counts[place] < rows:
                     raise error
         if then is None:
             return None
@@ -170,9 +170,9 @@ class PgTx(_Queries):
         return await cur.fetchall() if cur.description else []
 
     async def execute(self, sql: str, params: Params = (), *,
-                      must_change: BaseException | None = None) -> None:
+                      must_change: BaseException | None = None, rows: int = 1) -> None:
         if must_change is not None:
-            self._checks.append((len(self._held), must_change))
+            self._checks.append((len(self._held), rows, must_change))
         self._held.append(self._written(sql, params))
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from storage.db import Database, Tx
+from storage.db import ROWS_AT_ONCE, Database, Tx, insert_rows, many_rows
 from storage.timeutil import from_db, to_db
 
 
@@ -86,25 +86,77 @@ class Supporter:
     rating: str | None
 
 
+# an event to log: report, actor, action, from state, to state, node, note, on behalf of
+LoggedEvent = tuple[int, int | None, str, str | None, str | None, int | None, str | None,
+                    int | None]
+
 # kept for the retention job (storage/privacy.py), not part of a report as handled
 _NOT_FIELDS = ("updated_at", "media_removed_at", "text_removed_at")
 _TIMES = ("created_at", "rung_since", "acknowledged_at", "resolved_at", "closed_at")
 
 
 def _report(r: sqlite3.Row) -> Report:
-    values = {k: r[k] for k in r.keys() if k not in _NOT_FIELDS}
+    values = dict(zip(r.keys(), r, strict=True))  # (by name, a row finds each in turn)
+    for key in _NOT_FIELDS:
+        values.pop(key, None)
     for key in _TIMES:
         values[key] = from_db(values[key])
     values["overdue"] = bool(values["overdue"])
     return Report(**values)
 
 
+# the fields a change may give each report of a batch its own value of (whole numbers)
+_PER_REPORT = frozenset({"rung_node_id", "partner_id", "owner_id"})
+# a change of reports: the report as read, and the fields changed
+Change = tuple[Report, dict[str, Any]]
+
+
+def _changed(report: Report, fields: dict[str, Any]) -> dict[str, Any]:
+    """The fields that get a new value. One that keeps its value is not written: an index
+    or trigger on it has nothing to do (a move up the chain leaves the state open)."""
+    return {name: value for name, value in fields.items() if getattr(report, name) != value}
+
+
+def _db(value: Any) -> Any:
+    return to_db(value) if isinstance(value, datetime) else value
+
+
 def _change(report: Report, now: datetime, fields: dict[str, Any]) -> tuple[str, list[Any]]:
     """The UPDATE for a change, applied only to the version that was read."""
-    sets = ", ".join(f"{name} = ?" for name in fields)
-    values = [to_db(v) if isinstance(v, datetime) else v for v in fields.values()]
-    return (f"UPDATE reports SET {sets}, version = version + 1, updated_at = ?"
-            " WHERE id = ? AND version = ?", [*values, to_db(now), report.id, report.version])
+    changed = _changed(report, fields)
+    sets = "".join(f"{name} = ?, " for name in changed)
+    return (f"UPDATE reports SET {sets}version = version + 1, updated_at = ?"
+            " WHERE id = ? AND version = ?",
+            [*map(_db, changed.values()), to_db(now), report.id, report.version])
+
+
+def _changes(changes: list[Change], now: datetime) -> list[tuple[str, list[Any], int]]:
+    """The UPDATEs for changes of many reports (each applied only to the version read):
+    one for all those that change the same fields and differ only in whole numbers
+    (node, partner, owner), which come with each report's id and version in a table of
+    values; the other values are the statement's own. (statement, values, rows)"""
+    groups: dict[tuple[Any, ...], list[tuple[Report, dict[str, Any]]]] = {}
+    for report, fields in changes:
+        changed = _changed(report, fields)
+        shared = tuple((k, v) for k, v in changed.items() if k not in _PER_REPORT)
+        own = tuple(k for k in changed if k in _PER_REPORT)
+        groups.setdefault((shared, own), []).append((report, changed))
+    statements = []
+    for (shared, own), group in groups.items():
+        for start in range(0, len(group), ROWS_AT_ONCE):
+            chunk = group[start:start + ROWS_AT_ONCE]
+            # a table of values' columns are column1, column2, ... on both databases (and
+            # an UPDATE that begins with WITH has no row count in Python's sqlite3)
+            sets = [f"{k} = CAST(v.column{3 + i} AS INTEGER), " for i, k in enumerate(own)] + [
+                f"{k} = ?, " for k, _ in shared]
+            sql = (many_rows(f"UPDATE reports SET {''.join(sets)}version = reports.version + 1,"
+                             " updated_at = ? FROM (VALUES", 2 + len(own), len(chunk))
+                   + ") AS v WHERE reports.id = v.column1 AND reports.version = v.column2")
+            values = [v for report, changed in chunk
+                      for v in (report.id, report.version, *(changed[k] for k in own))]
+            statements.append((sql, [*(_db(v) for _, v in shared), to_db(now), *values],
+                               len(chunk)))
+    return statements
 
 
 class ReportRepo:
@@ -164,12 +216,20 @@ class ReportRepo:
                             **fields: Any) -> Report:
         """The same change, queued without waiting: the transaction fails with ``stale`` if
         the report moved on. Returns the report as the change leaves it."""
-        self._forget(tx, report.id)
-        sql, params = _change(report, now, fields)
-        await tx.execute(sql, params, must_change=stale)
-        if "overdue" in fields:
-            fields["overdue"] = bool(fields["overdue"])
-        return replace(report, **fields, version=report.version + 1)
+        return (await self.change_all_queued(tx, [(report, fields)], now, stale))[0]
+
+    async def change_all_queued(self, tx: Tx, changes: list[Change], now: datetime,
+                                stale: BaseException) -> list[Report]:
+        """Changes of many reports (a batch of deadlines' moves), queued in a few
+        statements: the transaction fails with ``stale`` if any of them moved on. Returns
+        the reports as the changes leave them."""
+        for report, _ in changes:
+            self._forget(tx, report.id)
+        for sql, params, rows in _changes(changes, now):
+            await tx.execute(sql, params, must_change=stale, rows=rows)
+        return [replace(report, **fields, version=report.version + 1,
+                        **({"overdue": bool(fields["overdue"])} if "overdue" in fields else {}))
+                for report, fields in changes]
 
     def _forget(self, tx: Tx, report_id: int) -> None:
         if tx in self._preloaded:
@@ -180,12 +240,15 @@ class ReportRepo:
         from_state: str | None, to_state: str | None, node_id: int | None,
         note: str | None = None, on_behalf_of: int | None = None,
     ) -> None:
-        await tx.execute(
-            "INSERT INTO report_events(report_id, at, actor_id, action, from_state, to_state,"
-            " node_id, note, on_behalf_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (report_id, to_db(now), actor_id, action, from_state, to_state, node_id, note,
-             on_behalf_of),
-        )
+        await self.log_all(tx, now, [(report_id, actor_id, action, from_state, to_state,
+                                      node_id, note, on_behalf_of)])
+
+    async def log_all(self, tx: Tx, now: datetime, events: list[LoggedEvent]) -> None:
+        """Events of many reports at the same moment, in one statement."""
+        at = to_db(now)
+        await insert_rows(tx, "INSERT INTO report_events(report_id, at, actor_id, action,"
+                          " from_state, to_state, node_id, note, on_behalf_of) VALUES",
+                          [(event[0], at, *event[1:]) for event in events])
 
     async def events(self, report_id: int, tx: Tx | None = None) -> list[ReportEvent]:
         rows = await (tx or self.db).fetchall(

@@ -76,9 +76,10 @@ async def _moved_owing(tg: FakeTelegram, linli: BotHarness) -> Report:
     grid = await bot.org_repo.node_by_key("b3-u1")
     report = await bot.reports.file(RESIDENT, grid.id, Draft("other", "楼道灯坏了"), None)
     await linli.settle()
-    async with bot.db.write() as tx:
-        assert await bot.reports._escalate(tx, report, None, "missed:acknowledge",  # noqa: SLF001
-                                           tell_later=True)
+    ack = next(d for d in await bot.scheduler.deadlines.armed_for("report", report.id)
+               if d.kind == "acknowledge")
+    async with bot.db.write() as tx:  # its action, as a sweep runs it (the move cancels it)
+        await bot.reports.on_deadlines(tx, [ack])
     assert await _owed(linli) == 1
     return report
 
@@ -140,7 +141,7 @@ async def test_owed_work_that_fails_is_tried_again_later_and_holds_nothing_up(
                          " UNIQUE (object_id, n))")
 
     async def action(tx: Tx, deadline: Deadline) -> None:
-        await bot.scheduler.owe(tx, OWES, deadline.subject_id, "tell", {"n": deadline.id})
+        await bot.scheduler.owe(tx, OWES, "tell", [(deadline.subject_id, {"n": deadline.id})])
 
     async def work(tx: Tx, owed: list[Owed]) -> None:
         for item in owed:

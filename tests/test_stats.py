@@ -187,7 +187,8 @@ async def test_kept_facts_equal_a_full_recomputation(fixture: Fixture) -> None:
                (GRID, "resolved", "g1", "ok"), (900, "rated", "g1", "satisfied"),
                (900, "rated", "g1", "unsatisfied"), (None, "reopened", "g1", None),
                (None, "overdue", "harmony", "missed:acknowledge"),
-               (BUILDING, "resolved", "b3", "ok"), (None, "recategorised", "b3", "repair")]
+               (BUILDING, "resolved", "b3", "ok"), (None, "recategorised", "b3", "repair"),
+               (BUILDING, "escalated", "sunshine", "需要社区协调")]
     for _ in range(200):
         steps = [(timedelta(minutes=rng.randrange(1, 3000)), *rng.choice(actions))
                  for _ in range(rng.randrange(0, 6))]
@@ -201,6 +202,37 @@ async def test_kept_facts_equal_a_full_recomputation(fixture: Fixture) -> None:
         computed = await fixture.db.fetchall(f"SELECT * FROM {table}_computed ORDER BY 1, 2, 3")
         assert len(kept) > 200
         assert [tuple(r) for r in kept] == [tuple(r) for r in computed]
+
+
+async def test_facts_are_kept_when_one_statement_logs_many_escalations(
+        fixture: Fixture) -> None:
+    """A batch of deadlines logs its escalations in one statement (migration 0027): the
+    facts are still the log's, with several reports, two escalations of one report, a
+    leader's 上报 in words of their own, and another kind of event among them."""
+    rids = [await fixture.report("g1", T0 + timedelta(hours=i), [], "open") for i in range(6)]
+    n, at = fixture.nodes, T0 + timedelta(days=2)
+    async with fixture.db.write() as tx:
+        await fixture.reports.log_all(tx, at, [
+            (rids[0], None, "escalated", "open", "open", n["b3"], "missed:acknowledge", None),
+            (rids[1], None, "escalated", "acknowledged", "open", n["b3"], "missed:resolve", None),
+            (rids[2], BUILDING, "escalated", "open", "open", n["sunshine"], "需要社区协调", None),
+            (rids[3], None, "escalated", "open", "open", n["b3"], "missed:acknowledge", None),
+            (rids[3], None, "escalated", "open", "open", n["sunshine"], "missed:resolve", None),
+            (rids[4], GRID, "acknowledged", "open", "acknowledged", n["g1"], None, None),
+            (rids[5], None, "escalated", "open", "open", n["b3"], None, None)])
+    for table in ("report_facts", "report_leader_facts"):
+        kept = await fixture.db.fetchall(f"SELECT * FROM {table} ORDER BY 1, 2, 3")
+        computed = await fixture.db.fetchall(f"SELECT * FROM {table}_computed ORDER BY 1, 2, 3")
+        assert [tuple(r) for r in kept] == [tuple(r) for r in computed]
+    flags = {r["report_id"]: (r["missed_acknowledge"], r["missed"]) for r in
+             await fixture.db.fetchall("SELECT * FROM report_facts WHERE report_id IN"
+                                       f" ({','.join(map(str, rids))})")}
+    assert [flags[rid] for rid in rids] == [(1, 1), (0, 1), (0, 0), (1, 1), (0, 0), (0, 0)]
+    missed = await fixture.db.fetchall(
+        "SELECT report_id, key FROM report_leader_facts WHERE kind = 'missed'"
+        f" AND report_id IN ({','.join(map(str, rids))}) ORDER BY event_id")
+    assert [tuple(r) for r in missed] == [(rids[0], n["g1"]), (rids[1], n["g1"]),
+                                          (rids[3], n["g1"]), (rids[3], n["b3"])]
 
 
 async def test_building_scope_counts_only_its_subtree(fixture: Fixture) -> None:

@@ -16,12 +16,16 @@ transaction costs several trips to the writer's thread and holds the single writ
 so one per deadline made the last of a burst fire seconds late. A batch holds deadlines
 of one subject (reports, say), at most one per object (a later one of the same report
 waits for the next batch, so it sees the first one's change as it would have in a
-transaction of its own); what the feature's actions read it may read for the whole
-batch at once (``prefetch``). When
-an action raises, the batch is rolled back, that deadline alone is set back (its pause,
-its log line, recorded before the writer is let go) and the others are tried again
-without it; a change that fails only when the transaction ends (which action's it was
-is not known then) sends the batch back one deadline per transaction.
+transaction of its own). When an action raises, the batch is rolled back, that
+deadline alone is set back (its pause, its log line, recorded before the writer is let
+go) and the others are tried again without it; a change that fails only when the
+transaction ends (which action's it was is not known then) sends the batch back one
+deadline per transaction.
+
+A feature whose deadlines come due by the thousand (reports) acts on a whole batch at
+once (``on_batch``): it reads what it needs for the lot in one go and writes each table
+in one statement, which costs a database a fraction of a statement per deadline. Such
+an action that raises sends its batch back one deadline per transaction too.
 
 What an action owes beyond its change (a report moved up: the leaders before and after
 and the reporter are told, each message drawn in each one's language) it may record
@@ -57,8 +61,8 @@ BATCH = 100  # deadlines acted on in one transaction (it holds the writer meanwh
 RETRY_AFTER = (timedelta(seconds=10), timedelta(minutes=1), timedelta(minutes=5),
                timedelta(minutes=30), timedelta(hours=1))
 DeadlineAction = Callable[[Tx, Deadline], Awaitable[None]]
-# reads ahead, in one go, what the actions of a batch of deadlines will read
-Prefetch = Callable[[Tx, list[Deadline]], Awaitable[None]]
+# acts on a batch of deadlines of one subject (one per object), or on one
+BatchAction = Callable[[Tx, list[Deadline]], Awaitable[None]]
 # does, in one transaction, the work owed (of one subject), claimed in it
 OwedWork = Callable[[Tx, list[Owed]], Awaitable[None]]
 
@@ -68,29 +72,33 @@ class Scheduler:
                  notifier: Notifier) -> None:
         self.db, self.deadlines, self.clock, self.notifier = db, deadlines, clock, notifier
         self._actions: dict[str, DeadlineAction] = {}
-        self._prefetch: dict[str, Prefetch] = {}
+        self._batch_actions: dict[str, BatchAction] = {}
         self._owed_work: dict[str, OwedWork] = {}
         self.owed = OwedRepo(db)
         self._job_queue: JobQueue[Any] | None = None
         self._alarm_at: datetime | None = None
         self.fired = 0
 
-    def on(self, subject: str, action: DeadlineAction, *,
-           prefetch: Prefetch | None = None, owed: OwedWork | None = None) -> None:
-        """Features say what a missed deadline of theirs means (``prefetch``: what their
-        actions read, read for a batch at once; ``owed``: how to do what they ``owe``)."""
+    def on(self, subject: str, action: DeadlineAction, *, owed: OwedWork | None = None) -> None:
+        """Features say what a missed deadline of theirs means (``owed``: how to do what
+        they ``owe``)."""
         self._actions[subject] = action
-        self._prefetch.pop(subject, None)
+        self._batch_actions.pop(subject, None)
         self._owed_work.pop(subject, None)
-        if prefetch is not None:
-            self._prefetch[subject] = prefetch
         if owed is not None:
             self._owed_work[subject] = owed
 
-    async def owe(self, tx: Tx, subject: str, subject_id: int, kind: str,
-                  payload: dict[str, Any]) -> None:
-        """Record, in an action's transaction, work it leaves for right after (see above)."""
-        await self.owed.add(tx, subject, subject_id, kind, payload, self.clock.now())
+    def on_batch(self, subject: str, action: BatchAction, *,
+                 owed: OwedWork | None = None) -> None:
+        """The same, for an action that takes a batch of deadlines at once (see above)."""
+        self.on(subject, lambda tx, deadline: action(tx, [deadline]), owed=owed)
+        self._batch_actions[subject] = action
+
+    async def owe(self, tx: Tx, subject: str, kind: str,
+                  payloads: list[tuple[int, dict[str, Any]]]) -> None:
+        """Record, in an action's transaction, work it leaves for right after (see above):
+        for each object of the subject (its id), what the work needs to know."""
+        await self.owed.add(tx, subject, kind, payloads, self.clock.now())
 
     async def catch_up(self, subject: str, subject_id: int, tx: Tx | None = None) -> None:
         """Do now what is still owed for this object (before an action on it, so that what
@@ -110,9 +118,17 @@ class Scheduler:
                   due_at: datetime, deferred_by: tuple[str, ...] = ()) -> None:
         """``deferred_by``: the holidays that pushed a working-time deadline later, kept
         with it so that cards can say so (「遇国庆假期顺延至 10月9日」)."""
-        await self.deadlines.arm(tx, subject, subject_id, kind, due_at, self.clock.now(),
-                                 "、".join(deferred_by) or None)
-        self._wake_before(due_at)
+        await self.arm_all(tx, [(subject, subject_id, kind, due_at, deferred_by)])
+
+    async def arm_all(self, tx: Tx, armed: list[tuple[str, int, str, datetime, tuple[str, ...]]],
+                      ) -> None:
+        """Many at once (subject, id, kind, due, deferred by), in one statement."""
+        if not armed:
+            return
+        await self.deadlines.arm_all(tx, [(subject, subject_id, kind, due_at, "、".join(by) or None)
+                                          for subject, subject_id, kind, due_at, by in armed],
+                                     self.clock.now())
+        self._wake_before(min(due_at for _, _, _, due_at, _ in armed))
 
     async def keep_armed(self, subject: str, kind: str, first_at: datetime) -> None:
         """A standing job (a daily digest, a monthly report) has one deadline armed at all
@@ -231,6 +247,8 @@ class Scheduler:
         """Claim the batch in one statement and act on it in one transaction."""
         if len(batch) == 1:
             return int(await self.fire(batch[0]))
+        if batch[0].subject in self._batch_actions:
+            return await self._fire_together(batch)
         pending = list(batch)
         while pending:
             failing: Deadline | None = None
@@ -238,7 +256,6 @@ class Scheduler:
                 async with self.db.write() as tx:
                     claimed = await self.deadlines.claim_many(
                         tx, await self._not_owed(tx, pending), self.clock.now())
-                    await self._read_ahead(tx, [d for d in pending if d.id in claimed])
                     for deadline in pending:
                         if deadline.id not in claimed:  # fired meanwhile, or cancelled
                             continue
@@ -254,13 +271,27 @@ class Scheduler:
             if failing is not None:
                 pending.remove(failing)  # the others again, without it
                 continue
-            done = [d for d in pending if d.id in claimed]
-            for deadline in done:
-                self._count(deadline)
-            if done:
-                self.notifier.kick()  # once a batch: its messages go out during the next one
-            return len(done)
+            return self._done([d for d in pending if d.id in claimed])
         return 0
+
+    async def _fire_together(self, batch: list[Deadline]) -> int:
+        """A batch for an action that takes it whole; if it raises, one by one."""
+        try:
+            async with self.db.write() as tx:
+                claimed = await self.deadlines.claim_many(
+                    tx, await self._not_owed(tx, batch), self.clock.now())
+                mine = [d for d in batch if d.id in claimed]
+                if mine:
+                    await self._batch_actions[batch[0].subject](tx, mine)
+        except Exception:  # which deadline's doing it was is not known
+            return sum([await self.fire(d) for d in batch])
+        return self._done(mine)
+
+    def _done(self, fired: list[Deadline]) -> int:
+        self._count(fired)
+        if fired:
+            self.notifier.kick()  # once a batch: its messages go out during the next one
+        return len(fired)
 
     async def _not_owed(self, tx: Tx, batch: list[Deadline]) -> list[int]:
         """The batch's deadlines whose object is owed nothing (the others wait)."""
@@ -269,15 +300,6 @@ class Scheduler:
             return [d.id for d in batch]
         owed = await self.owed.owed(tx, subject, [d.subject_id for d in batch])
         return [d.id for d in batch if d.subject_id not in owed]
-
-    async def _read_ahead(self, tx: Tx, deadlines: list[Deadline]) -> None:
-        by_subject: dict[str, list[Deadline]] = {}
-        for deadline in deadlines:
-            by_subject.setdefault(deadline.subject, []).append(deadline)
-        for subject, theirs in by_subject.items():
-            prefetch = self._prefetch.get(subject)
-            if prefetch is not None and len(theirs) > 1:
-                await prefetch(tx, theirs)
 
     async def fire(self, deadline: Deadline) -> bool:
         action = self._actions.get(deadline.subject)
@@ -299,7 +321,7 @@ class Scheduler:
         except Exception:  # the commit failed
             await self._failed(deadline)
             return False
-        self._count(deadline)
+        self._count([deadline])
         return True
 
     async def _failed(self, deadline: Deadline, tx: Tx | None = None) -> None:
@@ -311,11 +333,12 @@ class Scheduler:
                       " tried again in %s", deadline.id, deadline.subject,
                       deadline.subject_id, deadline.kind, failures, pause)
 
-    def _count(self, deadline: Deadline) -> None:
-        self.fired += 1
-        metrics.DEADLINES_FIRED.inc()
-        metrics.DEADLINE_LATENESS.observe(
-            max((self.clock.now() - deadline.due_at).total_seconds(), 0.0))
+    def _count(self, fired: list[Deadline]) -> None:
+        self.fired += len(fired)
+        metrics.DEADLINES_FIRED.inc(len(fired))
+        now = self.clock.now()
+        for deadline in fired:
+            metrics.DEADLINE_LATENESS.observe(max((now - deadline.due_at).total_seconds(), 0.0))
 
     # -- the alarm clock ------------------------------------------------------------
 

@@ -73,6 +73,20 @@ class StaleAction(BadInput):
 
 
 @dataclass(frozen=True, slots=True)
+class Move:
+    """A report going to another rung (or partner): why, and by whose doing (None: a
+    deadline's)."""
+
+    report: Report
+    rung: Node
+    partner: Partner | None
+    action: str  # escalated, reassigned, recategorised, handed_over
+    note: str | None
+    actor: int | None = None
+    behalf: int | None = None  # the absent leader the actor stands in for
+
+
+@dataclass(frozen=True, slots=True)
 class Draft:
     category: str
     text: str
@@ -89,7 +103,7 @@ class ReportService:
         self.settings, self.db, self.clock = settings, db, clock
         self.org, self.reports, self.notifier, self.scheduler = org, reports, notifier, scheduler
         self.notices, self.replies, self.calendars = notices, replies, calendars
-        scheduler.on(SUBJECT, self.on_deadline, prefetch=self._prefetch, owed=self._tell_moved)
+        scheduler.on_batch(SUBJECT, self.on_deadlines, owed=self._tell_moved)
         scheduler.on(ROLE_REMOVAL, self.on_role_removed)
 
     # -- input ----------------------------------------------------------------------
@@ -206,9 +220,15 @@ class ReportService:
 
     async def _arm_rung(self, tx: Tx, report: Report, rung: Node,
                         start: datetime) -> dict[str, Due]:
-        """Full deadlines of the rung from ``start``; the acknowledge clock waits out the night.
-        Working-time deadlines ("2WD") are counted on the working calendar. Returns when
-        each falls due."""
+        """Full deadlines of the rung from ``start``; returns when each falls due."""
+        dues = await self._rung_dues(report, rung, start)
+        await self.scheduler.arm_all(tx, [(SUBJECT, report.id, kind, due.at, due.deferred_by)
+                                          for kind, due in dues.items()])
+        return dues
+
+    async def _rung_dues(self, report: Report, rung: Node, start: datetime) -> dict[str, Due]:
+        """When a rung's deadlines from ``start`` fall due; the acknowledge clock waits out
+        the night. Working-time deadlines ("2WD") are counted on the working calendar."""
         ack_start = start if report.category == "safety" else quiet_hours_end(self.settings, start)
         dues = {
             "acknowledge": await self.calendars.due(
@@ -218,8 +238,6 @@ class ReportService:
         }
         if dues["resolve"].at < dues["acknowledge"].at:
             dues["resolve"] = dues["acknowledge"]
-        for kind, due in dues.items():
-            await self.scheduler.arm(tx, SUBJECT, report.id, kind, due.at, due.deferred_by)
         return dues
 
     # -- a handler's actions ----------------------------------------------------------
@@ -358,7 +376,8 @@ class ReportService:
         behalf = await self._behalf(user_id, report)
         now = self.clock.now()
         async with self.db.write() as tx:
-            await self._move(tx, report, target, None, now, user_id, "reassigned", None, behalf)
+            await self._moves(tx, [Move(report, target, None, "reassigned", None, user_id,
+                                        behalf)], now)
         self.notifier.kick()
         return await self.get(report_id)
 
@@ -375,8 +394,9 @@ class ReportService:
             changed = await self.reports.change(tx, report, now, category=category)
             if changed is None:
                 raise StaleAction(report)
-            await self._move(tx, changed, rung, partner, now, user_id, "recategorised",
-                             f"{report.category} → {category}", behalf)
+            await self._moves(tx, [Move(changed, rung, partner, "recategorised",
+                                        f"{report.category} → {category}", user_id, behalf)],
+                              now)
         self.notifier.kick()
         return await self.get(report_id)
 
@@ -501,11 +521,6 @@ class ReportService:
 
     # -- deadlines --------------------------------------------------------------------
 
-    async def _prefetch(self, tx: Tx, deadlines: list[Deadline]) -> None:
-        """A batch of deadlines due together: what their actions read (not the deadlines:
-        a move changes them)."""
-        await self._read_ahead(tx, [d.subject_id for d in deadlines])
-
     async def _read_ahead(self, tx: Tx, report_ids: list[int]) -> None:
         """These reports, their sent prompts and the leaders away, read in one go."""
         await asyncio.gather(self.reports.preload(tx, report_ids),
@@ -527,24 +542,36 @@ class ReportService:
             await self.notices.moved(tx, report, told["old"], told["new"], told["note"],
                                      told["actor"], dues)
 
-    async def on_deadline(self, tx: Tx, deadline: Deadline) -> None:
-        report = await self.reports.get(deadline.subject_id, tx)
-        if report is None:
-            return
-        if deadline.kind == "rating" and report.state == "resolved":
-            now = self.clock.now()
-            closed = await self.reports.change(tx, report, now, state="closed",
-                                               rating="unrated", closed_at=now)
-            assert closed is not None  # read in this transaction
-            await self.reports.log(tx, report.id, now, None, "closed_unrated", "resolved",
-                                   "closed", report.rung_node_id)
-            await self._after_change(tx, closed, "report.told_closed_unrated", actor=None)
-        elif deadline.kind == "acknowledge" and report.state == "open" or (
-            deadline.kind == "resolve" and report.active
-        ):
-            reason = f"missed:{deadline.kind}"
-            if not await self._escalate(tx, report, None, reason, tell_later=True):
-                await self._flag_overdue(tx, report, reason)
+    async def on_deadlines(self, tx: Tx, deadlines: list[Deadline]) -> None:
+        """Missed deadlines of reports, a batch due together (one per report) or one. What
+        they read is read for the lot, and the reports they move up move together: a
+        statement per table for the batch (see bot/core/scheduler.py)."""
+        if len(deadlines) > 1:  # not their prompts: a move tells later (``_moves``)
+            await asyncio.gather(self.reports.preload(tx, [d.subject_id for d in deadlines]),
+                                 self.notices.away.read_ahead(tx))
+        now = self.clock.now()
+        moves = []
+        for deadline in deadlines:
+            report = await self.reports.get(deadline.subject_id, tx)
+            if report is None:
+                continue
+            if deadline.kind == "rating" and report.state == "resolved":
+                closed = await self.reports.change(tx, report, now, state="closed",
+                                                   rating="unrated", closed_at=now)
+                assert closed is not None  # read in this transaction
+                await self.reports.log(tx, report.id, now, None, "closed_unrated", "resolved",
+                                       "closed", report.rung_node_id)
+                await self._after_change(tx, closed, "report.told_closed_unrated", actor=None)
+            elif deadline.kind == "acknowledge" and report.state == "open" or (
+                deadline.kind == "resolve" and report.active
+            ):
+                reason = f"missed:{deadline.kind}"
+                target = await self._next_rung(report)
+                if target is None:  # at the top of the chain
+                    await self._flag_overdue(tx, report, reason)
+                else:
+                    moves.append(Move(report, target, None, "escalated", reason))
+        await self._moves(tx, moves, now, tell_later=True)
 
     # -- someone's role ended --------------------------------------------------------
 
@@ -571,13 +598,13 @@ class ReportService:
             rung = await self.org.node(report.rung_node_id)
             partner = await self.org.partner(report.partner_id) if report.partner_id else None
             assert rung is not None
-            await self._move(tx, report, rung, partner, now, None, "handed_over", note)
+            await self._moves(tx, [Move(report, rung, partner, "handed_over", note)], now)
             return
         target = await self._rung_after_removal(report)
         if target is None:  # nobody leads anywhere on its chain: it waits where it is
             await self.notices.refresh_prompts(tx, report)
             return
-        await self._move(tx, report, target, None, now, None, "handed_over", note)
+        await self._moves(tx, [Move(report, target, None, "handed_over", note)], now)
 
     async def _rung_after_removal(self, report: Report) -> Node | None:
         chain = await self.chain(report.node_id)
@@ -599,13 +626,13 @@ class ReportService:
         return None
 
     async def _escalate(self, tx: Tx, report: Report, actor: int | None, reason: str,
-                        behalf: int | None = None, *, tell_later: bool = False) -> bool:
+                        behalf: int | None = None) -> bool:
         """One rung up; False at the top of the chain, where nothing goes further."""
         target = await self._next_rung(report)
         if target is None:
             return False
-        await self._move(tx, report, target, None, self.clock.now(), actor, "escalated", reason,
-                         behalf, tell_later=tell_later)
+        await self._moves(tx, [Move(report, target, None, "escalated", reason, actor, behalf)],
+                          self.clock.now())
         return True
 
     async def _flag_overdue(self, tx: Tx, report: Report, reason: str) -> None:
@@ -617,29 +644,46 @@ class ReportService:
         await self.reports.log(tx, report.id, now, None, "overdue", report.state, report.state,
                                report.rung_node_id, reason)
 
-    async def _move(self, tx: Tx, report: Report, rung: Node, partner: Partner | None,
-                    now: datetime, actor: int | None, action: str, note: str | None,
-                    behalf: int | None = None, *, tell_later: bool = False) -> None:
-        """``tell_later``: what the move tells is owed (a deadline's: see bot/core/scheduler),
-        done right after the batch of deadlines it is in."""
-        before = await self.notices.handlers(report, tx)  # in tx: who is away, read ahead
-        moved = await self.reports.change_queued(  # not waited for: a burst of deadlines
-            tx, report, now, StaleAction(report), rung_node_id=rung.id,
-            partner_id=partner.id if partner else None, state="open", owner_id=None,
-            rung_since=now, acknowledged_at=None,
-        )
-        await self.scheduler.deadlines.cancel(tx, SUBJECT, report.id, "acknowledge", "resolve")
-        dues = await self._arm_rung(tx, moved, rung, now)  # the only ones armed now
-        await self.reports.log(tx, report.id, now, actor, action, report.state, "open", rung.id,
-                               note, on_behalf_of=behalf)
-        after = await self.notices.handlers(moved, tx)
+    async def _moves(self, tx: Tx, moves: list[Move], now: datetime, *,
+                     tell_later: bool = False) -> None:
+        """Reports to their new rungs (one leader's 上报, or a batch of missed deadlines'),
+        a statement per table for the lot. ``tell_later``: what the moves tell is owed (a
+        deadline's: see bot/core/scheduler), done right after the batch they are in."""
+        if not moves:
+            return
+        before = [await self.notices.handlers(m.report, tx) for m in moves]  # away: in tx
+        moved = await self.reports.change_all_queued(  # not waited for
+            tx, [(m.report, {"rung_node_id": m.rung.id,
+                             "partner_id": m.partner.id if m.partner else None,
+                             "state": "open", "owner_id": None, "rung_since": now,
+                             "acknowledged_at": None}) for m in moves],
+            now, StaleAction(moves[0].report))
+        await self.scheduler.deadlines.cancel_all(tx, SUBJECT, [r.id for r in moved],
+                                                  "acknowledge", "resolve")
+        dues_of: dict[tuple[str, str], dict[str, Due]] = {}  # by rung level and category
+        for m in moves:
+            key = (m.rung.level, m.report.category)
+            if key not in dues_of:
+                dues_of[key] = await self._rung_dues(m.report, m.rung, now)
+        done = [(m, report, dues_of[m.rung.level, m.report.category])
+                for m, report in zip(moves, moved, strict=True)]
+        await self.scheduler.arm_all(tx, [  # the only ones armed now
+            (SUBJECT, report.id, kind, due.at, due.deferred_by)
+            for _, report, dues in done for kind, due in dues.items()])
+        await self.reports.log_all(tx, now, [
+            (m.report.id, m.actor, m.action, m.report.state, "open", m.rung.id, m.note, m.behalf)
+            for m in moves])
+        told = [(m, report, dues, old, await self.notices.handlers(report, tx))
+                for (m, report, dues), old in zip(done, before, strict=True)]
         if tell_later:  # read back by _tell_moved
-            await self.scheduler.owe(tx, SUBJECT, report.id, "moved", {
-                "old": before, "new": after, "note": note, "actor": actor,
-                "dues": {kind: [to_db(due.at), list(due.deferred_by)]
-                         for kind, due in dues.items()}})
-        else:
-            await self.notices.moved(tx, moved, before, after, note, actor, dues)
+            await self.scheduler.owe(tx, SUBJECT, "moved", [
+                (report.id, {"old": old, "new": new, "note": m.note, "actor": m.actor,
+                             "dues": {kind: [to_db(due.at), list(due.deferred_by)]
+                                      for kind, due in dues.items()}})
+                for m, report, dues, old, new in told])
+            return
+        for m, report, dues, old, new in told:
+            await self.notices.moved(tx, report, old, new, m.note, m.actor, dues)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
