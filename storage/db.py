@@ -82,26 +82,14 @@ class _Queries:
         return None if row is None else row[0]
 
 
-def many_rows(head: str, width: int, count: int) -> str:
-    """``head`` (``INSERT INTO t(a, b) VALUES``, ``WITH v(a, b) AS (VALUES``) followed by
-    ``count`` rows of ``width`` placeholders. One statement for many rows costs each
-    database far less than a statement a row: SQLite sets up the statement, and the
-    triggers it fires, once; PostgreSQL parses and plans it once."""
-    row = f"({', '.join('?' * width)})"
-    return f"{head} {', '.join([row] * count)}"
-
-
 # at most this many rows in one statement (SQLite allows 32,766 values in a statement)
 ROWS_AT_ONCE = 500
 
 
-async def insert_rows(tx: Any, head: str, rows: Sequence[Sequence[Any]]) -> None:
-    """Queue ``INSERT INTO t(a, b) VALUES`` (``head``) of every row, a few statements for
-    the lot (``tx``: a transaction on either database)."""
-    for start in range(0, len(rows), ROWS_AT_ONCE):
-        chunk = rows[start:start + ROWS_AT_ONCE]
-        await tx.execute(many_rows(head, len(chunk[0]), len(chunk)),
-                         [value for row in chunk for value in row])
+def row_chunks(rows: Sequence[Sequence[Any]]) -> list[tuple[str, Sequence[Sequence[Any]]]]:
+    """The rows in statement-sized chunks, each with the placeholders of one row."""
+    return [(f"({', '.join('?' * len(rows[0]))})", rows[start:start + ROWS_AT_ONCE])
+            for start in range(0, len(rows), ROWS_AT_ONCE)]
 
 
 # a change handed over without waiting: (sql, params or rows, executemany?)
@@ -157,6 +145,21 @@ class Tx(_Queries):
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         self._begin(sql)
         self._held.append((sql, list(rows), True))
+
+    async def execute_rows(self, head: str, rows: Sequence[Sequence[Any]], *,
+                           params: Params = (), tail: str = "",
+                           must_change: BaseException | None = None) -> None:
+        """Queue one change for many rows: ``head`` (with its ``params``), the rows as
+        ``(?, ?), (?, ?)``, then ``tail``: ``INSERT INTO t(a, b) VALUES`` and the rows, or
+        ``UPDATE t SET a = v.column2 FROM (VALUES`` the rows ``) AS v WHERE t.id =
+        v.column1``. One statement for many rows costs each database far less than one a
+        row: SQLite sets up the statement, and the triggers it fires, once; PostgreSQL
+        parses and plans it once. With ``must_change``, it fails unless it changes as
+        many rows as it was given."""
+        for row, chunk in row_chunks(rows):
+            await self.execute(f"{head} {', '.join([row] * len(chunk))}{tail}",
+                               [*params, *(value for values in chunk for value in values)],
+                               must_change=must_change, rows=len(chunk))
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""

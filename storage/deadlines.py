@@ -6,7 +6,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import ROWS_AT_ONCE, Database, Tx, insert_rows
+from storage.db import Database, Tx
 from storage.timeutil import from_db, to_db
 
 # a deadline to arm: subject, subject id, kind, when it falls due, the holidays that pushed it
@@ -45,8 +45,8 @@ class DeadlineRepo:
     async def arm_all(self, tx: Tx, armed: list[Arming], now: datetime) -> None:
         """Many deadlines (a batch of reports moved up), in one statement."""
         created = to_db(now)
-        await insert_rows(
-            tx, "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at,"
+        await tx.execute_rows(
+            "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at,"
             " deferred_by) VALUES", [(subject, subject_id, kind, to_db(due_at), created, by)
                                      for subject, subject_id, kind, due_at, by in armed])
 
@@ -57,17 +57,11 @@ class DeadlineRepo:
     async def cancel_all(self, tx: Tx, subject: str, subject_ids: list[int],
                          *kinds: str) -> None:
         """The same for several objects of the subject, in one statement."""
-        for start in range(0, len(subject_ids), ROWS_AT_ONCE):
-            ids = subject_ids[start:start + ROWS_AT_ONCE]
-            sql = (
-                "UPDATE deadlines SET state = 'cancelled' WHERE subject = ?"
-                f" AND subject_id IN ({','.join('?' * len(ids))}) AND state = 'armed'"
-            )
-            params: list[object] = [subject, *ids]
-            if kinds:
-                sql += f" AND kind IN ({','.join('?' * len(kinds))})"
-                params += kinds
-            await tx.execute(sql, params)
+        await tx.execute_rows(
+            "UPDATE deadlines SET state = 'cancelled' WHERE subject = ? AND state = 'armed'"
+            + (f" AND kind IN ({','.join('?' * len(kinds))})" if kinds else "")
+            + " AND subject_id IN (", [(subject_id,) for subject_id in subject_ids],
+            params=(subject, *kinds), tail=")")
 
     async def due(self, now: datetime, limit: int = 500) -> list[Deadline]:
         """Armed deadlines whose time has come (for one that failed: its next try)."""

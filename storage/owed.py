@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database, Tx, insert_rows
+from storage.db import Database, Tx
 from storage.timeutil import to_db
 
 
@@ -34,8 +34,8 @@ class OwedRepo:
                   payloads: list[tuple[int, dict[str, Any]]], now: datetime) -> None:
         """Work of this kind owed for these objects of the subject: (id, payload) each."""
         created = to_db(now)
-        await insert_rows(
-            tx, "INSERT INTO owed(subject, subject_id, kind, payload, created_at) VALUES",
+        await tx.execute_rows(
+            "INSERT INTO owed(subject, subject_id, kind, payload, created_at) VALUES",
             [(subject, subject_id, kind, json.dumps(payload, ensure_ascii=False), created)
              for subject_id, payload in payloads])
 

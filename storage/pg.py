@@ -24,11 +24,17 @@ from functools import lru_cache
 from typing import Any
 
 import psycopg
-from psycopg.adapt import Dumper
+from psycopg.adapt import Dumper, Transformer
 from psycopg.rows import RowMaker
 from psycopg_pool import AsyncConnectionPool
 
-from storage.db import HandlingUpdate, Params, available_migrations, handling_update
+from storage.db import (
+    HandlingUpdate,
+    Params,
+    available_migrations,
+    handling_update,
+    row_chunks,
+)
 from storage.timeutil import to_db
 
 log = logging.getLogger(__name__)
@@ -64,8 +70,13 @@ def row_kind(names: tuple[str, ...]) -> type[Row]:
     return type("Row", (Row,), {"__slots__": (), "_names": {n: i for i, n in enumerate(names)}})
 
 
+NUMERIC = psycopg.adapters.types["numeric"].oid
+
+
 def _rows(cursor: psycopg.AsyncCursor[Any]) -> RowMaker[Row]:
     kind = row_kind(tuple(column.name for column in cursor.description or ()))
+    if not any(column.type_code == NUMERIC for column in cursor.description or ()):
+        return kind  # nothing to make plain (most rows: a read of a batch is thousands)
 
     def make(values: Sequence[Any]) -> Row:
         return kind(plain(v) for v in values)
@@ -136,6 +147,7 @@ class PgTx(_Queries):
         self._held: list[str] = []
         self._checks: list[tuple[int, int, BaseException]] = []
         self._quoting: psycopg.AsyncClientCursor[Row] | None = None  # writes values in
+        self._literals: Transformer | None = None  # the same, for the rows of execute_rows
         self.after_commit: list[Callable[[], None]] = []
 
     def _written(self, sql: str, params: Params) -> str:
@@ -177,6 +189,24 @@ class PgTx(_Queries):
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         self._held += [self._written(sql, row) for row in rows]
+
+    async def execute_rows(self, head: str, rows: Sequence[Sequence[Any]], *,
+                           params: Params = (), tail: str = "",
+                           must_change: BaseException | None = None) -> None:
+        """One change for many rows (storage.db.Tx.execute_rows), each row's values written
+        in by psycopg's quoting one by one: a query too long for psycopg to keep is split
+        at its placeholders afresh each time, which for a thousand of them cost more than
+        the statement itself."""
+        if self._literals is None:
+            self._literals = Transformer(self._conn)
+        literal, encoding = self._literals.as_literal, self._conn.info.encoding
+        for _, chunk in row_chunks(rows):
+            if must_change is not None:
+                self._checks.append((len(self._held), len(chunk), must_change))
+            written = ", ".join([f"({b', '.join([literal(v) for v in values]).decode(encoding)})"
+                                 for values in chunk])
+            self._held.append(f"{self._written(head, params)} {written}"
+                              f"{self._written(tail, ())}")
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""

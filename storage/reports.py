@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from storage.db import ROWS_AT_ONCE, Database, Tx, insert_rows, many_rows
+from storage.db import Database, Tx
 from storage.timeutil import from_db, to_db
 
 
@@ -130,11 +130,12 @@ def _change(report: Report, now: datetime, fields: dict[str, Any]) -> tuple[str,
             [*map(_db, changed.values()), to_db(now), report.id, report.version])
 
 
-def _changes(changes: list[Change], now: datetime) -> list[tuple[str, list[Any], int]]:
+def _changes(changes: list[Change], now: datetime,
+             ) -> list[tuple[str, list[Any], list[tuple[Any, ...]]]]:
     """The UPDATEs for changes of many reports (each applied only to the version read):
     one for all those that change the same fields and differ only in whole numbers
     (node, partner, owner), which come with each report's id and version in a table of
-    values; the other values are the statement's own. (statement, values, rows)"""
+    values; the other values are the statement's own. (head, its values, the rows)"""
     groups: dict[tuple[Any, ...], list[tuple[Report, dict[str, Any]]]] = {}
     for report, fields in changes:
         changed = _changed(report, fields)
@@ -143,19 +144,15 @@ def _changes(changes: list[Change], now: datetime) -> list[tuple[str, list[Any],
         groups.setdefault((shared, own), []).append((report, changed))
     statements = []
     for (shared, own), group in groups.items():
-        for start in range(0, len(group), ROWS_AT_ONCE):
-            chunk = group[start:start + ROWS_AT_ONCE]
-            # a table of values' columns are column1, column2, ... on both databases (and
-            # an UPDATE that begins with WITH has no row count in Python's sqlite3)
-            sets = [f"{k} = CAST(v.column{3 + i} AS INTEGER), " for i, k in enumerate(own)] + [
-                f"{k} = ?, " for k, _ in shared]
-            sql = (many_rows(f"UPDATE reports SET {''.join(sets)}version = reports.version + 1,"
-                             " updated_at = ? FROM (VALUES", 2 + len(own), len(chunk))
-                   + ") AS v WHERE reports.id = v.column1 AND reports.version = v.column2")
-            values = [v for report, changed in chunk
-                      for v in (report.id, report.version, *(changed[k] for k in own))]
-            statements.append((sql, [*(_db(v) for _, v in shared), to_db(now), *values],
-                               len(chunk)))
+        # a table of values' columns are column1, column2, ... on both databases (and an
+        # UPDATE that begins with WITH has no row count in Python's sqlite3)
+        sets = [f"{k} = CAST(v.column{3 + i} AS INTEGER), " for i, k in enumerate(own)] + [
+            f"{k} = ?, " for k, _ in shared]
+        statements.append((
+            f"UPDATE reports SET {''.join(sets)}version = reports.version + 1, updated_at = ?"
+            " FROM (VALUES", [*(_db(v) for _, v in shared), to_db(now)],
+            [(report.id, report.version, *(changed[k] for k in own))
+             for report, changed in group]))
     return statements
 
 
@@ -225,8 +222,10 @@ class ReportRepo:
         the reports as the changes leave them."""
         for report, _ in changes:
             self._forget(tx, report.id)
-        for sql, params, rows in _changes(changes, now):
-            await tx.execute(sql, params, must_change=stale, rows=rows)
+        for head, params, rows in _changes(changes, now):
+            await tx.execute_rows(head, rows, params=params, must_change=stale,
+                                  tail=") AS v WHERE reports.id = v.column1"
+                                  " AND reports.version = v.column2")
         return [replace(report, **fields, version=report.version + 1,
                         **({"overdue": bool(fields["overdue"])} if "overdue" in fields else {}))
                 for report, fields in changes]
@@ -246,9 +245,9 @@ class ReportRepo:
     async def log_all(self, tx: Tx, now: datetime, events: list[LoggedEvent]) -> None:
         """Events of many reports at the same moment, in one statement."""
         at = to_db(now)
-        await insert_rows(tx, "INSERT INTO report_events(report_id, at, actor_id, action,"
-                          " from_state, to_state, node_id, note, on_behalf_of) VALUES",
-                          [(event[0], at, *event[1:]) for event in events])
+        await tx.execute_rows("INSERT INTO report_events(report_id, at, actor_id, action,"
+                              " from_state, to_state, node_id, note, on_behalf_of) VALUES",
+                              [(event[0], at, *event[1:]) for event in events])
 
     async def events(self, report_id: int, tx: Tx | None = None) -> list[ReportEvent]:
         rows = await (tx or self.db).fetchall(
