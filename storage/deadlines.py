@@ -36,14 +36,8 @@ class DeadlineRepo:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def arm(
-        self, tx: Tx, subject: str, subject_id: int, kind: str, due_at: datetime, now: datetime,
-        deferred_by: str | None = None,
-    ) -> None:
-        await self.arm_all(tx, [(subject, subject_id, kind, due_at, deferred_by)], now)
-
     async def arm_all(self, tx: Tx, armed: list[Arming], now: datetime) -> None:
-        """Many deadlines (a batch of reports moved up), in one statement."""
+        """Deadlines to arm (one, or a batch of reports moved up's), in one statement."""
         created = to_db(now)
         await tx.execute_rows(
             "INSERT INTO deadlines(subject, subject_id, kind, due_at, created_at,"

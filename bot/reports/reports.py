@@ -660,30 +660,31 @@ class ReportService:
             now, StaleAction(moves[0].report))
         await self.scheduler.deadlines.cancel_all(tx, SUBJECT, [r.id for r in moved],
                                                   "acknowledge", "resolve")
+        dues: list[dict[str, Due]] = []
         dues_of: dict[tuple[str, str], dict[str, Due]] = {}  # by rung level and category
         for m in moves:
             key = (m.rung.level, m.report.category)
             if key not in dues_of:
                 dues_of[key] = await self._rung_dues(m.report, m.rung, now)
-        done = [(m, report, dues_of[m.rung.level, m.report.category])
-                for m, report in zip(moves, moved, strict=True)]
+            dues.append(dues_of[key])
         await self.scheduler.arm_all(tx, [  # the only ones armed now
             (SUBJECT, report.id, kind, due.at, due.deferred_by)
-            for _, report, dues in done for kind, due in dues.items()])
+            for report, rung_dues in zip(moved, dues, strict=True)
+            for kind, due in rung_dues.items()])
         await self.reports.log_all(tx, now, [
             (m.report.id, m.actor, m.action, m.report.state, "open", m.rung.id, m.note, m.behalf)
             for m in moves])
-        told = [(m, report, dues, old, await self.notices.handlers(report, tx))
-                for (m, report, dues), old in zip(done, before, strict=True)]
+        after = [await self.notices.handlers(report, tx) for report in moved]
+        told = list(zip(moves, moved, dues, before, after, strict=True))
         if tell_later:  # read back by _tell_moved
             await self.scheduler.owe(tx, SUBJECT, "moved", [
                 (report.id, {"old": old, "new": new, "note": m.note, "actor": m.actor,
                              "dues": {kind: [to_db(due.at), list(due.deferred_by)]
-                                      for kind, due in dues.items()}})
-                for m, report, dues, old, new in told])
+                                      for kind, due in rung_dues.items()}})
+                for m, report, rung_dues, old, new in told])
             return
-        for m, report, dues, old, new in told:
-            await self.notices.moved(tx, report, old, new, m.note, m.actor, dues)
+        for m, report, rung_dues, old, new in told:
+            await self.notices.moved(tx, report, old, new, m.note, m.actor, rung_dues)
 
     async def _after_change(self, tx: Tx, report: Report, reporter_key: str | None, *,
                             actor: int | None, ask_rating: bool = False,
