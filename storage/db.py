@@ -43,6 +43,12 @@ _PRAGMAS = (
     "PRAGMA synchronous=NORMAL",
     "PRAGMA busy_timeout=10000",
 )
+# The write-ahead log is copied into the database file (a checkpoint, with its fsyncs) on
+# a connection of its own, this long after a commit, not by the commit that fills it:
+# SQLite's automatic checkpoint made every thousandth page's commit hold the writer for
+# it (milliseconds, and more than one in a burst of deadlines). A passive checkpoint
+# waits for nobody; the log stays as durable as ever.
+CHECKPOINT_AFTER = 1.0  # seconds
 
 
 @dataclass
@@ -84,6 +90,7 @@ class _Queries:
 
 # at most this many rows in one statement (SQLite allows 32,766 values in a statement)
 ROWS_AT_ONCE = 500
+HAND_OVER_AT = 20
 
 
 def row_chunks(rows: Sequence[Sequence[Any]]) -> list[tuple[str, Sequence[Sequence[Any]]]]:
@@ -160,6 +167,8 @@ class Tx(_Queries):
             await self.execute(f"{head} {', '.join([row] * len(chunk))}{tail}",
                                [*params, *(value for values in chunk for value in values)],
                                must_change=must_change, rows=len(chunk))
+        if len(rows) >= HAND_OVER_AT:
+            self._hand_over()
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""
@@ -268,6 +277,8 @@ class Database(_Queries):
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self._writer: aiosqlite.Connection | None = None
+        self._checkpointer: aiosqlite.Connection | None = None
+        self._checkpoint: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self.org_changes = 0  # bumped after this process commits a change to the organisation
 
@@ -278,13 +289,32 @@ class Database(_Queries):
         if self.path.parent and not self.path.parent.exists():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = await _connect(self.path, "IMMEDIATE")
+        await self._writer.execute("PRAGMA wal_autocheckpoint=0")  # see CHECKPOINT_AFTER
         self._conn = await _connect(self.path)
+        self._checkpointer = await _connect(self.path)
 
     async def close(self) -> None:
-        for conn in (getattr(self, "_conn", None), self._writer):
+        if self._checkpoint is not None:
+            self._checkpoint.cancel()
+            await asyncio.gather(self._checkpoint, return_exceptions=True)
+        for conn in (getattr(self, "_conn", None), self._checkpointer, self._writer):
             if conn is not None:
-                await conn.close()
-        self._writer = None
+                await conn.close()  # the last one out copies what the log still holds
+        self._writer = self._checkpointer = None
+
+    def _checkpoint_soon(self) -> None:
+        if self._checkpoint is None:
+            self._checkpoint = asyncio.get_running_loop().create_task(self._checkpoint_later())
+
+    async def _checkpoint_later(self) -> None:
+        try:
+            await asyncio.sleep(CHECKPOINT_AFTER)
+            if self._checkpointer is not None:
+                await self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        except sqlite3.Error:  # tried again after the next commit
+            log.exception("checkpoint of %s failed", self.path)
+        finally:
+            self._checkpoint = None
 
     @asynccontextmanager
     async def write(self, *, marks_update: bool = True) -> AsyncIterator[Tx]:
@@ -315,6 +345,7 @@ class Database(_Queries):
             else:
                 if self._writer.in_transaction:
                     await self._writer.commit()
+                    self._checkpoint_soon()
                 if current is not None:
                     current.handled = True
                 for callback in tx.after_commit:

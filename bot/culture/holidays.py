@@ -4,6 +4,7 @@ offered two weeks ahead (a daily check at 09:00 local; each offer made once)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta
+from functools import cache
 
 from lunar_python import Lunar
 
@@ -32,6 +33,7 @@ HOLIDAYS: dict[str, tuple[int, int]] = {
 }
 
 
+@cache  # the lunar calendar's arithmetic: 3 ms a date
 def holiday_date(key: str, lunar_year: int) -> date:
     month, day = HOLIDAYS[key]
     solar = Lunar.fromYmd(lunar_year, month, day).getSolar()

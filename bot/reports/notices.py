@@ -8,6 +8,7 @@ of an unreachable leader names the leader and the number, nothing else.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from weakref import WeakKeyDictionary
 
 from bot.core import deeplink
@@ -79,6 +80,19 @@ class ReportNotices:
         """Whom its prompts and deadline pings are addressed to: its handlers, a leader away
         replaced by their stand-in. The one place a stand-in takes effect."""
         return await self.away.cover(await current_handlers(self.org, report), tx)
+
+    def handlers_alike(self, tx: Tx) -> Callable[[Report], Awaitable[list[int]]]:
+        """``handlers`` in ``tx`` for many reports (a batch's moves): worked out once for
+        reports alike in what decides it (rung, partner, owner and state)."""
+        known: dict[tuple[int, int | None, int | None, bool], list[int]] = {}
+
+        async def handlers(report: Report) -> list[int]:
+            alike = (report.rung_node_id, report.partner_id, report.owner_id,
+                     report.state == "open")
+            if alike not in known:
+                known[alike] = await self.handlers(report, tx)
+            return list(known[alike])
+        return handlers
 
     async def _lang(self, user_id: int) -> str:
         user = await self.users.get(user_id)

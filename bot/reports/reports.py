@@ -551,6 +551,7 @@ class ReportService:
                                  self.notices.away.read_ahead(tx))
         now = self.clock.now()
         moves = []
+        rungs: dict[tuple[int, int, int | None], Node | None] = {}  # reports alike, once
         for deadline in deadlines:
             report = await self.reports.get(deadline.subject_id, tx)
             if report is None:
@@ -566,7 +567,10 @@ class ReportService:
                 deadline.kind == "resolve" and report.active
             ):
                 reason = f"missed:{deadline.kind}"
-                target = await self._next_rung(report)
+                alike = (report.node_id, report.rung_node_id, report.partner_id)
+                if alike not in rungs:
+                    rungs[alike] = await self._next_rung(report)
+                target = rungs[alike]
                 if target is None:  # at the top of the chain
                     await self._flag_overdue(tx, report, reason)
                 else:
@@ -651,7 +655,8 @@ class ReportService:
         deadline's: see bot/core/scheduler), done right after the batch they are in."""
         if not moves:
             return
-        before = [await self.notices.handlers(m.report, tx) for m in moves]  # away: in tx
+        handlers = self.notices.handlers_alike(tx)
+        before = [await handlers(m.report) for m in moves]
         moved = await self.reports.change_all_queued(  # not waited for
             tx, [(m.report, {"rung_node_id": m.rung.id,
                              "partner_id": m.partner.id if m.partner else None,
@@ -674,7 +679,7 @@ class ReportService:
         await self.reports.log_all(tx, now, [
             (m.report.id, m.actor, m.action, m.report.state, "open", m.rung.id, m.note, m.behalf)
             for m in moves])
-        after = [await self.notices.handlers(report, tx) for report in moved]
+        after = [await handlers(report) for report in moved]
         told = list(zip(moves, moved, dues, before, after, strict=True))
         if tell_later:  # read back by _tell_moved
             await self.scheduler.owe(tx, SUBJECT, "moved", [
