@@ -90,7 +90,6 @@ class _Queries:
 
 # at most this many rows in one statement (SQLite allows 32,766 values in a statement)
 ROWS_AT_ONCE = 500
-HAND_OVER_AT = 20
 
 
 def row_chunks(rows: Sequence[Sequence[Any]]) -> list[tuple[str, Sequence[Sequence[Any]]]]:
@@ -167,8 +166,6 @@ class Tx(_Queries):
             await self.execute(f"{head} {', '.join([row] * len(chunk))}{tail}",
                                [*params, *(value for values in chunk for value in values)],
                                must_change=must_change, rows=len(chunk))
-        if len(rows) >= HAND_OVER_AT:
-            self._hand_over()
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run an INSERT and return the new row's id."""
