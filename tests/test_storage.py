@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.db import Database, available_migrations, open_database
+from storage.db import CHECKPOINT_AFTER, Database, available_migrations, open_database
 from storage.org import RECHECK_SECONDS, OrgRepo
 from storage.timeutil import from_db, to_db
 from tests.backend import database_in
@@ -49,6 +49,33 @@ async def test_a_migration_that_lands_after_a_higher_one_is_still_applied(
         assert await db.upgrade(late) == [2]  # a feature branch merged after 0003 existed
         assert await db.fetchval("SELECT count(*) FROM b") == 0
         assert await db.upgrade(late) == []
+    finally:
+        await db.close()
+
+
+@pytest.mark.sqlite_only("SQLite's write-ahead log")
+async def test_the_log_is_copied_into_the_database_file_soon_after_a_commit(
+        tmp_path: Path) -> None:
+    path = tmp_path / "wal.db"
+    db = Database(path)
+    await db.open()
+
+    def in_the_file() -> list[tuple[int]]:  # the database file alone, without its log
+        raw = sqlite3.connect(f"file:{path}?immutable=1", uri=True)
+        try:
+            return raw.execute("SELECT n FROM t").fetchall()
+        except sqlite3.OperationalError:  # the table itself is still only in the log
+            return []
+        finally:
+            raw.close()
+    try:
+        async with db.write() as tx:
+            await tx.execute("CREATE TABLE t (n INTEGER)")
+            await tx.execute("INSERT INTO t VALUES (1)")
+        assert in_the_file() == []  # not by the commit itself
+        await asyncio.sleep(CHECKPOINT_AFTER + 0.5)
+        assert in_the_file() == [(1,)]
+        assert await db.fetchval("SELECT n FROM t") == 1
     finally:
         await db.close()
 
