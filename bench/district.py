@@ -11,8 +11,10 @@ leader's button, the leader presses 办结 and writes the note, and the reporter
 leaders poll in their groups, residents vote), 20 events published step by step and
 answered in the groups, and 5 broadcasts to a compound each. Updates are sent at --rate
 per second (a real day's peak hour is far calmer; --rate 0 sends as fast as the bot takes
-them). Prints updates per second over the day, the handler time p50/p99 (logged by the
-bot at shutdown), peak RSS and the database size.
+them). Prints updates per second while they are handled (the residents' waits for the
+bot's messages, which Telegram paces at 30 a second, left out) and over the whole day, the
+handler time p50/p99 (logged by the bot at shutdown), peak RSS, the database size, and the
+CPU the handling took: the bot's, the database server's and the bench's own.
 
 Telegram's flood limits are off in the fake server: the bot, not the limits, sets the
 pace (the notifier's sends still go through its own rate limiter, after handling).
@@ -23,21 +25,25 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import random
 import re
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from common import (
     FakeTelegram,
     RoundRobin,
+    cpu_seconds,
     district_toml,
     free_port,
     linli_env,
+    machine_cpu_seconds,
     peak_rss_mb,
     stop_process,
     wait_first_poll,
@@ -67,9 +73,27 @@ def chat_of(resident: int) -> int:
 
 
 class Day:
-    def __init__(self, tg: FakeTelegram, db: Path | str, rate: float) -> None:
+    def __init__(self, tg: FakeTelegram, db: Path | str, rate: float,
+                 cpu: Callable[[], list[float]]) -> None:
         self.tg, self.db, self.updates, self.rate = tg, db, 0, rate
         self._next = time.perf_counter()
+        self._cpu = cpu
+        self.waited = 0.0  # seconds the residents waited for the bot's messages
+        self.cpu_waited = [0.0] * len(cpu())  # and the CPU seconds spent meanwhile
+
+    @contextlib.contextmanager
+    def for_messages(self) -> Iterator[None]:
+        """The residents wait for the bot's messages (the /start replies they press buttons
+        under, a poll, the event posts). Telegram paces the bot's messages at 30 a second,
+        however many instances send them: that time, and the CPU spent in it, is left out
+        of the handling figures."""
+        began, cpu = time.perf_counter(), self._cpu()
+        try:
+            yield
+        finally:
+            self.waited += time.perf_counter() - began
+            self.cpu_waited = [spent + now - then for spent, now, then
+                               in zip(self.cpu_waited, self._cpu(), cpu, strict=True)]
 
     async def pace(self) -> None:
         """Residents do not all press at once: updates arrive at `rate` per second."""
@@ -136,7 +160,8 @@ async def polls(day: Day, reporters: list[int], count: int) -> int:
     for (c, b), people in buildings:
         numbers = ",".join(map(str, ids[(c, b)]))
         await day.send(leader_of(people[0]), chat_of(people[0]), f"/topicpoll {numbers} 2h")
-    await day.until("SELECT count(*) FROM topic_polls WHERE tg_poll_id IS NOT NULL", count)
+    with day.for_messages():
+        await day.until("SELECT count(*) FROM topic_polls WHERE tg_poll_id IS NOT NULL", count)
     poll_of = {int(chat): str(poll) for chat, poll in  # type: ignore[call-overload]
                day.query("SELECT chat_id, tg_poll_id FROM topic_polls")}
     for (_, _), people in buildings:
@@ -159,12 +184,14 @@ async def events(day: Day, reporters: list[int], count: int, last: dict[int, int
         await day.press(leader, last[leader], "ev:ok")
     await day.until("SELECT count(*) FROM events", count)
     posts: dict[int, tuple[int, str]] = {}
-    while not all(chat_of(people[0]) in posts for _, people in buildings):
-        await asyncio.sleep(0.1)  # the announcements are on their way
-        for m in day.tg.sent():
-            markup = str(m.get("reply_markup") or "")
-            if m["chat"]["id"] < 0 and "ev:r:" in markup:
-                posts[m["chat"]["id"]] = (m["message_id"], markup.split("ev:r:")[1].split(":")[0])
+    with day.for_messages():
+        while not all(chat_of(people[0]) in posts for _, people in buildings):
+            await asyncio.sleep(0.1)  # the announcements are on their way
+            for m in day.tg.sent():
+                markup = str(m.get("reply_markup") or "")
+                if m["chat"]["id"] < 0 and "ev:r:" in markup:
+                    posts[m["chat"]["id"]] = (m["message_id"],
+                                              markup.split("ev:r:")[1].split(":")[0])
     for (_, _), people in buildings:
         for uid in people:
             message_id, event = posts[chat_of(uid)]
@@ -178,9 +205,10 @@ async def replay(day: Day, reporters: list[int], leaders: list[int],
                  rng: random.Random) -> tuple[int, int]:
     tg = day.tg
     last: dict[int, int] = {}  # a bot message in each private chat, for the buttons
-    while not all(uid in last for uid in (*reporters, *leaders)):
-        await asyncio.sleep(0.1)
-        last = {m["chat"]["id"]: m["message_id"] for m in tg.sent() if m["chat"]["id"] > 0}
+    with day.for_messages():
+        while not all(uid in last for uid in (*reporters, *leaders)):
+            await asyncio.sleep(0.1)
+            last = {m["chat"]["id"]: m["message_id"] for m in tg.sent() if m["chat"]["id"] > 0}
     polled = await polls(day, reporters, POLLS)
     announced = await events(day, reporters, EVENTS, last)
     for c in range(BROADCASTS):  # area chiefs tell their compound
@@ -214,19 +242,49 @@ async def replay(day: Day, reporters: list[int], leaders: list[int],
 
 
 @dataclass
+class Cores:
+    """Cores busy on average over the day: the whole machine, the bots, this process (the
+    fake Telegram server, the proxy and the residents), and of how many."""
+
+    machine: float
+    bots: float
+    bench: float
+    count: int
+
+    @property
+    def rest(self) -> float:
+        """The database server (PostgreSQL), and anything else running on the machine."""
+        return max(0.0, self.machine - self.bots - self.bench)
+
+    def __str__(self) -> str:
+        return (f"CPU: {self.machine:.2f} of {self.count} cores busy on average: the bots "
+                f"{self.bots:.2f}, the fake Telegram server, proxy and residents "
+                f"{self.bench:.2f}, the rest (the database server) {self.rest:.2f}")
+
+
+@dataclass
 class DayFigures:
     updates: int
-    seconds: float
+    seconds: float  # handling them (see Day.for_messages)
+    waited: float  # waiting for the bot's messages, at Telegram's pace
     handled: list[tuple[int, float, float, float]]  # per instance: updates, p50, p99, max (ms)
     rss_mb: list[float]  # peak RSS per instance
     polled: int
     announced: int
     people: int
     database_mb: float | None  # SQLite only
+    cores: Cores  # the CPU the day took, in cores busy on average
 
     @property
     def rate(self) -> float:
+        """Updates handled per second (the waits for the bot's messages left out)."""
         return self.updates / self.seconds
+
+    def __str__(self) -> str:
+        return (f"{self.updates:,} updates in {self.seconds:.1f} s of handling:"
+                f" {self.rate:.0f} updates/s (the residents also waited {self.waited:.1f} s"
+                f" for the bot's messages, sent at Telegram's 30 a second:"
+                f" {self.updates / (self.seconds + self.waited):.0f} updates/s over the day)")
 
 
 async def run_day(tg: FakeTelegram, folder: Path, reports: int, rate: float,
@@ -278,13 +336,16 @@ async def run_day(tg: FakeTelegram, folder: Path, reports: int, rate: float,
             await until_calls(tg, "setWebhook", since, instances)
         else:
             await wait_first_poll(tg, since)
-        day = Day(tg, db, rate)
+        day = Day(tg, db, rate, lambda: _cpu(procs))
         began = time.perf_counter()
+        cpu = _cpu(procs)
         for uid in everyone:  # everyone opens the private chat first
             await day.send(uid, uid, "/start")
         await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
         polled, announced = await replay(day, reporters, leaders, rng)
-        elapsed = time.perf_counter() - began
+        handling = time.perf_counter() - began - day.waited
+        cpu = [(now - then - waited) / handling for now, then, waited
+               in zip(_cpu(procs), cpu, day.cpu_waited, strict=True)]
         rss = [peak_rss_mb(proc.pid) for proc in procs]
         db_mb = (sum(p.stat().st_size for p in folder.glob("linli.db*")) / 2**20
                  if database is None else None)
@@ -302,8 +363,15 @@ async def run_day(tg: FakeTelegram, folder: Path, reports: int, rate: float,
         if summary:
             handled.append((int(summary[1]), float(summary[2]), float(summary[3]),
                             float(summary[4])))
-    return DayFigures(day.updates, elapsed, handled, rss, polled, announced, len(everyone),
-                      db_mb)
+    return DayFigures(day.updates, handling, day.waited, handled, rss, polled, announced,
+                      len(everyone), db_mb, Cores(cpu[0], sum(cpu[2:]), cpu[1],
+                                                  os.cpu_count() or 1))
+
+
+def _cpu(procs: list[subprocess.Popen[bytes]]) -> list[float]:
+    """CPU seconds so far: the whole machine, this process (the fake server, the proxy and
+    the residents), then each bot."""
+    return [machine_cpu_seconds(), time.process_time(), *(cpu_seconds(p.pid) for p in procs)]
 
 
 async def until_calls(tg: FakeTelegram, method: str, since: int, count: int,
@@ -335,12 +403,12 @@ async def main(reports: int, rate: float, keep: bool) -> None:
     print(f"day: {day.people:,} /start, {day.polled} topic polls (with proposals and votes), "
           f"{day.announced} events (published step by step, with RSVPs), {BROADCASTS} broadcasts, "
           f"{reports:,} reports, {5 * reports:,} report button presses, {reports:,} notes")
-    print(f"{day.updates:,} updates in {day.seconds:.1f} s: {day.rate:.0f} updates/s"
-          f" ({'sent as fast as taken' if rate <= 0 else f'sent at {rate:.0f}/s'})")
+    print(f"{day} ({'sent as fast as taken' if rate <= 0 else f'sent at {rate:.0f}/s'})")
     for n, p50, p99, longest in day.handled:
         print(f"handler time over {n:,} updates: p50 {p50} ms, p99 {p99} ms (target < 100),"
               f" max {longest} ms")
     print(f"peak RSS {day.rss_mb[0]:.0f} MB (target < 300), database {day.database_mb:.1f} MB")
+    print(day.cores)
 
 
 if __name__ == "__main__":
