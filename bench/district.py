@@ -35,7 +35,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import psycopg
 from common import (
     FakeTelegram,
     RoundRobin,
@@ -73,9 +75,13 @@ def chat_of(resident: int) -> int:
 
 
 class Day:
+    db: Path | psycopg.Connection[Any]
+
     def __init__(self, tg: FakeTelegram, db: Path | str, rate: float,
                  cpu: Callable[[], list[float]]) -> None:
-        self.tg, self.db, self.updates, self.rate = tg, db, 0, rate
+        self.tg, self.updates, self.rate = tg, 0, rate
+        # one connection for the residents' many looks (a new one each is a server process)
+        self.db = db if isinstance(db, Path) else psycopg.connect(db, autocommit=True)
         self._next = time.perf_counter()
         self._cpu = cpu
         self.waited = 0.0  # seconds the residents waited for the bot's messages
@@ -102,6 +108,10 @@ class Day:
         self._next = max(self._next + 1 / self.rate, time.perf_counter() - 1)
         if (pause := self._next - time.perf_counter()) > 0.002:
             await asyncio.sleep(pause)
+
+    def close(self) -> None:
+        if not isinstance(self.db, Path):
+            self.db.close()
 
     def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         return query(self.db, sql, params)
@@ -339,10 +349,13 @@ async def run_day(tg: FakeTelegram, folder: Path, reports: int, rate: float,
         day = Day(tg, db, rate, lambda: _cpu(procs))
         began = time.perf_counter()
         cpu = _cpu(procs)
-        for uid in everyone:  # everyone opens the private chat first
-            await day.send(uid, uid, "/start")
-        await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
-        polled, announced = await replay(day, reporters, leaders, rng)
+        try:
+            for uid in everyone:  # everyone opens the private chat first
+                await day.send(uid, uid, "/start")
+            await day.until("SELECT count(*) FROM users WHERE started = 1", len(everyone))
+            polled, announced = await replay(day, reporters, leaders, rng)
+        finally:
+            day.close()
         handling = time.perf_counter() - began - day.waited
         cpu = [(now - then - waited) / handling for now, then, waited
                in zip(_cpu(procs), cpu, day.cpu_waited, strict=True)]

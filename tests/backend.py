@@ -52,9 +52,11 @@ def on_postgres() -> bool:
     return current.kind == "postgresql"
 
 
-def query(target: Path | str, sql: str, params: tuple[object, ...] = ()) -> list[Any]:
+def query(target: Path | str | psycopg.Connection[Any], sql: str,
+          params: tuple[object, ...] = ()) -> list[Any]:
     """Rows of one query, read outside the bot (as an operator's tool would), on either
-    database; read by column name or position, instants as SQLite stores them."""
+    database (a PostgreSQL URL, or a connection to keep for many queries); read by column
+    name or position, instants as SQLite stores them."""
     if isinstance(target, Path):
         conn = sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=10)
         try:
@@ -63,9 +65,12 @@ def query(target: Path | str, sql: str, params: tuple[object, ...] = ()) -> list
             return [kind(row) for row in cur.fetchall()]
         finally:
             conn.close()
-    with psycopg.connect(target, autocommit=True) as conn:
-        cur = conn.execute(pg_sql(sql), params)
-        names = tuple(c.name for c in cur.description or ())
-        rows = cur.fetchall()
+    if isinstance(target, psycopg.Connection):
+        cur = target.execute(pg_sql(sql), params)
+        names, rows = tuple(c.name for c in cur.description or ()), cur.fetchall()
+    else:
+        with psycopg.connect(target, autocommit=True) as conn:
+            cur = conn.execute(pg_sql(sql), params)
+            names, rows = tuple(c.name for c in cur.description or ()), cur.fetchall()
     kind = row_kind(names)
     return [kind(to_db(v) if isinstance(v, datetime) else plain(v) for v in row) for row in rows]
