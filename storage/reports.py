@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter, itemgetter
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -95,14 +99,41 @@ _NOT_FIELDS = ("updated_at", "media_removed_at", "text_removed_at")
 _TIMES = ("created_at", "rung_since", "acknowledged_at", "resolved_at", "closed_at")
 
 
+# each field's place, in order: Report(*values)
+FIELDS = {f.name: i for i, f in enumerate(dataclasses.fields(Report))}
+_values_of = attrgetter(*FIELDS)
+
+
 def _report(r: sqlite3.Row) -> Report:
-    values = dict(zip(r.keys(), r, strict=True))  # (by name, a row finds each in turn)
-    for key in _NOT_FIELDS:
-        values.pop(key, None)
-    for key in _TIMES:
-        values[key] = from_db(values[key])
-    values["overdue"] = bool(values["overdue"])
-    return Report(**values)
+    return _reader(tuple(r.keys()))(r)
+
+
+@lru_cache(maxsize=8)
+def _reader(names: tuple[str, ...]) -> Callable[[Sequence[Any]], Report]:
+    """How a row with these columns becomes a Report, worked out once for them: a batch of
+    deadlines reads a thousand reports, and by name each took three times as long."""
+    if unknown := set(names) - set(FIELDS) - set(_NOT_FIELDS):
+        raise TypeError(f"reports columns that Report lacks: {sorted(unknown)}")
+    pick = itemgetter(*[names.index(name) for name in FIELDS])
+    times = [FIELDS[name] for name in _TIMES]
+    overdue = FIELDS["overdue"]
+
+    def read(row: Sequence[Any]) -> Report:
+        values = list(pick(tuple(row)))
+        for i in times:
+            values[i] = from_db(values[i])
+        values[overdue] = bool(values[overdue])
+        return Report(*values)
+
+    return read
+
+
+def _replaced(report: Report, changes: dict[str, Any]) -> Report:
+    """dataclasses.replace at a third of its cost (a batch moves a thousand reports)."""
+    values = list(_values_of(report))
+    for name, value in changes.items():
+        values[FIELDS[name]] = value
+    return Report(*values)
 
 
 # the fields a change may give each report of a batch its own value of (whole numbers)
@@ -226,8 +257,9 @@ class ReportRepo:
             await tx.execute_rows(head, rows, params=params, must_change=stale,
                                   tail=") AS v WHERE reports.id = v.column1"
                                   " AND reports.version = v.column2")
-        return [replace(report, **fields, version=report.version + 1,
-                        **({"overdue": bool(fields["overdue"])} if "overdue" in fields else {}))
+        return [_replaced(report, {**fields, "version": report.version + 1,
+                                   **({"overdue": bool(fields["overdue"])}
+                                      if "overdue" in fields else {})})
                 for report, fields in changes]
 
     def _forget(self, tx: Tx, report_id: int) -> None:
