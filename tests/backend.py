@@ -8,6 +8,7 @@ session's server, made on the first ask and dropped when the test ends.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -65,12 +66,11 @@ def query(target: Path | str | psycopg.Connection[Any], sql: str,
             return [kind(row) for row in cur.fetchall()]
         finally:
             conn.close()
-    if isinstance(target, psycopg.Connection):
-        cur = target.execute(pg_sql(sql), params)
-        names, rows = tuple(c.name for c in cur.description or ()), cur.fetchall()
-    else:
-        with psycopg.connect(target, autocommit=True) as conn:
-            cur = conn.execute(pg_sql(sql), params)
-            names, rows = tuple(c.name for c in cur.description or ()), cur.fetchall()
+    kept = isinstance(target, psycopg.Connection)
+    opened = contextlib.nullcontext(target) if kept else psycopg.connect(target, autocommit=True)
+    with opened as conn:
+        cur = conn.execute(pg_sql(sql), params)
+        names = tuple(c.name for c in cur.description or ())
+        rows = cur.fetchall()
     kind = row_kind(names)
     return [kind(to_db(v) if isinstance(v, datetime) else plain(v) for v in row) for row in rows]
